@@ -1,0 +1,5 @@
+"""``python -m crawler``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""`CrawlConfig`: every option of a crawl, validated once, at the edge.
+
+Field names match the CLI long options in snake_case (``--max-pages`` →
+``max_pages``, ``--no-robots`` → ``robots=False``) and follow the order of
+SPEC.md's option table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+__version__ = "0.1.0"
+
+DEFAULT_DEPTH = 0
+DEFAULT_SCOPE = "host"
+DEFAULT_CONCURRENCY = 16
+DEFAULT_PER_HOST = 4
+DEFAULT_DELAY = 0.0
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_USER_AGENT = f"crawler/{__version__}"
+DEFAULT_MAX_RETRY_AFTER = 120.0
+DEFAULT_MAX_REDIRECTS = 10
+
+SCOPES = ("host", "domain", "any")
+FORMATS = ("csv", "json", "jsonl")
+START_METHODS = (None, "fork", "spawn", "forkserver")
+
+
+def _default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlConfig:
+    """Options of one crawl. Invalid values raise `ConfigError`.
+
+    >>> CrawlConfig(depth=1, scope="domain").per_host
+    4
+    """
+
+    output: str | None = None
+    format: str | None = None
+    depth: int = DEFAULT_DEPTH
+    max_pages: int | None = None
+    scope: str = DEFAULT_SCOPE
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    workers: int = field(default_factory=_default_workers)
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_host: int = DEFAULT_PER_HOST
+    delay: float = DEFAULT_DELAY
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    max_bytes: int = DEFAULT_MAX_BYTES
+    user_agent: str = DEFAULT_USER_AGENT
+    headers: tuple[tuple[str, str], ...] = ()
+    robots: bool = True
+    progress: bool = False
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    #: multiprocessing start method (None: the platform's default).
+    start_method: str | None = None
+
+    def __post_init__(self) -> None:
+        # Lists are accepted from library callers; store tuples so the
+        # config stays hashable and immutable.
+        for name in ("allow", "deny", "headers"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            object.__setattr__(self, name, tuple(tuple(v) if name == "headers" else v for v in value))
+        self._validate()
+
+    def _validate(self) -> None:
+        _at_least("depth", self.depth, 0)
+        if self.max_pages is not None:
+            _at_least("max_pages", self.max_pages, 1)
+        _at_least("workers", self.workers, 1)
+        _at_least("concurrency", self.concurrency, 1)
+        _at_least("per_host", self.per_host, 1)
+        _at_least("retries", self.retries, 0)
+        _at_least("max_bytes", self.max_bytes, 1)
+        _at_least("max_redirects", self.max_redirects, 0)
+        if self.delay < 0:
+            raise ConfigError(f"delay must be >= 0, got {self.delay}")
+        if not self.timeout > 0:
+            raise ConfigError(f"timeout must be > 0, got {self.timeout}")
+        if self.max_retry_after < 0:
+            raise ConfigError(f"max_retry_after must be >= 0, got {self.max_retry_after}")
+        if self.scope not in SCOPES:
+            raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.format is not None and self.format not in FORMATS:
+            raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        if self.start_method not in START_METHODS:
+            raise ConfigError(f"start_method must be fork, spawn or forkserver, got {self.start_method!r}")
+        for pattern in self.allow + self.deny:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"bad regex {pattern!r}: {exc}") from None
+        for pair in self.headers:
+            if len(pair) != 2 or not pair[0]:
+                raise ConfigError(f"bad header {pair!r}: expected (name, value)")
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -1,0 +1,258 @@
+"""`Crawler`: owns the worker pool, the frontier, the scheduler and the output.
+
+Data flow (all bookkeeping in the main process)::
+
+    seeds ─► frontier ─► scheduler ─► pool.apply_async(worker.process)
+                ▲                                   │
+                └── links ◄── _on_result (callback) ◄┘──► writer, on_page
+
+The loop thread pulls tasks from the frontier into the scheduler and
+dispatches what the gates allow; the pool's result thread runs
+`_on_result`, which writes the record and queues the new links. One lock
+guards the shared state between the two threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import multiprocessing
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from . import worker
+from .config import CrawlConfig
+from .fetch import utc_now
+from .frontier import Frontier, ManagerFrontier, start_manager
+from .output import Writer, open_writer
+from .page import ROBOTS, Page, Result, Task
+from .pool import ThreadedPool
+from .robots import RobotsRules
+from .scheduler import Scheduler
+from .urls import origin_of
+
+log = logging.getLogger(__name__)
+
+OnPage = Callable[[Page], None]
+BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with jitter
+_FILL_LOW = 4  # keep about this many tasks per concurrency slot buffered
+
+
+@dataclass
+class CrawlStats:
+    """Counts of a run, for the end summary and the exit status."""
+
+    pages: int = 0
+    errors: int = 0
+    responses: int = 0
+    retries: int = 0
+    robots_refused: int = 0
+    refused_urls: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    stopped_by: str | None = None
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from start to finish (or to now while running)."""
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.pages / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class Crawler:
+    """A crawl with one config, run over seeds.
+
+    ``on_page(page)`` runs in the main process for every record;
+    ``extract(url, soup) -> dict`` runs in the workers on every HTML page and
+    must be picklable (a module-level function), its dict merged into the record.
+
+    >>> Crawler(CrawlConfig(depth=1)).config.depth
+    1
+    """
+
+    def __init__(self, config: CrawlConfig | None = None, on_page: OnPage | None = None,
+                 extract: worker.Extract | None = None) -> None:
+        self.config = config or CrawlConfig()
+        self.on_page = on_page
+        self.extract = extract
+        self.stats = CrawlStats()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop: str | None = None
+        self._out: deque[Page] = deque()
+        self._collect = False
+        self._writer: Writer | None = None
+        self._frontier: Frontier | None = None
+        self._scheduler: Scheduler | None = None
+        self._dispatched = 0
+        self._failure: BaseException | None = None
+
+    # -- public ----------------------------------------------------------
+    def run(self, seeds: Iterable[str]) -> CrawlStats:
+        """Crawl from ``seeds`` (canonical http(s) URLs) until done or stopped."""
+        for _ in self._loop(seeds, collect=False):
+            pass
+        return self.stats
+
+    def iter_pages(self, seeds: Iterable[str]) -> Iterator[Page]:
+        """Crawl from ``seeds`` and yield each record as it arrives."""
+        return self._loop(seeds, collect=True)
+
+    def queued(self) -> int:
+        """URLs waiting: in the frontier plus buffered for dispatch."""
+        frontier, sched = self._frontier, self._scheduler
+        return (frontier.pending() if frontier else 0) + (sched.buffered if sched else 0)
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the crawl to stop soon (safe from signal handlers and other threads)."""
+        self._stop = reason
+        self._wake.set()
+
+    # -- the loop ------------------------------------------------------------
+    def _loop(self, seeds: Iterable[str], collect: bool) -> Iterator[Page]:
+        config = self.config
+        self._collect = collect
+        ctx = multiprocessing.get_context(config.start_method)
+        manager = start_manager(ctx)
+        pool: ThreadedPool | None = None
+        try:
+            if config.output:
+                self._writer = open_writer(config.output, config.format)
+            self._frontier = ManagerFrontier(manager)
+            self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
+                                        config.user_agent, robots=config.robots)
+            threads = math.ceil(config.concurrency / config.workers)
+            pool = ThreadedPool(config.workers, threads, worker.init_worker,
+                                (config, self.extract), context=ctx)
+            self._frontier.put([Task(url, 0, None, url) for url in seeds])
+            while True:
+                with self._lock:
+                    if self._failure is not None:
+                        raise self._failure
+                    finished = self._stop is not None or self._step(pool)
+                while self._out:
+                    yield self._out.popleft()
+                if finished:
+                    break
+                timeout = self._scheduler.next_wakeup()
+                self._wake.wait(0.5 if timeout is None else min(timeout, 0.5))
+                self._wake.clear()
+        finally:
+            self.stats.finished = time.monotonic()
+            self.stats.stopped_by = self._stop
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+            if self._frontier is not None:
+                self._frontier.close()
+            manager.shutdown()
+            if self._writer is not None:
+                self._writer.close()
+
+    def _step(self, pool: ThreadedPool) -> bool:
+        """Refill, dispatch what may go; True when the crawl is complete. Holds the lock."""
+        frontier, sched = self._frontier, self._scheduler
+        assert frontier is not None
+        assert sched is not None
+        limit = self.config.max_pages
+        want = self.config.concurrency * _FILL_LOW - sched.buffered
+        if want > 0 and frontier.pending():
+            for task in frontier.get(want):
+                sched.add(task)
+        floor = _min(frontier.min_depth(), sched.min_depth())
+        while True:
+            if limit is not None and self._dispatched >= limit and sched.inflight == 0:
+                return True
+            task = sched.next_task(floor)
+            if task is None:
+                break
+            if limit is not None and task.kind != ROBOTS and task.attempt == 0:
+                if self._dispatched >= limit:
+                    sched.done(task)  # never started: give the slot back
+                    continue
+                self._dispatched += 1
+            pool.apply_async(worker.process, (task,), callback=self._on_result,
+                             error_callback=functools.partial(self._on_error, task))
+        self._record_refused(sched)
+        return sched.idle() and frontier.pending() == 0
+
+    def _record_refused(self, sched: Scheduler) -> None:
+        for task, reason in sched.refused:
+            self.stats.robots_refused += 1
+            if task.depth == 0:  # a seed gets a record; found links are only counted
+                self._emit(Page(url=task.url, final_url=task.url, depth=0, error=reason, fetched_at=utc_now()))
+            elif len(self.stats.refused_urls) < 10_000:
+                self.stats.refused_urls.append(task.url)
+        sched.refused.clear()
+
+    # -- callbacks (pool's result thread) ---------------------------------------
+    def _on_result(self, result: Result) -> None:
+        try:
+            with self._lock:
+                self._handle(result)
+        except BaseException as exc:  # surface it in the loop thread, not in the pool's
+            self._failure = exc
+        self._wake.set()
+
+    def _on_error(self, task: Task, exc: BaseException) -> None:
+        # worker.process never raises for a page failure: this is a bug, but
+        # one URL's bug must not end the crawl.
+        log.error("worker failed on %s: %r", task.url, exc)
+        page = Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
+                    error=f"internal: {type(exc).__name__}: {exc}"[:200], fetched_at=utc_now())
+        self._on_result(Result(task=task, page=page))
+
+    def _handle(self, result: Result) -> None:
+        task, page = result.task, result.page
+        sched, frontier = self._scheduler, self._frontier
+        assert sched is not None
+        assert frontier is not None
+        sched.done(task)
+        if result.retry_after is not None and task.attempt < self.config.retries:
+            wait = result.retry_after or BACKOFF_BASE * 2 ** task.attempt * (1 + random.random())
+            if wait <= self.config.max_retry_after:
+                self.stats.retries += 1
+                task.attempt += 1
+                sched.retry(task, wait)
+                return
+            page.error = f"{page.error} (Retry-After {wait:.0f} s exceeds --max-retry-after)"
+        if task.kind == ROBOTS:
+            sched.set_robots(origin_of(task.url), RobotsRules.from_fetch(page, result.body))
+            return
+        self._emit(page)
+        if result.links and not self._stop:
+            depth = task.depth + 1
+            frontier.put([Task(link, depth, page.url, task.seed) for link in result.links])
+
+    def _emit(self, page: Page) -> None:
+        stats = self.stats
+        stats.pages += 1
+        if page.status is not None:
+            stats.responses += 1
+            stats.statuses[page.status] += 1
+        if page.error is not None:
+            stats.errors += 1
+        if self._writer is not None:
+            self._writer.write(page)
+        if self.on_page is not None:
+            self.on_page(page)
+        if self._collect:
+            self._out.append(page)
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)

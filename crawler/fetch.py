@@ -1,0 +1,164 @@
+"""HTTP fetching for the workers: one pooled `requests.Session` per fetch thread.
+
+Why a Session per thread rather than one per process: requests has never
+documented a Session as thread-safe (psf/requests#2766), and a worker process
+runs several fetch threads. A thread-local Session keeps connection reuse
+(keep-alive) without sharing mutable state between threads.
+
+`fetch` never raises for a page-level failure: it returns a `Fetched` whose
+``error`` says what went wrong and whose ``retryable`` says whether trying
+again could help. Whether to retry is the main process's call.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .config import CrawlConfig
+from .errors import error_kind
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CHUNK = 64 * 1024
+
+_local = threading.local()
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The outcome of one HTTP fetch (redirects followed)."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    body: bytes = b""
+    truncated: bool = False
+    elapsed_ms: float = 0.0
+    fetched_at: str = ""
+    error: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+
+
+def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
+    """A Session with the crawl's identity, redirect limit and connection pool."""
+    session = requests.Session()
+    session.headers["User-Agent"] = config.user_agent
+    session.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"
+    for name, value in config.headers:
+        session.headers[name] = value
+    session.max_redirects = config.max_redirects
+    # pool_connections is the number of hosts kept alive at once; pool_maxsize
+    # the connections per host: one thread makes one request at a time.
+    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def thread_session(config: CrawlConfig) -> requests.Session:
+    """This thread's Session, created on first use."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = make_session(config)
+    return session
+
+
+def utc_now() -> str:
+    """Current time as ISO 8601 UTC with milliseconds (``2026-11-22T03:04:05.123Z``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
+          max_bytes: int | None = None) -> Fetched:
+    """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body."""
+    session = session or thread_session(config)
+    limit = config.max_bytes if max_bytes is None else max_bytes
+    result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    start = time.monotonic()
+    try:
+        with session.get(url, stream=True, timeout=config.timeout) as resp:
+            result.status = resp.status_code
+            result.final_url = resp.url
+            _content_type(resp, result)
+            _read_body(resp, result, limit, start + config.timeout)
+            if resp.status_code >= 400:
+                result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
+                if resp.status_code in RETRY_STATUSES:
+                    result.retryable = True
+                    result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+    except requests.exceptions.RequestException as exc:
+        kind = error_kind(exc)
+        result.error = f"{kind}: {_short(exc)}"
+        result.retryable = kind in ("timeout", "connection", "refused", "body")
+    except TimeoutError as exc:  # our whole-request deadline
+        result.error = f"timeout: {exc}"
+        result.retryable = True
+    result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
+    return result
+
+
+def _content_type(resp: requests.Response, result: Fetched) -> None:
+    header = resp.headers.get("Content-Type")
+    if not header:
+        return
+    media, _, params = header.partition(";")
+    result.content_type = media.strip().lower() or None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            result.charset = value.strip().strip("\"'")
+
+
+def _read_body(resp: requests.Response, result: Fetched, limit: int, deadline: float) -> None:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(CHUNK):
+        # Decoded bytes are counted, so a compressed body cannot inflate
+        # past the limit before we notice.
+        if size + len(chunk) > limit:
+            chunks.append(chunk[: limit - size])
+            size = limit
+            result.truncated = True
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("body not read within the timeout")
+    result.body = b"".join(chunks)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _short(exc: BaseException) -> str:
+    # urllib3 wraps the useful part in layers of reprs; the innermost reason
+    # is what a user wants to read.
+    text = str(exc)
+    for marker in ("Caused by ", "Failed to ", "[Errno"):
+        idx = text.rfind(marker)
+        if idx >= 0:
+            text = text[idx:]
+            break
+    return text.strip("()'\" ")[:200]

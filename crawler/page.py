@@ -1,0 +1,94 @@
+"""The records that travel between processes: `Task` (work) and `Page` (result).
+
+Both are plain dataclasses of str/int/float/bool/None so that they pickle
+cheaply across the pool and can be stored as JSON by other frontiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The record's fields, in the order SPEC.md fixes for every output format.
+FIELDS: tuple[str, ...] = (
+    "url",
+    "final_url",
+    "status",
+    "ok",
+    "content_type",
+    "bytes",
+    "elapsed_ms",
+    "depth",
+    "referrer",
+    "title",
+    "links",
+    "error",
+    "fetched_at",
+)
+
+#: Task kinds: a page to record, or a robots.txt fetch (bookkeeping, no record).
+PAGE = "page"
+ROBOTS = "robots"
+
+
+@dataclass(slots=True)
+class Task:
+    """One URL to fetch.
+
+    ``seed`` is the seed URL the task descends from (scope is judged against
+    it); ``attempt`` counts tries already made (retries are rescheduled by the
+    main process, not slept on inside a worker).
+    """
+
+    url: str
+    depth: int = 0
+    referrer: str | None = None
+    seed: str = ""
+    kind: str = PAGE
+    attempt: int = 0
+
+
+@dataclass(slots=True)
+class Page:
+    """One output record: the 13 SPEC fields, then ``extra`` fields in order."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    ok: bool = False
+    content_type: str | None = None
+    bytes: int = 0
+    elapsed_ms: float = 0.0
+    depth: int = 0
+    referrer: str | None = None
+    title: str | None = None
+    links: int = 0
+    error: str | None = None
+    fetched_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as an ordered dict: SPEC fields first, then ``extra``."""
+        d = {name: getattr(self, name) for name in FIELDS}
+        if self.extra:
+            for key, value in self.extra.items():
+                d.setdefault(key, value)
+        return d
+
+
+@dataclass(slots=True)
+class Result:
+    """What a worker returns for one task.
+
+    ``links`` holds the canonical, in-scope links to follow (empty when the
+    page is at the depth limit or is not HTML). ``retry_after`` is set when
+    the fetch failed in a retryable way: the main process decides whether to
+    try again (after that many seconds) or to record the failure.
+    ``body`` carries the text of a robots.txt fetch.
+    """
+
+    task: Task
+    page: Page
+    links: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+    body: str | None = None

@@ -1,0 +1,175 @@
+"""Dispatch order and politeness gates, kept in the main process.
+
+Tasks pulled from the frontier wait here, one queue per origin, until they
+may go: the global concurrency cap, the per-host cap, the per-host delay
+(``--delay`` or robots.txt's Crawl-delay, whichever is larger), robots.txt
+(fetched first for each origin) and the breadth-first depth gate. Hosts take
+turns, so one slow host never stalls the others.
+
+The depth gate: a task at depth d goes only while nothing shallower than
+d - 1 is still queued or in flight. Only an unfinished page at depth <= d - 2
+could reveal a shorter path to a depth-d URL; with the gate, a URL is never
+fetched before its shortest depth is known, and two levels still overlap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+
+from .page import PAGE, ROBOTS, Task
+from .robots import RobotsRules
+from .urls import origin_of
+
+
+class Host:
+    """The queue and gates of one origin (``scheme://host:port``)."""
+
+    __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring")
+
+    def __init__(self, origin: str, delay: float) -> None:
+        self.origin = origin
+        self.tasks: deque[Task] = deque()
+        self.inflight = 0
+        self.next_at = 0.0
+        self.robots: RobotsRules | None = None
+        self.robots_pending = False
+        self.delay = delay
+        self.in_ring = False
+
+
+class Scheduler:
+    """Holds buffered tasks and hands out the next one allowed to go."""
+
+    def __init__(self, concurrency: int, per_host: int, delay: float, user_agent: str,
+                 robots: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.delay = delay
+        self.user_agent = user_agent
+        self.use_robots = robots
+        self.clock = clock
+        self.hosts: dict[str, Host] = {}
+        self._ring: deque[Host] = deque()  # hosts that have queued tasks
+        self._depths: Counter[int] = Counter()  # page tasks buffered or in flight, by depth
+        self.buffered = 0
+        self.inflight = 0
+        #: page tasks robots.txt refused, for the caller to record or count
+        self.refused: list[tuple[Task, str]] = []
+
+    # -- filling --------------------------------------------------------
+    def add(self, task: Task) -> None:
+        """Buffer a page task until its host may take it."""
+        host = self._host(origin_of(task.url))
+        self._enring(host)
+        host.tasks.append(task)
+        self.buffered += 1
+        self._depths[task.depth] += 1
+
+    def retry(self, task: Task, delay: float) -> None:
+        """Put a failed task back first in its host's queue and pause the host for ``delay``."""
+        host = self._host(origin_of(task.url))
+        self._enring(host)
+        host.tasks.appendleft(task)
+        host.next_at = max(host.next_at, self.clock() + delay)
+        self.buffered += 1
+        if task.kind == PAGE:
+            self._depths[task.depth] += 1
+
+    def _enring(self, host: Host) -> None:
+        if not host.in_ring:
+            host.in_ring = True
+            self._ring.append(host)
+
+    def _host(self, origin: str) -> Host:
+        host = self.hosts.get(origin)
+        if host is None:
+            host = self.hosts[origin] = Host(origin, self.delay)
+            if not self.use_robots:
+                host.robots = RobotsRules()
+        return host
+
+    # -- dispatching ------------------------------------------------------
+    def min_depth(self) -> int | None:
+        """Lowest depth of a page task buffered or in flight."""
+        live = [d for d, n in self._depths.items() if n > 0]
+        return min(live) if live else None
+
+    def next_task(self, depth_floor: int | None) -> Task | None:
+        """The next task allowed to start now, or None.
+
+        ``depth_floor`` is the lowest depth still unfinished anywhere
+        (frontier included); tasks deeper than it + 1 wait.
+        """
+        if self.inflight >= self.concurrency:
+            return None
+        now = self.clock()
+        for _ in range(len(self._ring)):
+            host = self._ring.popleft()
+            task = self._take(host, now, depth_floor)
+            if host.tasks:
+                self._ring.append(host)  # round robin: the host goes to the back
+            else:
+                host.in_ring = False
+            if task is not None:
+                return task
+        return None
+
+    def _take(self, host: Host, now: float, depth_floor: int | None) -> Task | None:
+        while host.tasks:
+            if host.inflight >= self.per_host or host.next_at > now:
+                return None
+            head = host.tasks[0]
+            if head.kind == ROBOTS:  # a robots.txt fetch being retried
+                host.tasks.popleft()
+                self.buffered -= 1
+                return self._start(host, head, now)
+            if host.robots is None:
+                if host.robots_pending:
+                    return None
+                host.robots_pending = True
+                return self._start(host, Task(host.origin + "/robots.txt", kind=ROBOTS), now)
+            if depth_floor is not None and head.depth > depth_floor + 1:
+                return None
+            host.tasks.popleft()
+            self.buffered -= 1
+            if not host.robots.allowed(head.url, self.user_agent):
+                self._depths[head.depth] -= 1
+                self.refused.append((head, host.robots.refusal()))
+                continue
+            return self._start(host, head, now)
+        return None
+
+    def _start(self, host: Host, task: Task, now: float) -> Task:
+        host.inflight += 1
+        self.inflight += 1
+        if host.delay > 0:
+            host.next_at = now + host.delay
+        return task
+
+    def next_wakeup(self) -> float | None:
+        """Seconds until a delayed host may go again (None if no host is waiting on time)."""
+        now = self.clock()
+        waits = [h.next_at - now for h in self._ring if h.next_at > now and h.inflight < self.per_host]
+        return max(0.0, min(waits)) if waits else None
+
+    # -- completion ---------------------------------------------------------
+    def done(self, task: Task) -> None:
+        """A task finished (recorded, refused or about to be retried)."""
+        host = self.hosts[origin_of(task.url)]
+        host.inflight -= 1
+        self.inflight -= 1
+        if task.kind == PAGE:
+            self._depths[task.depth] -= 1
+
+    def set_robots(self, origin: str, rules: RobotsRules) -> None:
+        """robots.txt of ``origin`` is known: its pages may go."""
+        host = self._host(origin)
+        host.robots = rules
+        host.robots_pending = False
+        host.delay = max(self.delay, rules.crawl_delay(self.user_agent))
+
+    def idle(self) -> bool:
+        """Nothing buffered and nothing in flight."""
+        return self.buffered == 0 and self.inflight == 0

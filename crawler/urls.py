@@ -1,0 +1,80 @@
+"""Pure URL helpers: canonical form, host/origin keys, registered domain.
+
+Canonicalisation is w3lib's (fragment dropped, query sorted, percent-encoding
+normalised, dot segments resolved) plus what w3lib leaves alone: default ports
+dropped and an empty path spelled ``/``. Every function here is pure and
+cached where the crawl calls it once per link.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from hashlib import blake2b
+from urllib.parse import urlsplit, urlunsplit
+
+import tldextract
+from w3lib.url import canonicalize_url
+
+HTTP_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# The bundled public-suffix snapshot only: no list is ever downloaded, so the
+# crawler works offline and every run classifies domains the same way.
+_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def normalize_url(url: str) -> str:
+    """Canonical form of an absolute http(s) URL; raises ValueError if it has none.
+
+    >>> normalize_url("HTTP://Example.COM:80/b?z=1&a=2#top")
+    'http://example.com/b?a=2&z=1'
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in HTTP_SCHEMES:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"URL has no host: {url!r}")
+    port = parts.port  # raises ValueError on a port that is not a number
+    canon = canonicalize_url(url.strip())
+    parts = urlsplit(canon)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    if parts.username or parts.password:
+        userinfo = parts.username or ""
+        if parts.password:
+            userinfo += f":{parts.password}"
+        host = f"{userinfo}@{host}"
+    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a canonical URL: the key for per-host limits and robots.txt."""
+    end = url.find("/", url.find("://") + 3)
+    return url if end < 0 else url[:end]
+
+
+def host_of(url: str) -> str:
+    """Lower-cased host name of a URL, without port or credentials."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+@lru_cache(maxsize=65536)
+def registered_domain(host: str) -> str:
+    """Registered domain of a host (``a.b.example.co.uk`` → ``example.co.uk``).
+
+    Hosts with no public suffix (IP addresses, ``localhost``) are their own domain.
+    """
+    result = _extract(host)
+    domain = result.top_domain_under_public_suffix if hasattr(result, "top_domain_under_public_suffix") \
+        else result.registered_domain
+    return domain or host
+
+
+def fingerprint(url: str) -> int:
+    """A stable 64-bit fingerprint of a canonical URL (the seen set stores these, not strings)."""
+    return int.from_bytes(blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")

@@ -13,6 +13,7 @@ again could help. Whether to retry is the main process's call.
 from __future__ import annotations
 
 import email.utils
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -56,12 +57,22 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
     for name, value in config.headers:
         session.headers[name] = value
     session.max_redirects = config.max_redirects
+    session.trust_env = _environment_matters()
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
     adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def _environment_matters() -> bool:
+    # With trust_env, requests looks up proxies, no_proxy and ~/.netrc on
+    # every request (file-system calls per page). Only pay for it when the
+    # environment actually configures something.
+    if any(name.lower().endswith("_proxy") for name in os.environ):
+        return True
+    return bool(os.environ.get("NETRC")) or os.path.exists(os.path.expanduser("~/.netrc"))
 
 
 def thread_session(config: CrawlConfig) -> requests.Session:

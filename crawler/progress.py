@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -17,7 +18,10 @@ class Progress:
 
     def __init__(self, crawler: Crawler, stream: TextIO | None = None) -> None:
         self.crawler = crawler
-        self.bar = tqdm(file=stream or sys.stderr, unit="page", dynamic_ncols=True, mininterval=0.25)
+        stream = stream or sys.stderr
+        # A pseudo-terminal may report 0 columns, where tqdm would draw nothing.
+        width = shutil.get_terminal_size((100, 20)).columns
+        self.bar = tqdm(file=stream, unit=" pages", ncols=width if width > 0 else 100, mininterval=0.25)
         self._last = 0.0
 
     def on_page(self, page: Page) -> None:
@@ -30,7 +34,8 @@ class Progress:
             self.bar.set_postfix(errors=stats.errors, queued=self.crawler.queued(), refresh=False)
 
     def close(self) -> None:
-        """Remove the bar."""
+        """Show the final counts and leave the bar."""
+        self.bar.set_postfix(errors=self.crawler.stats.errors, queued=self.crawler.queued(), refresh=False)
         self.bar.close()
 
 

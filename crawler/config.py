@@ -87,6 +87,10 @@ class CrawlConfig:
         _at_least("retries", self.retries, 0)
         _at_least("max_bytes", self.max_bytes, 1)
         _at_least("max_redirects", self.max_redirects, 0)
+        for name in ("delay", "timeout", "max_retry_after"):
+            value = getattr(self, name)
+            if value != value:  # NaN compares false with everything
+                raise ConfigError(f"{name} must be a number, got NaN")
         if self.delay < 0:
             raise ConfigError(f"delay must be >= 0, got {self.delay}")
         if not self.timeout > 0:

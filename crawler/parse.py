@@ -15,7 +15,6 @@ same `choose_encoding` decision and give the same title and links
 
 from __future__ import annotations
 
-import codecs
 import threading
 import warnings
 from collections.abc import Iterable
@@ -23,14 +22,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
-from bs4.dammit import EncodingDetector, UnicodeDammit
+from bs4.dammit import EncodingDetector
 from lxml import etree
+from w3lib.encoding import resolve_encoding
 
 from .urls import normalize_url, origin_of
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LINK_TAGS = ["a", "area"]
-_local = threading.local()  # lxml parsers are not thread-safe: one set per thread
+_local = threading.local()  # lxml parsers are not thread-safe: one per thread
 
 # Pages served as text/html that are really XML (feeds, sitemaps) are common;
 # parsing them as HTML is what we want, so the warning is noise.
@@ -62,21 +62,36 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
     ('Hi', ['http://h/a'])
     """
     encoding = choose_encoding(body, charset)
+    utf8 = _as_utf8(body, encoding)
     if not full:
-        return _parse_lxml(body, url, encoding)
-    soup = BeautifulSoup(body, "lxml", from_encoding=encoding)
+        return _parse_lxml(utf8, url, encoding)
+    soup = BeautifulSoup(utf8, "lxml", from_encoding="utf-8")
     base = _base_url(soup, url)
     hrefs = (str(tag["href"]) for tag in soup.find_all(_LINK_TAGS, href=True))
-    return Parsed(title=_title(soup), links=resolve_links(hrefs, base), soup=soup)
+    return Parsed(title=_title(soup), links=resolve_links(hrefs, base, encoding), soup=soup)
 
 
-def parse_soup(body: bytes, url: str, charset: str | None = None) -> BeautifulSoup:
+def parse_soup(body: bytes, charset: str | None = None) -> BeautifulSoup:
     """A BeautifulSoup tree of ``body``, decoded as `parse_html` decodes it."""
-    return BeautifulSoup(body, "lxml", from_encoding=choose_encoding(body, charset))
+    return BeautifulSoup(_as_utf8(body, choose_encoding(body, charset)), "lxml", from_encoding="utf-8")
 
 
-def _parse_lxml(body: bytes, url: str, encoding: str) -> Parsed:
-    root = _lxml_root(body, encoding)
+def _as_utf8(body: bytes, encoding: str) -> bytes:
+    # Both parsers get the same UTF-8 bytes, decoded once by Python: libxml2
+    # and BeautifulSoup know different sets of encoding names, and would
+    # otherwise each fall back to guessing in their own way.
+    body = EncodingDetector.strip_byte_order_mark(body)[0]
+    if encoding == "utf-8":
+        try:
+            body.decode("utf-8")
+            return body
+        except UnicodeDecodeError:
+            pass
+    return body.decode(encoding, "replace").encode("utf-8")
+
+
+def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
+    root = _lxml_root(utf8)
     if root is None:
         return Parsed()
     title = None
@@ -86,56 +101,44 @@ def _parse_lxml(body: bytes, url: str, encoding: str) -> Parsed:
     base = url
     for tag in root.iter("base"):
         href = tag.get("href")
-        if href is not None and href.strip():
+        if href is not None:  # the first <base> with an href counts, even an empty one
             base = urljoin(url, href.strip())
             break
     hrefs = (tag.get("href") for tag in root.iter(_LINK_TAGS))
-    return Parsed(title=title, links=resolve_links((h for h in hrefs if h is not None), base))
+    return Parsed(title=title, links=resolve_links((h for h in hrefs if h is not None), base, encoding))
 
 
-def _lxml_root(body: bytes, encoding: str) -> etree._Element | None:
-    parsers = getattr(_local, "parsers", None)
-    if parsers is None:
-        parsers = _local.parsers = {}
-    parser = parsers.get(encoding)
+def _lxml_root(utf8: bytes) -> etree._Element | None:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.HTMLParser(encoding="utf-8")
     try:
-        if parser is None:
-            parser = parsers[encoding] = etree.HTMLParser(encoding=encoding)
-        return etree.fromstring(body, parser)
-    except LookupError:  # a codec Python knows and libxml2 does not
-        return etree.fromstring(body.decode(encoding, "replace"), etree.HTMLParser())
+        return etree.fromstring(utf8, parser)
     except etree.XMLSyntaxError:  # empty or white-space-only document
         return None
 
 
 def choose_encoding(body: bytes, header_charset: str | None) -> str:
-    """The encoding to decode ``body`` with.
+    """The Python codec to decode ``body`` with.
 
-    A byte-order mark, then ``<meta charset>``, then the HTTP header's charset
-    (a name Python does not know is skipped), then UTF-8 if the body is valid
-    UTF-8, then detection, then windows-1252.
+    A byte-order mark, then ``<meta charset>``, then the HTTP header's charset,
+    then UTF-8 if the body is valid UTF-8, else windows-1252 (what browsers
+    assume for an undeclared Western page). Labels map as browsers map them
+    (WHATWG, via w3lib: ``iso-8859-1`` is windows-1252); unknown ones are skipped.
     """
     bom_encoding = EncodingDetector.strip_byte_order_mark(body[:4])[1]
     if bom_encoding:
-        return bom_encoding
+        return resolve_encoding(bom_encoding) or bom_encoding
     declared = EncodingDetector.find_declared_encoding(body[:4096], is_html=True, search_entire_document=False)
-    for name in (declared, header_charset):
-        if name and _known(name):
-            return codecs.lookup(name).name
+    for label in (declared, header_charset):
+        name = resolve_encoding(label) if label else None
+        if name:
+            return "utf-8" if name in ("utf-8", "utf_8") else name
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        guess = UnicodeDammit(body[:65536], is_html=True).original_encoding
-        return codecs.lookup(guess).name if guess and _known(guess) else "windows-1252"
+        return "cp1252"
     return "utf-8"
-
-
-def _known(name: str) -> bool:
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return False
-    return True
 
 
 def _title(soup: BeautifulSoup) -> str | None:
@@ -155,7 +158,7 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
     return url
 
 
-def resolve_links(hrefs: Iterable[str], base: str) -> list[str]:
+def resolve_links(hrefs: Iterable[str], base: str, encoding: str = "utf-8") -> list[str]:
     """Canonical http(s) URLs of ``hrefs`` against ``base``, first occurrence order, no duplicates."""
     seen_href: set[str] = set()
     seen: set[str] = set()
@@ -165,15 +168,18 @@ def resolve_links(hrefs: Iterable[str], base: str) -> list[str]:
         if href in seen_href:
             continue
         seen_href.add(href)
-        link = resolve_link(base, href)
+        link = resolve_link(base, href, encoding)
         if link is not None and link not in seen:
             seen.add(link)
             links.append(link)
     return links
 
 
-def resolve_link(base: str, href: str) -> str | None:
-    """``href`` made absolute against ``base`` and canonical, or None if not http(s)."""
+def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:
+    """``href`` made absolute against ``base`` and canonical, or None if not http(s).
+
+    ``encoding`` is the page's: browsers percent-encode a link's query in it.
+    """
     scheme_end = href.find(":")
     if scheme_end > 0:
         scheme = href[:scheme_end].lower()
@@ -190,6 +196,6 @@ def resolve_link(base: str, href: str) -> str | None:
     else:
         absolute = urljoin(base, href)
     try:
-        return normalize_url(absolute)
+        return normalize_url(absolute, encoding)
     except ValueError:
         return None

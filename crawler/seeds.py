@@ -1,7 +1,7 @@
 """Seed reading: files of URLs, URLs given directly, and ``-`` for stdin.
 
 A seed file has one URL per line; blank lines and lines starting with ``#``
-are skipped (so is anything after `` #`` on a line). A line without a scheme
+are skipped (so is anything after white space and ``#`` on a line). A line without a scheme
 (``example.com/path``) is taken as ``http://example.com/path``, as wget and
 curl do. Any other unusable line is a `SeedError` naming the file and line.
 """
@@ -9,12 +9,16 @@ curl do. Any other unusable line is a `SeedError` naming the file and line.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from .errors import SeedError
 from .urls import normalize_url
+
+_TRAILING_COMMENT = re.compile(r"\s#")
+_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".lst", ".list", ".urls", ".json", ".jsonl", ".gz", ".log", ".md")
 
 
 def read_seeds(sources: Iterable[str], stdin: TextIO | None = None) -> list[str]:
@@ -66,7 +70,7 @@ def parse_lines(lines: Iterable[str], name: str) -> Iterator[str]:
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        text = text.split(" #", 1)[0].strip()
+        text = _TRAILING_COMMENT.split(text, 1)[0].strip()
         yield parse_seed(text, f"{name}:{number}")
 
 
@@ -95,4 +99,6 @@ def _has_port(text: str) -> bool:
 
 def _looks_like_host(text: str) -> bool:
     host = text.split("/", 1)[0]
+    if host.lower().endswith(_FILE_SUFFIXES):  # "seeds.txt" is a missing file, not a host
+        return False
     return "." in host and not any(c.isspace() for c in text) and not host.startswith(".")

@@ -20,12 +20,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # The bundled public-suffix snapshot only: no list is ever downloaded, so the
 # crawler works offline and every run classifies domains the same way.
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+# Private suffixes count (github.io, blogspot.com): foo.github.io is its own
+# site, so --scope domain from it must not wander into every other one.
+_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 @lru_cache(maxsize=65536)
-def normalize_url(url: str) -> str:
+def normalize_url(url: str, encoding: str = "utf-8") -> str:
     """Canonical form of an absolute http(s) URL; raises ValueError if it has none.
+
+    ``encoding`` percent-encodes non-ASCII query text (a page's own encoding,
+    as browsers do); paths are always UTF-8.
 
     >>> normalize_url("HTTP://Example.COM:80/b?z=1&a=2#top")
     'http://example.com/b?a=2&z=1'
@@ -37,7 +42,7 @@ def normalize_url(url: str) -> str:
     if not parts.hostname:
         raise ValueError(f"URL has no host: {url!r}")
     port = parts.port  # raises ValueError on a port that is not a number
-    canon = canonicalize_url(url.strip())
+    canon = canonicalize_url(url.strip(), encoding=encoding)
     parts = urlsplit(canon)
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal

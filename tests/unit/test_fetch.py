@@ -1,0 +1,364 @@
+"""crawler.fetch: one GET with redirects, limits, errors and Retry-After, scripted with `responses`."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+import responses
+
+from crawler import fetch as fetch_module
+from crawler.config import CrawlConfig
+from crawler.fetch import Fetched, fetch, make_session, parse_retry_after, thread_session
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+HTML = b"<html><head><title>Hi</title></head><body><a href='/a'>a</a></body></html>"
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        yield rs
+
+
+def get(url: str, **options) -> Fetched:
+    config = CrawlConfig(**options)
+    return fetch(url, config, session=make_session(config))
+
+
+# -- success ------------------------------------------------------------------------
+
+
+def test_200_html(mocked):
+    mocked.add(responses.GET, "http://a.test/page", body=HTML, status=200,
+               headers={"Content-Type": "text/html; charset=utf-8"})
+    f = get("http://a.test/page")
+    assert f.url == "http://a.test/page"
+    assert f.final_url == "http://a.test/page"
+    assert f.status == 200
+    assert f.content_type == "text/html"
+    assert f.charset == "utf-8"
+    assert f.body == HTML
+    assert f.truncated is False
+    assert f.error is None
+    assert f.retryable is False
+    assert f.retry_after is None
+    assert isinstance(f.elapsed_ms, float)
+    assert f.elapsed_ms >= 0
+    assert ISO_UTC.match(f.fetched_at), f.fetched_at
+    # parseable and close to now
+    when = datetime.fromisoformat(f.fetched_at.replace("Z", "+00:00"))
+    assert abs((datetime.now(timezone.utc) - when).total_seconds()) < 60
+
+
+def test_content_type_is_lower_cased_and_quoted_charset_unquoted(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=b"x",
+               headers={"Content-Type": 'Text/HTML ; Charset="ISO-8859-1"'})
+    f = get("http://a.test/")
+    assert f.content_type == "text/html"
+    assert f.charset == "ISO-8859-1"
+
+
+def test_no_charset_parameter(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=b"{}", headers={"Content-Type": "application/json"})
+    f = get("http://a.test/")
+    assert f.content_type == "application/json"
+    assert f.charset is None
+
+
+def test_identity_headers_sent(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=b"x")
+    get("http://a.test/", user_agent="TestBot/1.0", headers=[("X-Token", "abc")])
+    sent = mocked.calls[0].request.headers
+    assert sent["User-Agent"] == "TestBot/1.0"
+    assert sent["X-Token"] == "abc"
+
+
+def test_default_user_agent(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=b"x")
+    get("http://a.test/")
+    assert mocked.calls[0].request.headers["User-Agent"].startswith("crawler/")
+
+
+# -- redirects ------------------------------------------------------------------------
+
+
+def test_redirect_followed(mocked):
+    mocked.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
+    mocked.add(responses.GET, "http://a.test/new", body=HTML, headers={"Content-Type": "text/html"})
+    f = get("http://a.test/old")
+    assert f.url == "http://a.test/old"
+    assert f.final_url == "http://a.test/new"
+    assert f.status == 200
+    assert f.body == HTML
+    assert f.error is None
+
+
+def test_relative_redirect_followed(mocked):
+    mocked.add(responses.GET, "http://a.test/old", status=302, headers={"Location": "/elsewhere"})
+    mocked.add(responses.GET, "http://a.test/elsewhere", body=b"ok")
+    f = get("http://a.test/old")
+    assert f.final_url == "http://a.test/elsewhere"
+    assert f.status == 200
+
+
+def test_too_many_redirects(mocked):
+    for i in range(5):
+        mocked.add(responses.GET, f"http://a.test/r{i}", status=301, headers={"Location": f"http://a.test/r{i + 1}"})
+    mocked.add(responses.GET, "http://a.test/r5", body=b"end")
+    f = get("http://a.test/r0", max_redirects=2)
+    assert f.error is not None
+    assert f.error.startswith("redirects:")
+    assert f.retryable is False
+    assert f.body == b""
+
+
+def test_redirect_limit_is_inclusive(mocked):
+    # exactly max_redirects hops is allowed
+    for i in range(2):
+        mocked.add(responses.GET, f"http://a.test/r{i}", status=301, headers={"Location": f"http://a.test/r{i + 1}"})
+    mocked.add(responses.GET, "http://a.test/r2", body=b"end")
+    f = get("http://a.test/r0", max_redirects=2)
+    assert f.error is None
+    assert f.final_url == "http://a.test/r2"
+    assert f.body == b"end"
+
+
+def test_redirect_loop(mocked):
+    mocked.add(responses.GET, "http://a.test/x", status=302, headers={"Location": "http://a.test/y"})
+    mocked.add(responses.GET, "http://a.test/y", status=302, headers={"Location": "http://a.test/x"})
+    f = get("http://a.test/x", max_redirects=3)
+    assert f.error is not None
+    assert f.error.startswith("redirects:")
+    assert f.status is None
+
+
+# -- HTTP errors ------------------------------------------------------------------------
+
+
+def test_404_is_an_error_not_retryable(mocked):
+    mocked.add(responses.GET, "http://a.test/missing", status=404, body=b"not here",
+               headers={"Content-Type": "text/html"})
+    f = get("http://a.test/missing")
+    assert f.status == 404
+    assert f.error is not None
+    assert re.match(r"^http: 404\b", f.error), f.error
+    assert f.error == "http: 404 Not Found"
+    assert f.retryable is False
+    assert f.retry_after is None
+    assert f.body == b"not here"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_retryable(mocked, status):
+    mocked.add(responses.GET, "http://a.test/", status=status)
+    f = get("http://a.test/")
+    assert f.status == status
+    assert f.error is not None
+    assert f.error.startswith(f"http: {status}")
+    assert f.retryable is True
+    assert f.retry_after is None  # no header: the caller's backoff decides
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 410, 501])
+def test_other_errors_not_retryable(mocked, status):
+    mocked.add(responses.GET, "http://a.test/", status=status)
+    f = get("http://a.test/")
+    assert f.status == status
+    assert f.error is not None
+    assert f.error.startswith(f"http: {status}")
+    assert f.retryable is False
+
+
+def test_429_with_retry_after_seconds(mocked):
+    mocked.add(responses.GET, "http://a.test/", status=429, headers={"Retry-After": "7"})
+    f = get("http://a.test/")
+    assert f.status == 429
+    assert f.error is not None
+    assert f.error.startswith("http: 429")
+    assert f.retryable is True
+    assert f.retry_after == 7.0
+
+
+def test_503_with_retry_after_http_date(mocked):
+    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    mocked.add(responses.GET, "http://a.test/", status=503,
+               headers={"Retry-After": email.utils.format_datetime(when, usegmt=True)})
+    f = get("http://a.test/")
+    assert f.status == 503
+    assert f.retryable is True
+    assert f.retry_after is not None
+    assert 25.0 <= f.retry_after <= 30.5
+
+
+# -- transport errors -----------------------------------------------------------------------
+
+
+def test_connection_error(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=requests.exceptions.ConnectionError("boom"))
+    f = get("http://a.test/")
+    assert f.status is None
+    assert f.error is not None
+    assert f.error.startswith("connection:")
+    assert "boom" in f.error
+    assert f.retryable is True
+    assert f.final_url == "http://a.test/"
+    assert f.body == b""
+    assert ISO_UTC.match(f.fetched_at)
+
+
+def test_connection_refused_kind(mocked):
+    mocked.add(responses.GET, "http://a.test/",
+               body=requests.exceptions.ConnectionError("[Errno 111] Connection refused"))
+    f = get("http://a.test/")
+    assert f.status is None
+    assert f.error is not None
+    assert f.error.startswith("refused:")
+    assert f.retryable is True
+
+
+def test_dns_error_kind(mocked):
+    mocked.add(responses.GET, "http://a.test/",
+               body=requests.exceptions.ConnectionError("NameResolutionError: Name or service not known"))
+    f = get("http://a.test/")
+    assert f.status is None
+    assert f.error is not None
+    assert f.error.startswith("dns:")
+
+
+def test_timeout(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=requests.exceptions.ReadTimeout("read timed out"))
+    f = get("http://a.test/")
+    assert f.status is None
+    assert f.error is not None
+    assert f.error.startswith("timeout:")
+    assert f.retryable is True
+
+
+def test_error_text_is_short(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=requests.exceptions.ConnectionError("x" * 5000))
+    f = get("http://a.test/")
+    assert f.error is not None
+    assert len(f.error) < 300
+
+
+# -- body size ------------------------------------------------------------------------------
+
+
+def test_body_larger_than_max_bytes_is_cut(mocked):
+    body = bytes(range(256)) * 40  # 10240 bytes
+    mocked.add(responses.GET, "http://a.test/big", body=body, headers={"Content-Type": "application/octet-stream"})
+    f = get("http://a.test/big", max_bytes=1000)
+    assert f.truncated is True
+    assert len(f.body) == 1000
+    assert f.body == body[:1000]
+    assert f.status == 200
+    assert f.error is None
+
+
+def test_body_larger_than_one_chunk_is_cut_exactly(mocked):
+    body = b"z" * (200 * 1024)
+    mocked.add(responses.GET, "http://a.test/big", body=body)
+    f = get("http://a.test/big", max_bytes=100_000)
+    assert f.truncated is True
+    assert f.body == body[:100_000]
+
+
+def test_body_exactly_max_bytes_is_not_truncated(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=b"a" * 1000)
+    f = get("http://a.test/", max_bytes=1000)
+    assert f.truncated is False
+    assert len(f.body) == 1000
+
+
+def test_max_bytes_argument_overrides_config(mocked):
+    mocked.add(responses.GET, "http://a.test/", body=b"a" * 1000)
+    config = CrawlConfig()
+    f = fetch("http://a.test/", config, session=make_session(config), max_bytes=10)
+    assert f.truncated is True
+    assert f.body == b"a" * 10
+
+
+def test_gzip_body_is_decompressed(mocked):
+    data = b"<html><title>zip</title></html>" + b" " * 5000
+    mocked.add(responses.GET, "http://a.test/", body=gzip.compress(data),
+               headers={"Content-Encoding": "gzip", "Content-Type": "text/html"})
+    f = get("http://a.test/")
+    assert f.body == data
+    assert f.truncated is False
+
+
+def test_gzip_body_counted_decompressed(mocked):
+    data = b"a" * 200_000
+    compressed = gzip.compress(data)
+    assert len(compressed) < 1000  # the wire size is far below the limit
+    mocked.add(responses.GET, "http://a.test/", body=compressed,
+               headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"})
+    f = get("http://a.test/", max_bytes=5000)
+    assert f.truncated is True
+    assert f.body == data[:5000]
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def test_make_session_settings():
+    config = CrawlConfig(user_agent="UA/2", headers=[("Accept-Language", "fr")], max_redirects=3)
+    session = make_session(config)
+    assert session.headers["User-Agent"] == "UA/2"
+    assert session.headers["Accept-Language"] == "fr"
+    assert session.max_redirects == 3
+    session.close()
+
+
+def test_thread_session_cached_per_thread(monkeypatch):
+    monkeypatch.setattr(fetch_module, "_local", threading.local())  # leave no Session behind
+    config = CrawlConfig()
+    first = thread_session(config)
+    assert thread_session(config) is first
+    other: list[requests.Session] = []
+    t = threading.Thread(target=lambda: other.append(thread_session(config)))
+    t.start()
+    t.join()
+    assert other
+    assert other[0] is not first
+
+
+# -- parse_retry_after -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, None),
+    ("", None),
+    ("7", 7.0),
+    (" 120 ", 120.0),
+    ("0", 0.0),
+    ("soon", None),
+    ("-5", None),
+])
+def test_parse_retry_after_simple(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_parse_retry_after_future_date():
+    when = datetime.now(timezone.utc) + timedelta(seconds=60)
+    seconds = parse_retry_after(email.utils.format_datetime(when, usegmt=True))
+    assert seconds is not None
+    assert 55.0 <= seconds <= 60.5
+
+
+def test_parse_retry_after_past_date_is_zero():
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_parse_retry_after_date_without_zone_is_utc():
+    when = datetime.now(timezone.utc) + timedelta(seconds=60)
+    text = when.strftime("%a, %d %b %Y %H:%M:%S -0000")  # RFC 2822's "unknown zone"
+    seconds = parse_retry_after(text)
+    assert seconds is not None
+    assert 55.0 <= seconds <= 60.5

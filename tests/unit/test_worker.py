@@ -1,0 +1,181 @@
+"""crawler.worker, in-process: a fetched page becomes a Page record and links to follow."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import requests
+import responses
+
+from crawler import fetch as fetch_module
+from crawler import worker
+from crawler.config import CrawlConfig
+from crawler.page import FIELDS, ROBOTS, Task
+
+HTML = b"""<html><head><title> Home  page </title></head><body>
+<a href="/a">a</a><a href="/b#x">b</a><a href="http://other.test/">o</a><a href="mailto:x@y">m</a>
+</body></html>"""
+
+
+@pytest.fixture
+def setup(monkeypatch):
+    """init_worker without touching this process's signal handlers, and a fresh Session per test."""
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    monkeypatch.setattr(fetch_module, "_local", type(fetch_module._local)())
+
+    def init(**options):
+        worker.init_worker(CrawlConfig(**options))
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        yield init, rs
+
+
+def test_html_page_record(setup):
+    init, rs = setup
+    init(depth=1)
+    rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html; charset=utf-8"})
+    result = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/"))
+    page = result.page
+    assert list(page.to_dict()) == list(FIELDS)
+    assert page.url == page.final_url == "http://a.test/"
+    assert page.status == 200
+    assert page.ok is True
+    assert page.content_type == "text/html"
+    assert page.bytes == len(HTML)
+    assert page.title == "Home page"
+    assert page.links == 3  # /a, /b, other.test; mailto is not a link
+    assert page.error is None
+    assert page.depth == 0
+    assert page.referrer is None
+    assert page.fetched_at.endswith("Z")
+    assert result.links == ["http://a.test/a", "http://a.test/b"]  # scope host: other.test not followed
+    assert result.retry_after is None
+
+
+def test_no_links_to_follow_at_depth_limit(setup):
+    init, rs = setup
+    init(depth=1)
+    rs.add(responses.GET, "http://a.test/p", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/p", depth=1, referrer="http://a.test/", seed="http://a.test/"))
+    assert result.page.links == 3
+    assert result.page.referrer == "http://a.test/"
+    assert result.links == []
+
+
+def test_scope_any_follows_other_hosts(setup):
+    init, rs = setup
+    init(depth=2, scope="any")
+    rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/", seed="http://a.test/"))
+    assert result.links == ["http://a.test/a", "http://a.test/b", "http://other.test/"]
+
+
+def test_non_html_not_parsed(setup):
+    init, rs = setup
+    init(depth=1)
+    rs.add(responses.GET, "http://a.test/f.pdf", body=b"%PDF-1.4 <a href='/x'>",
+           headers={"Content-Type": "application/pdf"})
+    result = worker.process(Task("http://a.test/f.pdf", seed="http://a.test/"))
+    assert result.page.status == 200
+    assert result.page.content_type == "application/pdf"
+    assert result.page.title is None
+    assert result.page.links == 0
+    assert result.links == []
+
+
+def test_http_error_record(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/gone", status=404, body=b"<title>Not found</title>",
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/gone", seed="http://a.test/")).page
+    assert page.status == 404
+    assert page.ok is False
+    assert page.error is not None
+    assert page.error.startswith("http: 404")
+
+
+def test_retryable_failure_carries_hint(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/busy", status=429, headers={"Retry-After": "7"})
+    rs.add(responses.GET, "http://a.test/down", body=requests.exceptions.ConnectionError("boom"))
+    assert worker.process(Task("http://a.test/busy")).retry_after == 7.0
+    down = worker.process(Task("http://a.test/down"))
+    assert down.retry_after == 0.0  # retryable, no server hint
+    assert down.page.status is None
+    assert down.page.ok is False
+    assert down.page.bytes == 0
+
+
+def test_truncated_page_flagged(setup):
+    init, rs = setup
+    init(max_bytes=100)
+    rs.add(responses.GET, "http://a.test/big", body=b"<title>big</title>" + b"x" * 1000,
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/big")).page
+    assert page.bytes == 100
+    assert page.ok is False
+    assert page.error is not None
+    assert page.error.startswith("truncated")
+    assert page.title == "big"
+
+
+def test_redirect_final_url(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
+    rs.add(responses.GET, "http://a.test/new", body=b"<a href='x'>x</a>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/old")).page
+    assert page.url == "http://a.test/old"
+    assert page.final_url == "http://a.test/new"
+
+
+def test_robots_task(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/robots.txt", body=b"User-agent: *\nDisallow: /private\n",
+           headers={"Content-Type": "text/plain"})
+    result = worker.process(Task("http://a.test/robots.txt", kind=ROBOTS))
+    assert result.body == "User-agent: *\nDisallow: /private\n"
+    assert result.page.status == 200
+
+
+def test_robots_404_has_no_body(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/robots.txt", status=404, body=b"nope")
+    result = worker.process(Task("http://a.test/robots.txt", kind=ROBOTS))
+    assert result.body is None
+    assert result.page.status == 404
+
+
+def _extract_h1(url, soup):
+    return {"h1": soup.find("h1").get_text(strip=True)}
+
+
+def _extract_fails(url, soup):
+    raise RuntimeError("hook broke")
+
+
+def test_extract_hook(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(), _extract_h1)
+    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title><h1> Big </h1>",
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.extra == {"h1": "Big"}
+    assert list(page.to_dict())[-1] == "h1"
+    assert page.ok is True
+
+
+def test_extract_hook_failure_is_a_page_error(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(), _extract_fails)
+    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.ok is False
+    assert page.error is not None
+    assert page.error.startswith("extract:")
+    assert page.title == "t"

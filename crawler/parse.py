@@ -19,6 +19,7 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
@@ -175,6 +176,11 @@ def resolve_links(hrefs: Iterable[str], base: str, encoding: str = "utf-8") -> l
     return links
 
 
+@lru_cache(maxsize=65536)
+def _join_dir(directory: str, href: str) -> str:
+    return urljoin(directory, href)
+
+
 def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:
     """``href`` made absolute against ``base`` and canonical, or None if not http(s).
 
@@ -193,6 +199,10 @@ def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:
         absolute = base[: base.find(":") + 1] + href
     elif href.startswith("/"):
         absolute = origin_of(base) + href
+    elif href and href[0] not in "?#" and "?" not in base:
+        # A relative path depends only on the base's directory, which pages
+        # of one directory share: cache the join per directory.
+        absolute = _join_dir(base[: base.rfind("/") + 1], href)
     else:
         absolute = urljoin(base, href)
     try:

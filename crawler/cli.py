@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"crawler: refused by robots.txt: {url}", file=sys.stderr)
     if stats.stopped_by in _SIGNAL_EXIT:
         return _SIGNAL_EXIT[stats.stopped_by]
-    return EXIT_OK if stats.responses or not stats.pages and not seeds else EXIT_NOTHING
+    return EXIT_OK if stats.responses else EXIT_NOTHING
 
 
 def _run(config: CrawlConfig, seeds: list[str], args: argparse.Namespace) -> CrawlStats:

@@ -43,6 +43,9 @@ class Frontier(Protocol):
         """Release the backend."""
 
 
+BATCH = 500
+
+
 def _ignore_sigint() -> None:
     # The manager process shares the terminal's process group: Ctrl-C must
     # not kill it before the main process has finished its clean stop.
@@ -94,8 +97,10 @@ class ManagerFrontier:
                     self._depths[best] -= 1
                     self._depths[task.depth] += 1
             self._pending += len(fresh)
-        if fresh:
-            self._queue.put(fresh)
+        # Batches bound what one get() pulls into the main process (a seed
+        # list of a million URLs must not arrive as one item).
+        for start in range(0, len(fresh), BATCH):
+            self._queue.put(fresh[start : start + BATCH])
             with self._lock:
                 self._batches += 1
         return len(fresh)

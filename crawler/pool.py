@@ -50,6 +50,12 @@ def _serve_threaded(threads: int, target: Callable[..., Any], args: tuple[Any, .
     # args = (inqueue, outqueue, initializer, initargs, maxtasks, wrap_exception):
     # run the initializer once for the process, not once per thread.
     inqueue, outqueue, initializer, initargs, *rest = args
+    # Pool's worker loop closes the pipe ends a worker does not use. Do it
+    # once here: several threads closing one Connection at once could close
+    # an fd number another thread has already reused.
+    if hasattr(inqueue, "_writer"):
+        inqueue._writer.close()
+        outqueue._reader.close()
     if initializer is not None:
         initializer(*initargs)
     loop_args = (inqueue, outqueue, None, (), *rest)

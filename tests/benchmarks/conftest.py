@@ -1,0 +1,3 @@
+"""The benchmarks are scripts, not tests: pytest must never import them."""
+
+collect_ignore_glob = ["*.py"]

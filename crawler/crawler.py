@@ -187,10 +187,15 @@ class Crawler:
         return sched.idle() and frontier.pending() == 0
 
     def _record_refused(self, sched: Scheduler) -> None:
-        for task, reason in sched.refused:
+        for task, rules in sched.refused:
+            if rules.unreachable:  # the host is down: every page of it is an error record
+                self._emit(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
+                                error=rules.refusal(), fetched_at=utc_now()))
+                continue
             self.stats.robots_refused += 1
             if task.depth == 0:  # a seed gets a record; found links are only counted
-                self._emit(Page(url=task.url, final_url=task.url, depth=0, error=reason, fetched_at=utc_now()))
+                self._emit(Page(url=task.url, final_url=task.url, depth=0, error=rules.refusal(),
+                                fetched_at=utc_now()))
             elif len(self.stats.refused_urls) < 10_000:
                 self.stats.refused_urls.append(task.url)
         sched.refused.clear()

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -108,7 +109,7 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
                     result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except requests.exceptions.RequestException as exc:
         kind = error_kind(exc)
-        result.error = f"{kind}: {_short(exc)}"
+        result.error = f"{kind}: {_describe(kind, exc, url, config.timeout)}"
         result.retryable = kind in ("timeout", "connection", "refused", "body")
     except TimeoutError as exc:  # our whole-request deadline
         result.error = f"timeout: {exc}"
@@ -161,6 +162,17 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:
+    host = urlsplit(getattr(exc.request, "url", None) or url).netloc if hasattr(exc, "request") else url
+    if kind == "dns":
+        return f"cannot resolve host {host.rsplit(':', 1)[0] if ':' in host and not host.endswith(']') else host}"
+    if kind == "refused":
+        return f"connection refused by {host}"
+    if kind == "timeout":
+        return f"no answer from {host} within {timeout:g} s"
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

@@ -28,8 +28,11 @@ class RobotsRules:
             return cls(Protego.parse(body or ""))
         if status is not None and 400 <= status < 500:
             return cls()  # no robots.txt: everything allowed
-        why = f"HTTP {status}" if status is not None else (page.error or "no response")
-        return cls(deny_reason=f"robots: robots.txt unavailable ({why}), origin skipped")
+        if status is None:
+            # Unreachable: every page of the origin would fail the same way,
+            # so its records carry the connection error itself.
+            return cls(deny_reason=page.error or "connection: no response")
+        return cls(deny_reason=f"robots: robots.txt answered HTTP {status}, origin skipped (RFC 9309)")
 
     def allowed(self, url: str, user_agent: str) -> bool:
         """True when ``url`` may be fetched."""
@@ -47,3 +50,8 @@ class RobotsRules:
     def refusal(self) -> str:
         """The ``error`` text for a seed these rules refuse."""
         return self.deny_reason or "robots: disallowed"
+
+    @property
+    def unreachable(self) -> bool:
+        """True when the origin gave no response at all (not a robots.txt refusal)."""
+        return self.deny_reason is not None and not self.deny_reason.startswith("robots:")

@@ -55,8 +55,8 @@ class Scheduler:
         self._depths: Counter[int] = Counter()  # page tasks buffered or in flight, by depth
         self.buffered = 0
         self.inflight = 0
-        #: page tasks robots.txt refused, for the caller to record or count
-        self.refused: list[tuple[Task, str]] = []
+        #: page tasks robots.txt refused (with the rules that did), for the caller to record or count
+        self.refused: list[tuple[Task, RobotsRules]] = []
 
     # -- filling --------------------------------------------------------
     def add(self, task: Task) -> None:
@@ -136,7 +136,7 @@ class Scheduler:
             self.buffered -= 1
             if not host.robots.allowed(head.url, self.user_agent):
                 self._depths[head.depth] -= 1
-                self.refused.append((head, host.robots.refusal()))
+                self.refused.append((head, host.robots))
                 continue
             return self._start(host, head, now)
         return None

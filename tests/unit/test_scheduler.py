@@ -108,7 +108,7 @@ def test_robots_disallowed_refused(clock):
     rules = RobotsRules(Protego.parse("User-agent: *\nDisallow: /private/\n"))
     sched.set_robots("http://a.test", rules)
     assert urls(drain(sched)) == ["http://a.test/public"]
-    assert [(t.url, reason) for t, reason in sched.refused] == [
+    assert [(t.url, rules.refusal()) for t, rules in sched.refused] == [
         ("http://a.test/private/x", "robots: disallowed"),
         ("http://a.test/private/y", "robots: disallowed"),
     ]
@@ -125,7 +125,7 @@ def test_robots_unavailable_refuses_origin(clock):
     sched.done(robots)
     sched.set_robots("http://a.test", RobotsRules(deny_reason="robots: robots.txt unavailable (HTTP 503)"))
     assert drain(sched) == []
-    assert [reason for _, reason in sched.refused] == ["robots: robots.txt unavailable (HTTP 503)"] * 2
+    assert [rules.refusal() for _, rules in sched.refused] == ["robots: robots.txt unavailable (HTTP 503)"] * 2
     assert sched.idle()
     assert sched.min_depth() is None
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig
 from .crawler import Crawler
 from .page import Page
 from .seeds import parse_seed
-from .worker import Extract
+
+if TYPE_CHECKING:
+    from .worker import Extract
 
 
 def crawl(seeds: Iterable[str] | str, extract: Extract | None = None, **options: Any) -> Iterator[Page]:

@@ -24,23 +24,31 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from . import worker
+from . import entry
 from .config import CrawlConfig
-from .fetch import utc_now
 from .frontier import Frontier, ManagerFrontier, start_manager
 from .output import Writer, open_writer
-from .page import ROBOTS, Page, Result, Task
+from .page import ROBOTS, Page, Result, Task, utc_now
 from .pool import ThreadedPool
 from .robots import RobotsRules
 from .scheduler import Scheduler
 from .urls import origin_of
 
+if TYPE_CHECKING:
+    from .worker import Extract
+
 log = logging.getLogger(__name__)
 
 OnPage = Callable[[Page], None]
 BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with jitter
-_FILL_LOW = 4  # keep about this many tasks per concurrency slot buffered
+# Tasks kept buffered in the scheduler. The frontier is FIFO, so a page's
+# links arrive together and are mostly of one host: a buffer of a few slots'
+# worth leaves the other hosts idle under --per-host. A few thousand small
+# tasks keep every host fed and cost well under a megabyte.
+_BUFFER_MIN = 2000
+_BUFFER_PER_SLOT = 16
 
 
 @dataclass
@@ -81,7 +89,7 @@ class Crawler:
     """
 
     def __init__(self, config: CrawlConfig | None = None, on_page: OnPage | None = None,
-                 extract: worker.Extract | None = None) -> None:
+                 extract: Extract | None = None) -> None:
         self.config = config or CrawlConfig()
         self.on_page = on_page
         self.extract = extract
@@ -132,10 +140,13 @@ class Crawler:
             self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
                                         config.user_agent, robots=config.robots)
             threads = math.ceil(config.concurrency / config.workers)
-            pool = ThreadedPool(config.workers, threads, worker.init_worker,
+            pool = ThreadedPool(config.workers, threads, entry.init_worker,
                                 (config, self.extract), context=ctx)
             self._frontier.put([Task(url, 0, None, url) for url in seeds])
             while True:
+                # Cleared before the step, so a result landing during it
+                # wakes the next wait at once instead of being missed.
+                self._wake.clear()
                 with self._lock:
                     if self._failure is not None:
                         raise self._failure
@@ -146,7 +157,6 @@ class Crawler:
                     break
                 timeout = self._scheduler.next_wakeup()
                 self._wake.wait(0.5 if timeout is None else min(timeout, 0.5))
-                self._wake.clear()
         finally:
             self.stats.finished = time.monotonic()
             self.stats.stopped_by = self._stop
@@ -165,7 +175,7 @@ class Crawler:
         assert frontier is not None
         assert sched is not None
         limit = self.config.max_pages
-        want = self.config.concurrency * _FILL_LOW - sched.buffered
+        want = max(_BUFFER_MIN, self.config.concurrency * _BUFFER_PER_SLOT) - sched.buffered
         if want > 0 and frontier.pending():
             for task in frontier.get(want):
                 sched.add(task)
@@ -181,7 +191,7 @@ class Crawler:
                     sched.done(task)  # never started: give the slot back
                     continue
                 self._dispatched += 1
-            pool.apply_async(worker.process, (task,), callback=self._on_result,
+            pool.apply_async(entry.process, (task,), callback=self._on_result,
                              error_callback=functools.partial(self._on_error, task))
         self._record_refused(sched)
         return sched.idle() and frontier.pending() == 0

@@ -9,13 +9,11 @@ Hierarchy::
     └── FrontierError         the frontier backend failed
 
 Page-level failures (DNS, refused, timeout, HTTP 4xx/5xx) are never raised:
-they become the ``error`` field of a record. `error_kind` turns a requests
-exception into the short stable kind used there.
+they become the ``error`` field of a record. `crawler.fetch.error_kind` turns a
+requests exception into the short stable kind used there.
 """
 
 from __future__ import annotations
-
-import requests
 
 
 class CrawlerError(Exception):
@@ -36,26 +34,3 @@ class SeedError(CrawlerError, ValueError):
 
 class FrontierError(CrawlerError):
     """The frontier backend failed."""
-
-
-def error_kind(exc: BaseException) -> str:
-    """Map a fetch exception to a short, stable kind (``timeout``, ``dns``…)."""
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return "redirects"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = str(exc)
-        if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
-            return "dns"
-        if "Connection refused" in text or "ConnectionRefused" in text:
-            return "refused"
-        return "connection"
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                        requests.exceptions.MissingSchema)):
-        return "url"
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return "body"
-    return "fetch"

@@ -24,7 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .config import CrawlConfig
-from .errors import error_kind
+from .page import utc_now
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
@@ -82,11 +82,6 @@ def thread_session(config: CrawlConfig) -> requests.Session:
     if session is None:
         session = _local.session = make_session(config)
     return session
-
-
-def utc_now() -> str:
-    """Current time as ISO 8601 UTC with milliseconds (``2026-11-22T03:04:05.123Z``)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
@@ -162,6 +157,29 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def error_kind(exc: BaseException) -> str:
+    """Map a fetch exception to a short, stable kind (``timeout``, ``dns``…)."""
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return "redirects"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+            return "dns"
+        if "Connection refused" in text or "ConnectionRefused" in text:
+            return "refused"
+        return "connection"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                        requests.exceptions.MissingSchema)):
+        return "url"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "body"
+    return "fetch"
 
 
 def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:

@@ -7,6 +7,7 @@ cheaply across the pool and can be stored as JSON by other frontiers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 #: The record's fields, in the order SPEC.md fixes for every output format.
@@ -92,3 +93,8 @@ class Result:
     links: list[str] = field(default_factory=list)
     retry_after: float | None = None
     body: str | None = None
+
+
+def utc_now() -> str:
+    """Current time as ISO 8601 UTC with milliseconds (``2026-11-22T03:04:05.123Z``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

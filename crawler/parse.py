@@ -20,12 +20,14 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
-from bs4.dammit import EncodingDetector
 from lxml import etree
-from w3lib.encoding import resolve_encoding
+from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 from .urls import normalize_url, origin_of
 
@@ -33,9 +35,6 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LINK_TAGS = ["a", "area"]
 _local = threading.local()  # lxml parsers are not thread-safe: one per thread
 
-# Pages served as text/html that are really XML (feeds, sitemaps) are common;
-# parsing them as HTML is what we want, so the warning is noise.
-warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
 
 @dataclass(slots=True)
@@ -44,7 +43,7 @@ class Parsed:
 
     title: str | None = None
     links: list[str] = field(default_factory=list)
-    soup: BeautifulSoup | None = None
+    soup: Any = None  # a BeautifulSoup tree when parsed with full=True
 
 
 def is_html(content_type: str | None) -> bool:
@@ -66,7 +65,7 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
     utf8 = _as_utf8(body, encoding)
     if not full:
         return _parse_lxml(utf8, url, encoding)
-    soup = BeautifulSoup(utf8, "lxml", from_encoding="utf-8")
+    soup = _soup(utf8)
     base = _base_url(soup, url)
     hrefs = (str(tag["href"]) for tag in soup.find_all(_LINK_TAGS, href=True))
     return Parsed(title=_title(soup), links=resolve_links(hrefs, base, encoding), soup=soup)
@@ -74,14 +73,27 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
 
 def parse_soup(body: bytes, charset: str | None = None) -> BeautifulSoup:
     """A BeautifulSoup tree of ``body``, decoded as `parse_html` decodes it."""
-    return BeautifulSoup(_as_utf8(body, choose_encoding(body, charset)), "lxml", from_encoding="utf-8")
+    return _soup(_as_utf8(body, choose_encoding(body, charset)))
+
+
+def _soup(utf8: bytes) -> BeautifulSoup:
+    # Imported on first use: only hooks and selectors need the full tree.
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+    with warnings.catch_warnings():
+        # Pages served as text/html that are really XML (feeds) are common;
+        # parsing them as HTML is what we want, so the warning is noise.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        return BeautifulSoup(utf8, "lxml", from_encoding="utf-8")
 
 
 def _as_utf8(body: bytes, encoding: str) -> bytes:
     # Both parsers get the same UTF-8 bytes, decoded once by Python: libxml2
     # and BeautifulSoup know different sets of encoding names, and would
     # otherwise each fall back to guessing in their own way.
-    body = EncodingDetector.strip_byte_order_mark(body)[0]
+    bom = read_bom(body)[1]
+    if bom:
+        body = body[len(bom):]
     if encoding == "utf-8":
         try:
             body.decode("utf-8")
@@ -127,10 +139,10 @@ def choose_encoding(body: bytes, header_charset: str | None) -> str:
     assume for an undeclared Western page). Labels map as browsers map them
     (WHATWG, via w3lib: ``iso-8859-1`` is windows-1252); unknown ones are skipped.
     """
-    bom_encoding = EncodingDetector.strip_byte_order_mark(body[:4])[1]
+    bom_encoding = read_bom(body[:4])[0]
     if bom_encoding:
         return resolve_encoding(bom_encoding) or bom_encoding
-    declared = EncodingDetector.find_declared_encoding(body[:4096], is_html=True, search_entire_document=False)
+    declared = html_body_declared_encoding(body[:4096])
     for label in (declared, header_charset):
         name = resolve_encoding(label) if label else None
         if name:

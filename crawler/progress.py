@@ -7,8 +7,6 @@ import sys
 import time
 from typing import TextIO
 
-from tqdm import tqdm
-
 from .crawler import Crawler, CrawlStats
 from .page import Page
 
@@ -18,6 +16,8 @@ class Progress:
 
     def __init__(self, crawler: Crawler, stream: TextIO | None = None) -> None:
         self.crawler = crawler
+        from tqdm import tqdm  # only runs that show a bar pay for importing it
+
         stream = stream or sys.stderr
         # A pseudo-terminal may report 0 columns, where tqdm would draw nothing.
         width = shutil.get_terminal_size((100, 20)).columns

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from hashlib import blake2b
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import tldextract
 from w3lib.url import canonicalize_url
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# The bundled public-suffix snapshot only: no list is ever downloaded, so the
-# crawler works offline and every run classifies domains the same way.
-# Private suffixes count (github.io, blogspot.com): foo.github.io is its own
-# site, so --scope domain from it must not wander into every other one.
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 @lru_cache(maxsize=65536)
@@ -74,10 +69,22 @@ def registered_domain(host: str) -> str:
 
     Hosts with no public suffix (IP addresses, ``localhost``) are their own domain.
     """
-    result = _extract(host)
+    result = _extractor()(host)
     domain = result.top_domain_under_public_suffix if hasattr(result, "top_domain_under_public_suffix") \
         else result.registered_domain
     return domain or host
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> Any:
+    # Imported on first use: only --scope domain needs it (~19 MB with requests).
+    import tldextract
+
+    # The bundled public-suffix snapshot only: no list is ever downloaded, so
+    # the crawler works offline and every run classifies domains the same way.
+    # Private suffixes count (github.io, blogspot.com): foo.github.io is its
+    # own site, so --scope domain from it must not wander into every other one.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 def fingerprint(url: str) -> int:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Callable
-from typing import Any
-
-from bs4 import BeautifulSoup
+from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig
 from .fetch import Fetched, fetch
@@ -21,8 +20,11 @@ from .page import ROBOTS, Page, Result, Task
 from .parse import is_html, parse_html
 from .policy import LinkFilter
 
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
 #: ``extract(url, soup) -> dict``: a user hook run in the workers.
-Extract = Callable[[str, BeautifulSoup], "dict[str, Any] | None"]
+Extract = Callable[[str, "BeautifulSoup"], "dict[str, Any] | None"]
 
 ROBOTS_MAX_BYTES = 512 * 1024  # Google reads the first 500 KiB; so do we
 
@@ -46,6 +48,9 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     # A forked worker inherits the CLI's SIGTERM handler; Pool.terminate()
     # relies on SIGTERM ending the worker.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Fetch threads wake from I/O needing the GIL while another parses; the
+    # default 5 ms switch interval adds that wait to every response.
+    sys.setswitchinterval(0.001)
     _state.config = config
     _state.extract = extract
     _state.links = LinkFilter.from_config(config)

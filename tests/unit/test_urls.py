@@ -125,7 +125,7 @@ def test_registered_domain(host, expected):
 
 def test_registered_domain_uses_bundled_list_only():
     # the extractor must never be configured to download a suffix list
-    assert not urls._extract.suffix_list_urls
+    assert not urls._extractor().suffix_list_urls
 
 
 def test_fingerprint_stable_and_64_bit():

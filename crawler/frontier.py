@@ -16,6 +16,7 @@ from multiprocessing.managers import SyncManager
 from typing import Any, Protocol
 
 from .page import Task
+from .seen import FingerprintSet
 from .urls import fingerprint
 
 
@@ -72,7 +73,7 @@ class ManagerFrontier:
     def __init__(self, manager: SyncManager) -> None:
         self._queue = manager.Queue()
         self._lock = threading.Lock()
-        self._seen: set[int] = set()
+        self._seen = FingerprintSet()
         self._queued: dict[int, int] = {}  # fingerprint -> best depth while queued
         self._better: dict[int, Task] = {}  # queued URLs since reached by a shorter path
         self._depths: Counter[int] = Counter()

@@ -188,7 +188,7 @@ def resolve_links(hrefs: Iterable[str], base: str, encoding: str = "utf-8") -> l
     return links
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _join_dir(directory: str, href: str) -> str:
     return urljoin(directory, href)
 

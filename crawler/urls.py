@@ -20,7 +20,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 
-@lru_cache(maxsize=65536)
+# Sized for the links a site repeats on every page (navigation, footers): a
+# larger cache mostly holds one-off URLs, ~250 bytes each per worker process.
+@lru_cache(maxsize=8192)
 def normalize_url(url: str, encoding: str = "utf-8") -> str:
     """Canonical form of an absolute http(s) URL; raises ValueError if it has none.
 
@@ -63,7 +65,7 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def registered_domain(host: str) -> str:
     """Registered domain of a host (``a.b.example.co.uk`` → ``example.co.uk``).
 

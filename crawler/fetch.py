@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .config import CrawlConfig
@@ -109,6 +110,13 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
     except TimeoutError as exc:  # our whole-request deadline
         result.error = f"timeout: {exc}"
         result.retryable = True
+    except urllib3.exceptions.ReadTimeoutError:
+        result.error = f"timeout: no answer from {urlsplit(url).netloc} within {config.timeout:g} s"
+        result.retryable = True
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as exc:
+        # A reset mid-body, a malformed chunked body, a bad gzip stream.
+        result.error = f"body: {_short(exc)}"
+        result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
     return result
 
@@ -126,21 +134,30 @@ def _content_type(resp: requests.Response, result: Fetched) -> None:
 
 
 def _read_body(resp: requests.Response, result: Fetched, limit: int, deadline: float) -> None:
+    # read1() returns after at most one recv(), so the deadline is checked
+    # at least once per read timeout even when a server drips a byte a
+    # second (read(amt) would wait for the whole chunk, resetting the socket
+    # timeout with every byte). Decoded bytes are counted, so a compressed
+    # body cannot inflate past the limit before we notice.
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.iter_content(CHUNK):
-        # Decoded bytes are counted, so a compressed body cannot inflate
-        # past the limit before we notice.
-        if size + len(chunk) > limit:
-            chunks.append(chunk[: limit - size])
-            size = limit
-            result.truncated = True
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if time.monotonic() > deadline:
-            raise TimeoutError("body not read within the timeout")
-    result.body = b"".join(chunks)
+    raw = resp.raw
+    try:
+        while True:
+            chunk = raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                break
+            if size + len(chunk) > limit:
+                chunks.append(chunk[: limit - size])
+                size = limit
+                result.truncated = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError("body not read within the timeout")
+    finally:
+        result.body = b"".join(chunks)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -17,14 +17,14 @@ HTML = b"<html><head><title>ok</title></head><body>" + b"x" * 200 + b"</body></h
 
 
 def _drip(conn: socket.socket) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 60\r\n\r\n")
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 60\r\n\r\n")
     for _ in range(60):  # one byte every 0.25 s: 15 s in all, far past the test's timeout
         conn.sendall(b"x")
         time.sleep(0.25)
 
 
 def _reset(conn: socket.socket) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n" + HTML[:100])
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n" + HTML[:100])
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
 
 
@@ -32,13 +32,13 @@ _BOMB = gzip.compress(b"<html><title>bomb</title>" + b" " * (64 * 1024 * 1024), 
 
 
 def _gzipbomb(conn: socket.socket) -> None:
-    head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+    head = (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
             b"Content-Length: " + str(len(_BOMB)).encode() + b"\r\n\r\n")
     conn.sendall(head + _BOMB)
 
 
 def _ok(conn: socket.socket) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: "
                  + str(len(HTML)).encode() + b"\r\n\r\n" + HTML)
 
 

@@ -24,7 +24,8 @@ def _drip(conn: socket.socket) -> None:
 
 
 def _reset(conn: socket.socket) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n" + HTML[:100])
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\n"
+                 b"Content-Length: 100000\r\n\r\n" + HTML[:100])
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
 
 

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-H", "--header", action="append", default=[], metavar="'K: V'",
                    help="extra request header (repeatable)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    p.add_argument("--follow-nofollow", action="store_true",
+                   help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
@@ -98,6 +100,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         per_host=args.per_host, delay=args.delay, timeout=args.timeout, retries=args.retries,
         max_retry_after=args.max_retry_after, max_bytes=args.max_bytes, user_agent=args.user_agent,
         headers=tuple(_header(h) for h in args.header), robots=not args.no_robots,
+        follow_nofollow=args.follow_nofollow,
     )
     if args.workers:
         options["workers"] = args.workers

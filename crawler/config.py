@@ -61,6 +61,7 @@ class CrawlConfig:
     user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()
     robots: bool = True
+    follow_nofollow: bool = False
     progress: bool = False
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     max_redirects: int = DEFAULT_MAX_REDIRECTS

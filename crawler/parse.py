@@ -43,6 +43,11 @@ class Parsed:
 
     title: str | None = None
     links: list[str] = field(default_factory=list)
+    #: links that appear only as ``rel="nofollow"`` (a subset of ``links``)
+    nofollow: list[str] = field(default_factory=list)
+    #: ``<meta name="robots">`` says nofollow / noindex
+    meta_nofollow: bool = False
+    noindex: bool = False
     soup: Any = None  # a BeautifulSoup tree when parsed with full=True
 
 
@@ -66,9 +71,12 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
     if not full:
         return _parse_lxml(utf8, url, encoding)
     soup = _soup(utf8)
-    base = _base_url(soup, url)
-    hrefs = (str(tag["href"]) for tag in soup.find_all(_LINK_TAGS, href=True))
-    return Parsed(title=_title(soup), links=resolve_links(hrefs, base, encoding), soup=soup)
+    anchors = [(str(tag["href"]), " ".join(tag.get("rel") or ())) for tag in soup.find_all(_LINK_TAGS, href=True)]
+    metas = [(str(tag.get("name") or ""), str(tag.get("http-equiv") or ""), str(tag.get("content") or ""))
+             for tag in soup.find_all("meta")]
+    parsed = _assemble(_title(soup), anchors, metas, _base_url(soup, url), encoding)
+    parsed.soup = soup
+    return parsed
 
 
 def parse_soup(body: bytes, charset: str | None = None) -> BeautifulSoup:
@@ -117,8 +125,65 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
         if href is not None:  # the first <base> with an href counts, even an empty one
             base = urljoin(url, href.strip())
             break
-    hrefs = (tag.get("href") for tag in root.iter(_LINK_TAGS))
-    return Parsed(title=title, links=resolve_links((h for h in hrefs if h is not None), base, encoding))
+    anchors = [(tag.get("href"), tag.get("rel") or "") for tag in root.iter(_LINK_TAGS) if tag.get("href") is not None]
+    metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
+             for tag in root.iter("meta")]
+    return _assemble(title, anchors, metas, base, encoding)
+
+
+def _assemble(title: str | None, anchors: list[tuple[str, str]], metas: list[tuple[str, str, str]],
+              base: str, encoding: str) -> Parsed:
+    # Both parsers feed this one function, so they cannot disagree on what
+    # a link, a nofollow or a meta refresh is.
+    parsed = Parsed(title=title)
+    refresh: list[str] = []
+    for name, equiv, content in metas:
+        if name.strip().lower() == "robots":
+            words = {w.strip() for w in content.lower().split(",")}
+            parsed.meta_nofollow |= "nofollow" in words or "none" in words
+            parsed.noindex |= "noindex" in words or "none" in words
+        elif equiv.strip().lower() == "refresh":
+            target = refresh_url(content)
+            if target:
+                refresh.append(target)
+    memo: dict[str, str | None] = {}
+    seen: set[str] = set()
+    followed: set[str] = set()
+    for href, rel in anchors + [(url, "") for url in refresh]:
+        href = href.strip()
+        if href in memo:
+            link = memo[href]
+        else:
+            link = memo[href] = resolve_link(base, href, encoding)
+        if link is None:
+            continue
+        if link not in seen:
+            seen.add(link)
+            parsed.links.append(link)
+        if not rel or "nofollow" not in rel.lower().split():
+            followed.add(link)
+    parsed.nofollow = [link for link in parsed.links if link not in followed]
+    return parsed
+
+
+def refresh_url(content: str) -> str | None:
+    """The URL of a ``<meta http-equiv="refresh" content="0; url=...">``, or None.
+
+    >>> refresh_url("0; URL='/next'")
+    '/next'
+    """
+    _, sep, rest = content.partition(";")
+    if not sep:
+        _, sep, rest = content.partition(",")
+    rest = rest.strip()
+    if rest[:3].lower() == "url":
+        rest = rest[3:].lstrip()
+        if not rest.startswith("="):
+            return None
+        rest = rest[1:].strip()
+    if rest[:1] in ("'", '"'):
+        rest = rest[1:].split(rest[0], 1)[0]
+    return rest.strip() or None
 
 
 def _lxml_root(utf8: bytes) -> etree._Element | None:

@@ -119,7 +119,13 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     status = page.status or 0
     if result.task.depth < config.depth and 200 <= status < 300:
         seed = result.task.seed or result.task.url
-        result.links = [link for link in parsed.links if _state.links.reason(link, seed) is None]
+        follow = parsed.links
+        if not config.follow_nofollow:
+            # rel="nofollow" links and pages whose <meta name="robots"> says nofollow
+            # are not followed, as search-engine crawlers do.
+            skip = set(parsed.nofollow)
+            follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
+        result.links = [link for link in follow if _state.links.reason(link, seed) is None]
 
 
 def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:

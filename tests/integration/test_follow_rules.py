@@ -1,0 +1,60 @@
+"""rel=nofollow, <meta name="robots" content="nofollow"> and meta refresh, through the CLI."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import parse_jsonl, run_cli
+
+PAGES = {
+    "/": b'<title>home</title><a href="/plain">p</a><a href="/nf" rel="nofollow">n</a>'
+         b'<a href="/closed">c</a><a href="/refresh">r</a>',
+    "/plain": b"<title>plain</title>",
+    "/nf": b"<title>nofollow target</title>",
+    "/closed": b'<meta name="robots" content="nofollow"><title>closed</title><a href="/behind">b</a>',
+    "/behind": b"<title>behind</title>",
+    "/refresh": b'<meta http-equiv="refresh" content="0; url=/landed"><title>moving</title>',
+    "/landed": b"<title>landed</title>",
+}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = PAGES.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def _crawl(base: str, *extra: str) -> set[str]:
+    result = run_cli(base + "/", "-d", "2", "-w", "1", *extra, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {r["url"][len(base):] for r in parse_jsonl(result.stdout)}
+
+
+def test_nofollow_not_followed_and_refresh_followed(base: str) -> None:
+    assert _crawl(base) == {"/", "/plain", "/closed", "/refresh", "/landed"}
+
+
+def test_follow_nofollow_flag(base: str) -> None:
+    assert _crawl(base, "--follow-nofollow") == set(PAGES)

@@ -16,7 +16,7 @@ from .api import crawl
 from .config import CrawlConfig, __version__
 from .crawler import Crawler, CrawlStats
 from .errors import ConfigError, CrawlerError, FrontierError, SeedError, UsageError
-from .page import FIELDS, Page
+from .page import FIELDS, RECORD_FIELDS, Page
 from .seeds import read_seeds
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "CrawlerError",
     "FrontierError",
     "Page",
+    "RECORD_FIELDS",
     "SeedError",
     "UsageError",
     "__version__",

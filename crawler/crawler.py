@@ -200,12 +200,12 @@ class Crawler:
         for task, rules in sched.refused:
             if rules.unreachable:  # the host is down: every page of it is an error record
                 self._emit(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
-                                error=rules.refusal(), fetched_at=utc_now()))
+                                error=rules.refusal(), fetched_at=utc_now(), attempts=0))
                 continue
             self.stats.robots_refused += 1
             if task.depth == 0:  # a seed gets a record; found links are only counted
                 self._emit(Page(url=task.url, final_url=task.url, depth=0, error=rules.refusal(),
-                                fetched_at=utc_now()))
+                                fetched_at=utc_now(), attempts=0))
             elif len(self.stats.refused_urls) < 10_000:
                 self.stats.refused_urls.append(task.url)
         sched.refused.clear()
@@ -224,7 +224,8 @@ class Crawler:
         # one URL's bug must not end the crawl.
         log.error("worker failed on %s: %r", task.url, exc)
         page = Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
-                    error=f"internal: {type(exc).__name__}: {exc}"[:200], fetched_at=utc_now())
+                    error=f"internal: {type(exc).__name__}: {exc}"[:200], fetched_at=utc_now(),
+                    attempts=task.attempt + 1)
         self._on_result(Result(task=task, page=page))
 
     def _handle(self, result: Result) -> None:

@@ -20,7 +20,7 @@ import sys
 from typing import Any, Protocol, TextIO
 
 from .errors import UsageError
-from .page import FIELDS, Page
+from .page import RECORD_FIELDS, Page
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -129,7 +129,7 @@ class JsonWriter(_StreamWriter):
 
 
 class CsvWriter(_StreamWriter):
-    """RFC 4180 CSV: the SPEC fields, then extra fields in order.
+    """RFC 4180 CSV: the record's fixed fields, then extra fields in order.
 
     Extra fields are those named up front plus any the first record carries;
     a key first seen later is left out (CSV has one header).
@@ -144,11 +144,11 @@ class CsvWriter(_StreamWriter):
     def write(self, page: Page) -> None:
         if not self._header:
             for key in page.extra:
-                if key not in self._extra and key not in FIELDS:
+                if key not in self._extra and key not in RECORD_FIELDS:
                     self._extra.append(key)
-            self._writer.writerow(FIELDS + tuple(self._extra))
+            self._writer.writerow(RECORD_FIELDS + tuple(self._extra))
             self._header = True
-        row = [_cell(getattr(page, name)) for name in FIELDS]
+        row = [_cell(getattr(page, name)) for name in RECORD_FIELDS]
         row += [_cell(page.extra.get(name)) for name in self._extra]
         self._writer.writerow(row)
         self.stream.flush()

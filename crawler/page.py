@@ -27,6 +27,12 @@ FIELDS: tuple[str, ...] = (
     "fetched_at",
 )
 
+#: Fields features add after the SPEC's 13 (documented in README), in order.
+FEATURE_FIELDS: tuple[str, ...] = ("attempts",)
+
+#: Every record's fixed fields, in output order.
+RECORD_FIELDS: tuple[str, ...] = FIELDS + FEATURE_FIELDS
+
 #: Task kinds: a page to record, or a robots.txt fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"
@@ -51,7 +57,7 @@ class Task:
 
 @dataclass(slots=True)
 class Page:
-    """One output record: the 13 SPEC fields, then ``extra`` fields in order."""
+    """One output record: the 13 SPEC fields, ``attempts``, then ``extra`` fields in order."""
 
     url: str
     final_url: str
@@ -66,11 +72,13 @@ class Page:
     links: int = 0
     error: str | None = None
     fetched_at: str = ""
+    #: requests made for this URL (retries included); 0 when none was made
+    attempts: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as an ordered dict: SPEC fields first, then ``extra``."""
-        d = {name: getattr(self, name) for name in FIELDS}
+        """The record as an ordered dict: SPEC fields, feature fields, then ``extra``."""
+        d = {name: getattr(self, name) for name in RECORD_FIELDS}
         if self.extra:
             for key, value in self.extra.items():
                 d.setdefault(key, value)

@@ -99,6 +99,7 @@ def _page(task: Task, fetched: Fetched) -> Page:
         referrer=task.referrer,
         error=error,
         fetched_at=fetched.fetched_at,
+        attempts=task.attempt + 1,
     )
 
 

@@ -31,6 +31,10 @@ SPEC_FIELDS = (
     "depth", "referrer", "title", "links", "error", "fetched_at",
 )
 
+#: What every record carries: the SPEC fields, then the fields features add
+#: (README: "attempts").
+RECORD_FIELDS = (*SPEC_FIELDS, "attempts")
+
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 
 

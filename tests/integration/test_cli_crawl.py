@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SPEC_FIELDS, CrawlRun, assert_clean_stderr, crawl_cli
+from tests.conftest import RECORD_FIELDS, CrawlRun, assert_clean_stderr, crawl_cli
 from tests.site import CHAIN_MAX, EDGES, PDF_BODY, TITLES, Site, expected_crawl, parents_of, write_seeds
 
 WORKERS = ("-w", "2")
@@ -65,7 +65,7 @@ def test_depth_and_referrer_fields(depth_run: tuple[int, CrawlRun], site: Site) 
 def test_records_are_canonical_and_complete(depth_run: tuple[int, CrawlRun], site: Site) -> None:
     _, run = depth_run
     for record in run.records:
-        assert tuple(record) == SPEC_FIELDS
+        assert tuple(record) == RECORD_FIELDS
         path = site.path_of(record["url"])
         assert "#" not in record["url"]
         assert record["final_url"] == record["url"]
@@ -227,7 +227,7 @@ def test_robots_disallowed_seed_gets_a_record(site: Site) -> None:
     assert refused["status"] is None
     assert refused["ok"] is False
     assert refused["depth"] == 0
-    assert tuple(refused) == SPEC_FIELDS
+    assert tuple(refused) == RECORD_FIELDS
     assert run.hits.get("/private/x", 0) == 0
     assert records[site.url("/a")]["ok"] is True
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SPEC_FIELDS, CrawlRun, assert_clean_stderr, assert_usage_error, crawl_cli, run_cli
+from tests.conftest import (
+    RECORD_FIELDS,
+    CrawlRun,
+    assert_clean_stderr,
+    assert_usage_error,
+    crawl_cli,
+    run_cli,
+)
 from tests.site import Site, write_seeds
 
 WORKERS = ("-w", "2")
@@ -41,7 +48,7 @@ def test_page_errors_do_not_fail_the_run(error_run: tuple[CrawlRun, str]) -> Non
     assert_clean_stderr(run.result.stderr)
     assert len(run.records) == 5
     for record in run.records:
-        assert tuple(record) == SPEC_FIELDS
+        assert tuple(record) == RECORD_FIELDS
 
 
 @pytest.mark.parametrize("status", [404, 500])
@@ -110,11 +117,14 @@ def test_retries(site: Site) -> None:
     assert flaky["ok"] is True
     assert flaky["error"] is None
     assert run.hits["/flaky/k?fail=2"] == 3
+    assert flaky["attempts"] == 3
     unavailable = records[site.url("/status/503?retry_after=1")]
     assert unavailable["status"] == 503
     assert unavailable["error"]
     assert run.hits["/status/503?retry_after=1"] == 3
     assert run.hits["/status/404"] == 1
+    assert unavailable["attempts"] == 3
+    assert records[site.url("/status/404")]["attempts"] == 1
     assert len(run.records) == 3, "a retried URL still gets one record"
 
 

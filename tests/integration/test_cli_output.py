@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SPEC_FIELDS, CrawlRun, crawl_cli, read_csv, run_cli
+from tests.conftest import RECORD_FIELDS, CrawlRun, crawl_cli, read_csv, run_cli
 from tests.site import FORMULA_TITLES, LATIN1_TITLE, QUOTE_TITLE, Site, expected_crawl
 
 WORKERS = ("-w", "2")
@@ -50,9 +50,9 @@ def test_same_url_set_in_every_format(output_run: CrawlRun, site: Site) -> None:
 def test_spec_fields_in_spec_order(output_run: CrawlRun) -> None:
     if output_run.output is not None and output_run.records and isinstance(output_run.records[0]["depth"], str):
         header, _ = read_csv(output_run.output)
-        assert tuple(header) == SPEC_FIELDS
+        assert tuple(header) == RECORD_FIELDS
     for record in output_run.records:
-        assert tuple(record) == SPEC_FIELDS
+        assert tuple(record) == RECORD_FIELDS
 
 
 def test_stdout_holds_records_only(output_run: CrawlRun) -> None:
@@ -129,7 +129,7 @@ def test_csv_to_stdout(site: Site) -> None:
     assert run.result.returncode == 0, run.result.stderr
     reader = csv.DictReader(io.StringIO(run.result.stdout, newline=""))
     rows = list(reader)
-    assert tuple(reader.fieldnames or ()) == SPEC_FIELDS
+    assert tuple(reader.fieldnames or ()) == RECORD_FIELDS
     assert {r["url"] for r in rows} == {site.url(p) for p in expected_crawl(1)}
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from crawler import ConfigError, CrawlConfig, Crawler, CrawlerError, Page, SeedError, crawl
 from tests import extract_helpers
-from tests.conftest import SPEC_FIELDS, read_csv, read_output
+from tests.conftest import RECORD_FIELDS, read_csv, read_output
 from tests.site import Site, expected_crawl
 
 # Python 3.12+ warns when forking a process that has threads (the test site
@@ -38,7 +38,7 @@ def test_crawl_yields_pages(site: Site) -> None:
     assert site.page_hits() == dict.fromkeys(expected_crawl(1), 1)
     home = next(p for p in pages if p.url == site.url("/"))
     assert (home.status, home.ok, home.title, home.depth, home.referrer) == (200, True, "Home", 0, None)
-    assert tuple(home.to_dict()) == SPEC_FIELDS
+    assert tuple(home.to_dict()) == RECORD_FIELDS
     assert not multiprocessing.active_children(), "the crawl's processes are gone"
 
 
@@ -67,7 +67,7 @@ def test_crawler_with_on_page_and_extract(start_method: str | None, site: Site) 
         assert page.extra["h1"] == page.title
         assert page.extra["worker_pid"] != os.getpid(), "extract runs in the workers"
         record = page.to_dict()
-        assert tuple(record) == (*SPEC_FIELDS, "h1", "worker_pid")
+        assert tuple(record) == (*RECORD_FIELDS, "h1", "worker_pid")
         assert record["h1"] == page.title
     assert not multiprocessing.active_children()
 
@@ -91,7 +91,7 @@ def test_extract_fields_follow_spec_fields_in_csv(site: Site, tmp_path: Path) ->
     out = tmp_path / "out.csv"
     Crawler(CrawlConfig(depth=1, workers=2, output=str(out)), extract=extract_helpers.heading).run([site.url("/")])
     header, rows = read_csv(out)
-    assert header == [*SPEC_FIELDS, "h1", "worker_pid"]
+    assert header == [*RECORD_FIELDS, "h1", "worker_pid"]
     assert {r["url"] for r in rows} == {site.url(p) for p in expected_crawl(1)}
     assert all(r["h1"] == r["title"] for r in rows)
 

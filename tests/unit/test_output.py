@@ -10,7 +10,7 @@ import pytest
 
 from crawler.errors import UsageError
 from crawler.output import format_for, open_writer
-from crawler.page import FIELDS, Page
+from crawler.page import FIELDS, RECORD_FIELDS, Page
 
 
 def page(n: int = 1, **kw) -> Page:
@@ -51,7 +51,7 @@ def test_jsonl_one_line_per_record_flushed(tmp_path):
     finally:
         writer.close()
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert list(records[0]) == list(FIELDS)
+    assert list(records[0]) == list(RECORD_FIELDS)
     assert records[0]["url"] == "http://a.test/1"
     assert records[0]["ok"] is True
     assert records[0]["status"] == 200
@@ -75,10 +75,10 @@ def test_jsonl_from_extension_and_unicode(tmp_path):
 def test_jsonl_extra_fields_follow(tmp_path):
     path = tmp_path / "out.jsonl"
     writer = open_writer(str(path))
-    writer.write(page(extra={"h1": "Heading", "attempts": 2}))
+    writer.write(page(extra={"h1": "Heading", "lang": "en"}))
     writer.close()
     record = json.loads(path.read_text(encoding="utf-8"))
-    assert list(record) == [*FIELDS, "h1", "attempts"]
+    assert list(record) == [*RECORD_FIELDS, "h1", "lang"]
     assert record["h1"] == "Heading"
 
 
@@ -117,7 +117,7 @@ def test_json_valid_after_every_write(tmp_path):
         writer.close()
     data = json.loads(path.read_text(encoding="utf-8"))
     assert len(data) == 3
-    assert all(list(r) == list(FIELDS) for r in data)
+    assert all(list(r) == list(RECORD_FIELDS) for r in data)
     assert data[1]["status"] is None
 
 
@@ -161,7 +161,7 @@ def test_csv_header_and_rows(tmp_path):
     assert len(rows) == 3
     writer.close()
     rows = read_csv(path)
-    assert rows[0] == list(FIELDS)
+    assert rows[0] == list(RECORD_FIELDS)
     assert len(FIELDS) == 13
     first = dict(zip(rows[0], rows[1], strict=True))
     assert first["url"] == "http://a.test/1"
@@ -186,7 +186,7 @@ def test_csv_crlf_line_endings(tmp_path):
     writer.close()
     raw = path.read_bytes()
     assert raw.startswith(b"url,final_url,status,ok,content_type,bytes,elapsed_ms,depth,referrer,title,links,"
-                          b"error,fetched_at\r\n")
+                          b"error,fetched_at,attempts\r\n")
     assert raw.endswith(b"\r\n")
     assert raw.count(b"\r\n") == 3
     assert read_csv(path)[2][FIELDS.index("title")] == "multi\nline"
@@ -222,10 +222,10 @@ def test_csv_extra_fields_appended(tmp_path):
     writer.write(page(2, extra={"price": "1.00"}))  # h1 missing: empty cell
     writer.close()
     rows = read_csv(path)
-    assert rows[0] == [*FIELDS, "h1", "price"]
+    assert rows[0] == [*RECORD_FIELDS, "h1", "price"]
     assert rows[1][-2:] == ["Heading", "9.99"]
     assert rows[2][-2:] == ["", "1.00"]
-    assert all(len(r) == 15 for r in rows)
+    assert all(len(r) == len(RECORD_FIELDS) + 2 for r in rows)
 
 
 def test_csv_declared_extra_fields_order(tmp_path):
@@ -234,7 +234,7 @@ def test_csv_declared_extra_fields_order(tmp_path):
     writer.write(page(1, extra={"a": "A", "b": "B", "c": "C"}))
     writer.close()
     rows = read_csv(path)
-    assert rows[0] == [*FIELDS, "b", "a", "c"]
+    assert rows[0] == [*RECORD_FIELDS, "b", "a", "c"]
     assert rows[1][-3:] == ["B", "A", "C"]
 
 
@@ -289,4 +289,4 @@ def test_open_writer_format_overrides_extension(tmp_path):
     writer = open_writer(str(path), "csv")
     writer.write(page(1))
     writer.close()
-    assert read_csv(path)[0] == list(FIELDS)
+    assert read_csv(path)[0] == list(RECORD_FIELDS)

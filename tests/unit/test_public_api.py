@@ -10,6 +10,7 @@ import crawler
 
 EXPECTED = {
     "FIELDS",
+    "RECORD_FIELDS",
     "ConfigError",
     "CrawlConfig",
     "CrawlStats",
@@ -77,7 +78,7 @@ def test_crawler_constructor_hooks():
 def test_page_fields_and_to_dict():
     page = crawler.Page(url="http://a.test/", final_url="http://a.test/", extra={"h1": "x"})
     d = page.to_dict()
-    assert list(d) == [*crawler.FIELDS, "h1"]
+    assert list(d) == [*crawler.RECORD_FIELDS, "h1"]
 
 
 def test_exception_hierarchy():

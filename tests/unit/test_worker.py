@@ -11,7 +11,7 @@ import responses
 from crawler import fetch as fetch_module
 from crawler import worker
 from crawler.config import CrawlConfig
-from crawler.page import FIELDS, ROBOTS, Task
+from crawler.page import RECORD_FIELDS, ROBOTS, Task
 
 HTML = b"""<html><head><title> Home  page </title></head><body>
 <a href="/a">a</a><a href="/b#x">b</a><a href="http://other.test/">o</a><a href="mailto:x@y">m</a>
@@ -37,7 +37,7 @@ def test_html_page_record(setup):
     rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html; charset=utf-8"})
     result = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/"))
     page = result.page
-    assert list(page.to_dict()) == list(FIELDS)
+    assert list(page.to_dict()) == list(RECORD_FIELDS)
     assert page.url == page.final_url == "http://a.test/"
     assert page.status == 200
     assert page.ok is True

@@ -163,3 +163,21 @@ def test_signal_before_any_record_leaves_an_empty_output(suffix: str, site: Site
     assert _records(output) == []
     if suffix != ".json":
         assert output.read_text() == ""
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_sigkill_keeps_every_record_written(suffix: str, site: Site, tmp_path: Path) -> None:
+    # SIGKILL cannot be caught: what is on disk is all there is. Every record
+    # written before the kill must be there, each JSONL line valid JSON (and
+    # the JSON file a valid array, since its closing bracket is rewritten
+    # after every record).
+    output = tmp_path / f"out{suffix}"
+    with crawl_process(site, tmp_path, output) as (proc, _):
+        _wait_for_records(output, proc, FAST, 15, site)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        records = _records(output)
+        assert records is not None, output.read_text()[:300]
+        assert {r["url"] for r in records} >= {site.url(f"/graph/{i}") for i in range(FAST)}
+        if suffix == ".jsonl":
+            assert output.read_text().endswith("\n")

@@ -234,6 +234,11 @@ class Crawler:
         assert sched is not None
         assert frontier is not None
         sched.done(task)
+        origin = origin_of(task.url)
+        if page.status in (429, 503) or (page.error or "").startswith("timeout"):
+            sched.throttled(origin)
+        elif page.status is not None:
+            sched.succeeded(origin)
         if result.retry_after is not None and task.attempt < self.config.retries:
             wait = result.retry_after or BACKOFF_BASE * 2 ** task.attempt * (1 + random.random())
             if wait <= self.config.max_retry_after:
@@ -243,7 +248,7 @@ class Crawler:
                 return
             page.error = f"{page.error} (Retry-After {wait:.0f} s exceeds --max-retry-after)"
         if task.kind == ROBOTS:
-            sched.set_robots(origin_of(task.url), RobotsRules.from_fetch(page, result.body))
+            sched.set_robots(origin, RobotsRules.from_fetch(page, result.body))
             return
         self._emit(page)
         if result.links and not self._stop:

@@ -4,7 +4,9 @@ Tasks pulled from the frontier wait here, one queue per origin, until they
 may go: the global concurrency cap, the per-host cap, the per-host delay
 (``--delay`` or robots.txt's Crawl-delay, whichever is larger), robots.txt
 (fetched first for each origin) and the breadth-first depth gate. Hosts take
-turns, so one slow host never stalls the others.
+turns, so one slow host never stalls the others. A host that keeps answering
+429/503 or timing out gets half its slots (down to one), and slowly gets them
+back as it recovers.
 
 The depth gate: a task at depth d goes only while nothing shallower than
 d - 1 is still queued or in flight. Only an unfinished page at depth <= d - 2
@@ -22,11 +24,15 @@ from .page import PAGE, ROBOTS, Task
 from .robots import RobotsRules
 from .urls import origin_of
 
+#: Successes in a row before a throttled host gets one slot back (slow growth).
+GROW_AFTER = 20
+
 
 class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
 
-    __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring")
+    __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring",
+                 "limit", "streak")
 
     def __init__(self, origin: str, delay: float) -> None:
         self.origin = origin
@@ -37,6 +43,8 @@ class Host:
         self.robots_pending = False
         self.delay = delay
         self.in_ring = False
+        self.limit = 0  # requests allowed in flight; set by the scheduler, lowered when the host struggles
+        self.streak = 0  # > 0: consecutive throttling signals; < 0: consecutive successes
 
 
 class Scheduler:
@@ -86,6 +94,7 @@ class Scheduler:
         host = self.hosts.get(origin)
         if host is None:
             host = self.hosts[origin] = Host(origin, self.delay)
+            host.limit = self.per_host
             if not self.use_robots:
                 host.robots = RobotsRules()
         return host
@@ -118,7 +127,7 @@ class Scheduler:
 
     def _take(self, host: Host, now: float, depth_floor: int | None) -> Task | None:
         while host.tasks:
-            if host.inflight >= self.per_host or host.next_at > now:
+            if host.inflight >= host.limit or host.next_at > now:
                 return None
             head = host.tasks[0]
             if head.kind == ROBOTS:  # a robots.txt fetch being retried
@@ -151,7 +160,7 @@ class Scheduler:
     def next_wakeup(self) -> float | None:
         """Seconds until a delayed host may go again (None if no host is waiting on time)."""
         now = self.clock()
-        waits = [h.next_at - now for h in self._ring if h.next_at > now and h.inflight < self.per_host]
+        waits = [h.next_at - now for h in self._ring if h.next_at > now and h.inflight < h.limit]
         return max(0.0, min(waits)) if waits else None
 
     # -- completion ---------------------------------------------------------
@@ -162,6 +171,22 @@ class Scheduler:
         self.inflight -= 1
         if task.kind == PAGE:
             self._depths[task.depth] -= 1
+
+    def throttled(self, origin: str) -> None:
+        """The host answered 429/503 or timed out. From the second such answer
+        in a row, its concurrency halves (down to 1)."""
+        host = self._host(origin)
+        host.streak = max(host.streak, 0) + 1
+        if host.streak >= 2:
+            host.limit = max(1, host.limit // 2)
+
+    def succeeded(self, origin: str) -> None:
+        """The host answered normally: after GROW_AFTER successes in a row, one more slot."""
+        host = self._host(origin)
+        host.streak = min(host.streak, 0) - 1
+        if host.limit < self.per_host and -host.streak >= GROW_AFTER:
+            host.limit += 1
+            host.streak = 0
 
     def set_robots(self, origin: str, rules: RobotsRules) -> None:
         """robots.txt of ``origin`` is known: its pages may go."""

@@ -398,3 +398,30 @@ def test_idle(clock):
     assert not sched.idle()
     sched.done(t)
     assert sched.idle()
+
+
+def test_throttled_host_halves_then_grows_back(clock):
+    from crawler.scheduler import GROW_AFTER
+
+    sched = make(clock, per_host=8)
+    for i in range(40):
+        sched.add(task(f"http://a.test/{i}"))
+    sched.add(task("http://b.test/x"))
+    origin = "http://a.test"
+    sched.throttled(origin)
+    assert sched.hosts[origin].limit == 8  # one 429 is not a pattern
+    sched.throttled(origin)
+    assert sched.hosts[origin].limit == 4
+    sched.throttled(origin)
+    sched.throttled(origin)
+    sched.throttled(origin)
+    assert sched.hosts[origin].limit == 1  # never below one
+    started = drain(sched)
+    assert sum(t.url.startswith(origin) for t in started) == 1
+    assert "http://b.test/x" in urls(started)  # the other host is not held back
+    for _ in range(GROW_AFTER):
+        sched.succeeded(origin)
+    assert sched.hosts[origin].limit == 2
+    for _ in range(GROW_AFTER * 10):
+        sched.succeeded(origin)
+    assert sched.hosts[origin].limit == 8  # back to --per-host, never above

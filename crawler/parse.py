@@ -146,22 +146,7 @@ def _assemble(title: str | None, anchors: list[tuple[str, str]], metas: list[tup
             target = refresh_url(content)
             if target:
                 refresh.append(target)
-    memo: dict[str, str | None] = {}
-    seen: set[str] = set()
-    followed: set[str] = set()
-    for href, rel in anchors + [(url, "") for url in refresh]:
-        href = href.strip()
-        if href in memo:
-            link = memo[href]
-        else:
-            link = memo[href] = resolve_link(base, href, encoding)
-        if link is None:
-            continue
-        if link not in seen:
-            seen.add(link)
-            parsed.links.append(link)
-        if not rel or "nofollow" not in rel.lower().split():
-            followed.add(link)
+    parsed.links, followed = _resolve_all(anchors + [(url, "") for url in refresh], base, encoding)
     parsed.nofollow = [link for link in parsed.links if link not in followed]
     return parsed
 
@@ -238,19 +223,30 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
 
 def resolve_links(hrefs: Iterable[str], base: str, encoding: str = "utf-8") -> list[str]:
     """Canonical http(s) URLs of ``hrefs`` against ``base``, first occurrence order, no duplicates."""
-    seen_href: set[str] = set()
-    seen: set[str] = set()
+    return _resolve_all([(href, "") for href in hrefs], base, encoding)[0]
+
+
+def _resolve_all(anchors: list[tuple[str, str]], base: str, encoding: str) -> tuple[list[str], set[str]]:
+    # -> (every distinct link in first-occurrence order, the links reached
+    # at least once without rel="nofollow"); each distinct href resolved once.
+    memo: dict[str, str | None] = {}
     links: list[str] = []
-    for href in hrefs:
+    seen: set[str] = set()
+    followed: set[str] = set()
+    for href, rel in anchors:
         href = href.strip()
-        if href in seen_href:
+        if href in memo:
+            link = memo[href]
+        else:
+            link = memo[href] = resolve_link(base, href, encoding)
+        if link is None:
             continue
-        seen_href.add(href)
-        link = resolve_link(base, href, encoding)
-        if link is not None and link not in seen:
+        if link not in seen:
             seen.add(link)
             links.append(link)
-    return links
+        if not rel or "nofollow" not in rel.lower().split():
+            followed.add(link)
+    return links, followed
 
 
 @lru_cache(maxsize=8192)

@@ -18,6 +18,7 @@ from .config import (
     DEFAULT_DELAY,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_MAX_URL_LENGTH,
     DEFAULT_PER_HOST,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
@@ -28,7 +29,7 @@ from .config import (
     __version__,
 )
 from .crawler import Crawler, CrawlStats
-from .errors import CrawlerError, UsageError
+from .errors import CrawlerError, SeedError, UsageError
 from .output import format_for
 from .progress import Progress, summary
 from .seeds import read_seeds
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--depth", type=_nonneg_int, default=0, metavar="N",
                    help="follow links up to N hops from the seeds (default 0: seeds only)")
     p.add_argument("--max-pages", type=_pos_int, metavar="N", help="stop after N pages")
+    p.add_argument("--max-pages-per-host", type=_pos_int, metavar="N",
+                   help="fetch at most N pages of each host (scheme://host:port); the rest are left out")
+    p.add_argument("--max-url-length", type=_pos_int, default=DEFAULT_MAX_URL_LENGTH, metavar="N",
+                   help=f"skip seeds and links longer than N characters (default {DEFAULT_MAX_URL_LENGTH})")
     p.add_argument("--scope", choices=SCOPES, default="host",
                    help="links followed: same host as the seed (default), same registered domain, or any")
     p.add_argument("--allow", action="append", default=[], metavar="REGEX",
@@ -84,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
     p.add_argument("--follow-nofollow", action="store_true",
                    help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
+    p.add_argument("--strict", action="store_true",
+                   help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
@@ -100,7 +107,8 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         per_host=args.per_host, delay=args.delay, timeout=args.timeout, retries=args.retries,
         max_retry_after=args.max_retry_after, max_bytes=args.max_bytes, user_agent=args.user_agent,
         headers=tuple(_header(h) for h in args.header), robots=not args.no_robots,
-        follow_nofollow=args.follow_nofollow,
+        follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
+        max_pages_per_host=args.max_pages_per_host,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -116,7 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.seeds:
             raise UsageError("no SEED given: name a seed file, a URL, or - for stdin")
         config = config_from_args(args)
-        seeds = read_seeds(args.seeds)
+        skipped: list[SeedError] = []
+        try:
+            seeds = read_seeds(args.seeds, skipped=None if args.strict else skipped,
+                               max_url_length=config.max_url_length)
+        finally:
+            for error in skipped:
+                # A cron run keeps going on the good lines; the mail still shows the bad ones.
+                print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
     except CrawlerError as exc:
         return _fail(str(exc), EXIT_USAGE)
     try:

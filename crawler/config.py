@@ -26,6 +26,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_USER_AGENT = f"crawler/{__version__}"
 DEFAULT_MAX_RETRY_AFTER = 120.0
 DEFAULT_MAX_REDIRECTS = 10
+DEFAULT_MAX_URL_LENGTH = 2048  # what sitemaps.org allows, and about what browsers and CDNs accept
 
 SCOPES = ("host", "domain", "any")
 FORMATS = ("csv", "json", "jsonl")
@@ -65,6 +66,10 @@ class CrawlConfig:
     progress: bool = False
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     max_redirects: int = DEFAULT_MAX_REDIRECTS
+    #: discovered links longer than this (canonical form) are not followed
+    max_url_length: int = DEFAULT_MAX_URL_LENGTH
+    #: pages fetched per host at most (None: no cap)
+    max_pages_per_host: int | None = None
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
 
@@ -88,6 +93,9 @@ class CrawlConfig:
         _at_least("retries", self.retries, 0)
         _at_least("max_bytes", self.max_bytes, 1)
         _at_least("max_redirects", self.max_redirects, 0)
+        _at_least("max_url_length", self.max_url_length, 16)
+        if self.max_pages_per_host is not None:
+            _at_least("max_pages_per_host", self.max_pages_per_host, 1)
         for name in ("delay", "timeout", "max_retry_after"):
             value = getattr(self, name)
             if value != value:  # NaN compares false with everything

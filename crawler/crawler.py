@@ -60,6 +60,8 @@ class CrawlStats:
     responses: int = 0
     retries: int = 0
     robots_refused: int = 0
+    #: URLs left out by --max-pages-per-host
+    host_capped: int = 0
     refused_urls: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -103,6 +105,7 @@ class Crawler:
         self._frontier: Frontier | None = None
         self._scheduler: Scheduler | None = None
         self._dispatched = 0
+        self._per_host: Counter[str] = Counter()
         self._failure: BaseException | None = None
 
     # -- public ----------------------------------------------------------
@@ -186,15 +189,27 @@ class Crawler:
             task = sched.next_task(floor)
             if task is None:
                 break
-            if limit is not None and task.kind != ROBOTS and task.attempt == 0:
-                if self._dispatched >= limit:
-                    sched.done(task)  # never started: give the slot back
-                    continue
-                self._dispatched += 1
+            if task.kind != ROBOTS and task.attempt == 0 and not self._admit(task, limit):
+                sched.done(task)  # never started: give the slot back
+                continue
             pool.apply_async(entry.process, (task,), callback=self._on_result,
                              error_callback=functools.partial(self._on_error, task))
         self._record_refused(sched)
         return sched.idle() and frontier.pending() == 0
+
+    def _admit(self, task: Task, limit: int | None) -> bool:
+        """Count a first attempt against --max-pages and --max-pages-per-host."""
+        if limit is not None and self._dispatched >= limit:
+            return False
+        cap = self.config.max_pages_per_host
+        if cap is not None:
+            origin = origin_of(task.url)
+            if self._per_host[origin] >= cap:
+                self.stats.host_capped += 1
+                return False
+            self._per_host[origin] += 1
+        self._dispatched += 1
+        return True
 
     def _record_refused(self, sched: Scheduler) -> None:
         for task, rules in sched.refused:

@@ -15,8 +15,10 @@ from .urls import host_of, registered_domain
 class LinkFilter:
     """Decides whether a link found on a page descending from ``seed`` is followed."""
 
-    def __init__(self, scope: str, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()) -> None:
+    def __init__(self, scope: str, allow: tuple[str, ...] = (), deny: tuple[str, ...] = (),
+                 max_length: int | None = None) -> None:
         self.scope = scope
+        self.max_length = max_length
         self.allow = [re.compile(p) for p in allow]
         self.deny = [re.compile(p) for p in deny]
         self._seed_keys: dict[str, str] = {}
@@ -24,10 +26,14 @@ class LinkFilter:
     @classmethod
     def from_config(cls, config: CrawlConfig) -> LinkFilter:
         """The filter a crawl with ``config`` uses."""
-        return cls(config.scope, config.allow, config.deny)
+        return cls(config.scope, config.allow, config.deny, config.max_url_length)
 
     def reason(self, link: str, seed: str) -> str | None:
-        """None when ``link`` is followed, else the refusal reason (``scope``, ``allow``, ``deny``)."""
+        """None when ``link`` is followed, else the refusal reason (``length``, ``scope``, ``allow``, ``deny``)."""
+        # Over-long URLs are the usual sign of an infinite URL space
+        # (session ids or paths that grow on every hop).
+        if self.max_length is not None and len(link) > self.max_length:
+            return "length"
         if self.scope != "any" and self._key(link) != self._seed_key(seed):
             return "scope"
         if self.allow and not any(p.search(link) for p in self.allow):

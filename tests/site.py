@@ -22,6 +22,9 @@ generated site whose link graph is known in advance (`EDGES`):
 ``/redirect``       302 (or ``?code=``) to ``?to=PATH``
 ``/slow?s=S``       sleeps S seconds (at most `SLOW_MAX`); tracks requests in flight
 ``/formula``        links pages whose titles start with ``=``, ``-``, ``+``, ``@``
+``/grow/X``         links ``/grow/Xab``: an infinite URL space
+``/cookie/set``     sets ``session=?v`` (default ``abc``); ``/cookie/check`` shows
+                    the Cookie header it got in its title
 ``/off``            links ``/a``, the peer server (``127.0.0.2``) and ``localhost``
 ``/robots.txt``     `Site.robots`: its text (default: ``Disallow: /private/``), a
                     status code to answer with instead, or None (404)
@@ -357,6 +360,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(arg("code", "302")), html_page("Moved"), headers={"Location": arg("to", "/")})
         elif path == "/slow":
             self._slow(float(arg("s", "1")))
+        elif path.startswith("/grow/"):
+            # An infinite URL space: every page links a longer URL.
+            self._send(200, html_page(f"Grow {len(path)}", [path + "ab"]))
+        elif path == "/cookie/set":
+            self._send(200, html_page("Cookie set", ["/cookie/check"]),
+                       headers={"Set-Cookie": f"session={arg('v', 'abc')}; Path=/"})
+        elif path == "/cookie/check":
+            self._send(200, html_page(f"Cookie {self.headers.get('Cookie', '-')}"))
         elif path == "/off":
             peer = site.peer.url("/peer") if site.peer else "http://127.0.0.2:9/peer"
             self._send(200, html_page("Off-host links",

@@ -158,14 +158,14 @@ def test_empty_seed_file(tmp_path: Path) -> None:
 def test_ftp_line_names_file_and_line(tmp_path: Path, site: Site) -> None:
     seeds = write_seeds(tmp_path, ["# seeds", site.url("/a"), "ftp://example.com/file.txt", site.url("/b")])
     site.reset()
-    result = run_cli(seeds)
+    result = run_cli(seeds, "--strict")
     assert_usage_error(result, f"{seeds}:3", "ftp")
     assert site.page_hits() == {}, "bad input is found before any fetch"
 
 
 def test_line_with_spaces_names_file_and_line(tmp_path: Path, site: Site) -> None:
     seeds = write_seeds(tmp_path, [site.url("/a"), "", "http://exa mple.com/"])
-    assert_usage_error(run_cli(seeds), f"{seeds}:3")
+    assert_usage_error(run_cli(seeds, "--strict"), f"{seeds}:3")
 
 
 def test_ftp_url_on_the_command_line() -> None:

@@ -167,8 +167,16 @@ def test_bad_seed_files_exit_2(tmp_path, capsys):
 
     bad = tmp_path / "bad.txt"
     bad.write_text("http://a.test/\nmailto:x@y.test\n", encoding="utf-8")
-    assert exit_code([str(bad)]) == 2
+    assert exit_code([str(bad), "--strict"]) == 2
     assert f"{bad}:2" in assert_one_line_error(capsys)
+
+    all_bad = tmp_path / "all-bad.txt"
+    all_bad.write_text("mailto:x@y.test\n", encoding="utf-8")
+    assert exit_code([str(all_bad)]) == 2
+    warning, error = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"crawler: warning: {all_bad}:1: ")
+    assert "skipped" in warning
+    assert error.startswith("crawler: error: no seed URLs given")
 
     assert exit_code([str(tmp_path)]) == 2
     assert_one_line_error(capsys)

@@ -53,6 +53,8 @@ def test_values_kept():
     {"max_bytes": 0},
     {"max_pages": 0},
     {"max_redirects": -1},
+    {"max_url_length": 10},
+    {"max_pages_per_host": 0},
     {"delay": -0.1},
     {"timeout": 0},
     {"timeout": -1},

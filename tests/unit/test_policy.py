@@ -98,3 +98,9 @@ def test_from_config():
     assert f.reason("http://shop.example.com/a/b/1", SEED) == "deny"
     assert f.reason("http://shop.example.com/c", SEED) == "allow"
     assert f.reason("http://other.test/a/1", SEED) == "scope"
+
+
+def test_over_long_links_are_not_followed():
+    links = LinkFilter("any", max_length=30)
+    assert links.reason("http://a.test/" + "x" * 16, "http://a.test/") is None
+    assert links.reason("http://a.test/" + "x" * 17, "http://a.test/") == "length"

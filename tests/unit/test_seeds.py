@@ -189,3 +189,34 @@ def test_parse_seed():
     assert parse_seed("https://a.test", "x") == "https://a.test/"
     with pytest.raises(SeedError, match="where:1"):
         parse_seed("gopher://a.test/", "where:1")
+
+
+def test_skipped_collects_bad_lines_and_keeps_good_ones(tmp_path):
+    seeds = write(tmp_path / "seeds.txt", "http://a.test/\nftp://x.test/\nhttp://b.test/\nhttp://a b/\n")
+    skipped: list[SeedError] = []
+    assert read_seeds([seeds], skipped=skipped) == ["http://a.test/", "http://b.test/"]
+    assert [str(e).split(": ")[0] for e in skipped] == [f"{seeds}:2", f"{seeds}:4"]
+
+
+def test_skipped_never_swallows_a_bad_command_line_url():
+    with pytest.raises(SeedError, match="command line"):
+        read_seeds(["ftp://x.test/"], skipped=[])
+
+
+def test_every_line_skipped_is_an_empty_list(tmp_path):
+    seeds = write(tmp_path / "seeds.txt", "ftp://x.test/\n")
+    skipped: list[SeedError] = []
+    with pytest.raises(SeedError, match="every line was skipped"):
+        read_seeds([seeds], skipped=skipped)
+    assert len(skipped) == 1
+
+
+def test_max_url_length_counts_the_canonical_url(tmp_path):
+    seeds = write(tmp_path / "seeds.txt", "http://a.test/" + "x" * 20 + "\n")
+    assert read_seeds([seeds], max_url_length=34) == ["http://a.test/" + "x" * 20]
+    with pytest.raises(SeedError, match=r"seeds\.txt:1: URL longer than 33"):
+        read_seeds([seeds], max_url_length=33)
+
+
+def test_idn_host_is_punycoded():
+    assert parse_seed("http://Bücher.example/", "x") == "http://xn--bcher-kva.example/"

@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING
 
 from . import entry
 from .config import CrawlConfig
+from .cookies import CookieStore
 from .frontier import Frontier, ManagerFrontier, start_manager
 from .output import Writer, open_writer
 from .page import ROBOTS, Page, Result, Task, utc_now
 from .pool import ThreadedPool
 from .robots import RobotsRules
 from .scheduler import Scheduler
-from .urls import origin_of
+from .urls import host_of, origin_of
 
 if TYPE_CHECKING:
     from .worker import Extract
@@ -106,6 +107,7 @@ class Crawler:
         self._scheduler: Scheduler | None = None
         self._dispatched = 0
         self._per_host: Counter[str] = Counter()
+        self._cookies = CookieStore()
         self._failure: BaseException | None = None
 
     # -- public ----------------------------------------------------------
@@ -192,6 +194,8 @@ class Crawler:
             if task.kind != ROBOTS and task.attempt == 0 and not self._admit(task, limit):
                 sched.done(task)  # never started: give the slot back
                 continue
+            if self._cookies:
+                task.cookies = self._cookies.for_host(host_of(task.url))
             pool.apply_async(entry.process, (task,), callback=self._on_result,
                              error_callback=functools.partial(self._on_error, task))
         self._record_refused(sched)
@@ -249,6 +253,8 @@ class Crawler:
         assert sched is not None
         assert frontier is not None
         sched.done(task)
+        if result.cookies:
+            self._cookies.add(result.cookies)
         origin = origin_of(task.url)
         if page.status in (429, 503) or (page.error or "").startswith("timeout"):
             sched.throttled(origin)

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from http.cookiejar import Cookie
 from urllib.parse import urlsplit
 
 import requests
@@ -49,6 +50,10 @@ class Fetched:
     error: str | None = None
     retryable: bool = False
     retry_after: float | None = None
+    #: cookies the responses (redirects included) set, for the other threads
+    cookies: list[Cookie] | None = None
+    #: the X-Robots-Tag header(s), joined
+    robots_tag: str | None = None
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -86,17 +91,24 @@ def thread_session(config: CrawlConfig) -> requests.Session:
 
 
 def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
-          max_bytes: int | None = None) -> Fetched:
-    """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body."""
+          max_bytes: int | None = None, cookies: tuple[Cookie, ...] | None = None) -> Fetched:
+    """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body.
+
+    ``cookies`` (the run's cookies for this host) join the session's jar first.
+    """
     session = session or thread_session(config)
     limit = config.max_bytes if max_bytes is None else max_bytes
     result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    for cookie in cookies or ():
+        session.cookies.set_cookie(cookie)
     start = time.monotonic()
     try:
         with session.get(url, stream=True, timeout=config.timeout) as resp:
             result.status = resp.status_code
             result.final_url = resp.url
             _content_type(resp, result)
+            result.robots_tag = resp.headers.get("X-Robots-Tag")
+            _collect_cookies(resp, result)
             _read_body(resp, result, limit, start + config.timeout)
             if resp.status_code >= 400:
                 result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
@@ -119,6 +131,13 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
         result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
     return result
+
+
+def _collect_cookies(resp: requests.Response, result: Fetched) -> None:
+    # resp.cookies holds what that one response set (and the jar accepted).
+    for r in (*resp.history, resp):
+        if r.cookies:
+            result.cookies = (result.cookies or []) + list(r.cookies)
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from http.cookiejar import Cookie
 
 #: The record's fields, in the order SPEC.md fixes for every output format.
 FIELDS: tuple[str, ...] = (
@@ -44,7 +47,8 @@ class Task:
 
     ``seed`` is the seed URL the task descends from (scope is judged against
     it); ``attempt`` counts tries already made (retries are rescheduled by the
-    main process, not slept on inside a worker).
+    main process, not slept on inside a worker). ``cookies`` are the run's
+    cookies for the task's host (see `crawler.cookies`), None when there are none.
     """
 
     url: str
@@ -53,6 +57,7 @@ class Task:
     seed: str = ""
     kind: str = PAGE
     attempt: int = 0
+    cookies: tuple[Cookie, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -93,7 +98,8 @@ class Result:
     page is at the depth limit or is not HTML). ``retry_after`` is set when
     the fetch failed in a retryable way: the main process decides whether to
     try again (after that many seconds) or to record the failure.
-    ``body`` carries the text of a robots.txt fetch.
+    ``body`` carries the text of a robots.txt fetch; ``cookies`` those the
+    responses set.
     """
 
     task: Task
@@ -101,6 +107,7 @@ class Result:
     links: list[str] = field(default_factory=list)
     retry_after: float | None = None
     body: str | None = None
+    cookies: list[Cookie] | None = None
 
 
 def utc_now() -> str:

@@ -61,18 +61,19 @@ def process(task: Task) -> Result:
     config = _state.config
     if task.kind == ROBOTS:
         return _process_robots(task, config)
-    fetched = fetch(task.url, config)
+    fetched = fetch(task.url, config, cookies=task.cookies)
     page = _page(task, fetched)
-    result = Result(task=task, page=page, retry_after=_retry_hint(fetched))
+    result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
     if fetched.body and is_html(fetched.content_type):
         _parse_into(result, fetched, config)
     return result
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> Result:
-    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES)
+    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=task.cookies)
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
-    return Result(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body)
+    return Result(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
+                  cookies=fetched.cookies)
 
 
 def _retry_hint(fetched: Fetched) -> float | None:

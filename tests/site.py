@@ -23,8 +23,9 @@ generated site whose link graph is known in advance (`EDGES`):
 ``/slow?s=S``       sleeps S seconds (at most `SLOW_MAX`); tracks requests in flight
 ``/formula``        links pages whose titles start with ``=``, ``-``, ``+``, ``@``
 ``/grow/X``         links ``/grow/Xab``: an infinite URL space
-``/cookie/set``     sets ``session=?v`` (default ``abc``); ``/cookie/check`` shows
-                    the Cookie header it got in its title
+``/cookie/set``     sets ``session=?v`` (default ``abc``), links 20 ``/cookie/check?n=``
+                    and the peer's ``/cookie/check``, which show the Cookie header
+                    they got in their title
 ``/off``            links ``/a``, the peer server (``127.0.0.2``) and ``localhost``
 ``/robots.txt``     `Site.robots`: its text (default: ``Disallow: /private/``), a
                     status code to answer with instead, or None (404)
@@ -364,7 +365,10 @@ class _Handler(BaseHTTPRequestHandler):
             # An infinite URL space: every page links a longer URL.
             self._send(200, html_page(f"Grow {len(path)}", [path + "ab"]))
         elif path == "/cookie/set":
-            self._send(200, html_page("Cookie set", ["/cookie/check"]),
+            # Links 20 checks of its own host (fetched by many threads) and one of the peer.
+            hrefs = [f"/cookie/check?n={i}" for i in range(1, 21)]
+            hrefs += [site.peer.url("/cookie/check")] if site.peer else []
+            self._send(200, html_page("Cookie set", hrefs),
                        headers={"Set-Cookie": f"session={arg('v', 'abc')}; Path=/"})
         elif path == "/cookie/check":
             self._send(200, html_page(f"Cookie {self.headers.get('Cookie', '-')}"))

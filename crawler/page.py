@@ -31,7 +31,7 @@ FIELDS: tuple[str, ...] = (
 )
 
 #: Fields features add after the SPEC's 13 (documented in README), in order.
-FEATURE_FIELDS: tuple[str, ...] = ("attempts",)
+FEATURE_FIELDS: tuple[str, ...] = ("attempts", "noindex")
 
 #: Every record's fixed fields, in output order.
 RECORD_FIELDS: tuple[str, ...] = FIELDS + FEATURE_FIELDS
@@ -62,7 +62,7 @@ class Task:
 
 @dataclass(slots=True)
 class Page:
-    """One output record: the 13 SPEC fields, ``attempts``, then ``extra`` fields in order."""
+    """One output record: the 13 SPEC fields, ``attempts``, ``noindex``, then ``extra`` fields in order."""
 
     url: str
     final_url: str
@@ -79,6 +79,8 @@ class Page:
     fetched_at: str = ""
     #: requests made for this URL (retries included); 0 when none was made
     attempts: int = 1
+    #: the page asks not to be indexed (``<meta name="robots">`` or ``X-Robots-Tag``)
+    noindex: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -101,7 +101,28 @@ def _page(task: Task, fetched: Fetched) -> Page:
         error=error,
         fetched_at=fetched.fetched_at,
         attempts=task.attempt + 1,
+        noindex=_robots_tag_noindex(fetched.robots_tag, _state.config.user_agent),
     )
+
+
+def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
+    """Whether an X-Robots-Tag header says noindex (or none) to every crawler or to us.
+
+    ``X-Robots-Tag: noindex, nofollow`` applies to all; ``otherbot: noindex``
+    only to the crawler whose product token is ``otherbot``.
+    """
+    if not header:
+        return False
+    ours = user_agent.split("/", 1)[0].strip().lower()
+    applies = True
+    for part in header.lower().split(","):
+        name, sep, rest = part.partition(":")
+        if sep and " " not in name.strip() and name.strip() not in ("unavailable_after",):
+            applies = name.strip() in (ours, "*")
+            part = rest
+        if applies and part.strip() in ("noindex", "none"):
+            return True
+    return False
 
 
 def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
@@ -116,6 +137,7 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
         return
     page.title = parsed.title
     page.links = len(parsed.links)
+    page.noindex = page.noindex or parsed.noindex
     if extract is not None and parsed.soup is not None:
         _run_extract(extract, page, parsed.soup)
     status = page.status or 0

@@ -33,7 +33,7 @@ SPEC_FIELDS = (
 
 #: What every record carries: the SPEC fields, then the fields features add
 #: (README: "attempts").
-RECORD_FIELDS = (*SPEC_FIELDS, "attempts")
+RECORD_FIELDS = (*SPEC_FIELDS, "attempts", "noindex")
 
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 

@@ -186,7 +186,7 @@ def test_csv_crlf_line_endings(tmp_path):
     writer.close()
     raw = path.read_bytes()
     assert raw.startswith(b"url,final_url,status,ok,content_type,bytes,elapsed_ms,depth,referrer,title,links,"
-                          b"error,fetched_at,attempts\r\n")
+                          b"error,fetched_at,attempts,noindex\r\n")
     assert raw.endswith(b"\r\n")
     assert raw.count(b"\r\n") == 3
     assert read_csv(path)[2][FIELDS.index("title")] == "multi\nline"

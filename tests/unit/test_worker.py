@@ -179,3 +179,19 @@ def test_extract_hook_failure_is_a_page_error(setup):
     assert page.error is not None
     assert page.error.startswith("extract:")
     assert page.title == "t"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, False),
+    ("noindex", True),
+    ("NoIndex, nofollow", True),
+    ("none", True),
+    ("nofollow", False),
+    ("otherbot: noindex", False),
+    ("crawler: noindex", True),
+    ("otherbot: noindex, nofollow", False),
+    ("otherbot: nofollow, crawler: noindex", True),
+    ("unavailable_after: 25 Jun 2010 15:00:00 PST", False),
+])
+def test_x_robots_tag_noindex(header, expected):
+    assert worker._robots_tag_noindex(header, "crawler/0.1.0") is expected

@@ -58,6 +58,8 @@ class Task:
     kind: str = PAGE
     attempt: int = 0
     cookies: tuple[Cookie, ...] | None = None
+    #: (ETag, Last-Modified) of the last fetch, for a conditional request (``--state``)
+    validators: tuple[str | None, str | None] | None = None
 
 
 @dataclass(slots=True)

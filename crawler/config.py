@@ -70,6 +70,12 @@ class CrawlConfig:
     max_url_length: int = DEFAULT_MAX_URL_LENGTH
     #: pages fetched per host at most (None: no cap)
     max_pages_per_host: int | None = None
+    #: SQLite state file: resumable runs and incremental re-crawls
+    state: str | None = None
+    #: with ``state``: write only records whose page is new, changed or gone
+    changed_only: bool = False
+    #: with ``state``: seconds within which a page fetched before is not fetched again
+    recrawl_after: float | None = None
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
 
@@ -106,6 +112,10 @@ class CrawlConfig:
             raise ConfigError(f"timeout must be > 0, got {self.timeout}")
         if self.max_retry_after < 0:
             raise ConfigError(f"max_retry_after must be >= 0, got {self.max_retry_after}")
+        if self.recrawl_after is not None and not self.recrawl_after >= 0:
+            raise ConfigError(f"recrawl_after must be >= 0 seconds, got {self.recrawl_after}")
+        if (self.changed_only or self.recrawl_after is not None) and not self.state:
+            raise ConfigError("changed_only and recrawl_after need a state file (--state)")
         if self.scope not in SCOPES:
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.format is not None and self.format not in FORMATS:

@@ -54,6 +54,9 @@ class Fetched:
     cookies: list[Cookie] | None = None
     #: the X-Robots-Tag header(s), joined
     robots_tag: str | None = None
+    #: validators for the next conditional request
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -91,10 +94,12 @@ def thread_session(config: CrawlConfig) -> requests.Session:
 
 
 def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
-          max_bytes: int | None = None, cookies: tuple[Cookie, ...] | None = None) -> Fetched:
+          max_bytes: int | None = None, cookies: tuple[Cookie, ...] | None = None,
+          validators: tuple[str | None, str | None] | None = None) -> Fetched:
     """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body.
 
-    ``cookies`` (the run's cookies for this host) join the session's jar first.
+    ``cookies`` (the run's cookies for this host) join the session's jar
+    first; ``validators`` (ETag, Last-Modified) make the request conditional.
     """
     session = session or thread_session(config)
     limit = config.max_bytes if max_bytes is None else max_bytes
@@ -103,11 +108,13 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
         session.cookies.set_cookie(cookie)
     start = time.monotonic()
     try:
-        with session.get(url, stream=True, timeout=config.timeout) as resp:
+        with session.get(url, stream=True, timeout=config.timeout, headers=_conditional(validators)) as resp:
             result.status = resp.status_code
             result.final_url = resp.url
             _content_type(resp, result)
             result.robots_tag = resp.headers.get("X-Robots-Tag")
+            result.etag = resp.headers.get("ETag")
+            result.last_modified = resp.headers.get("Last-Modified")
             _collect_cookies(resp, result)
             _read_body(resp, result, limit, start + config.timeout)
             if resp.status_code >= 400:
@@ -131,6 +138,18 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
         result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
     return result
+
+
+def _conditional(validators: tuple[str | None, str | None] | None) -> dict[str, str] | None:
+    if not validators:
+        return None
+    etag, modified = validators
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if modified:
+        headers["If-Modified-Since"] = modified
+    return headers
 
 
 def _collect_cookies(resp: requests.Response, result: Fetched) -> None:

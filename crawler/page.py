@@ -36,6 +36,9 @@ FEATURE_FIELDS: tuple[str, ...] = ("attempts", "noindex")
 #: Every record's fixed fields, in output order.
 RECORD_FIELDS: tuple[str, ...] = FIELDS + FEATURE_FIELDS
 
+#: Added after RECORD_FIELDS when the crawl keeps state (``--state``).
+STATE_FIELDS: tuple[str, ...] = ("change",)
+
 #: Task kinds: a page to record, or a robots.txt fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"
@@ -83,11 +86,15 @@ class Page:
     attempts: int = 1
     #: the page asks not to be indexed (``<meta name="robots">`` or ``X-Robots-Tag``)
     noindex: bool = False
+    #: with ``--state``: ``new``, ``changed``, ``unchanged`` or ``gone`` (None without state)
+    change: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as an ordered dict: SPEC fields, feature fields, then ``extra``."""
         d = {name: getattr(self, name) for name in RECORD_FIELDS}
+        if self.change is not None:
+            d["change"] = self.change
         if self.extra:
             for key, value in self.extra.items():
                 d.setdefault(key, value)
@@ -112,6 +119,9 @@ class Result:
     retry_after: float | None = None
     body: str | None = None
     cookies: list[Cookie] | None = None
+    #: with ``--state``: body hash and the validators for the next conditional request
+    digest: str | None = None
+    validators: tuple[str | None, str | None] | None = None
 
 
 def utc_now() -> str:

@@ -8,6 +8,7 @@ the pipe. This module never touches the output, the frontier or the CLI.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import sys
@@ -61,9 +62,13 @@ def process(task: Task) -> Result:
     config = _state.config
     if task.kind == ROBOTS:
         return _process_robots(task, config)
-    fetched = fetch(task.url, config, cookies=task.cookies)
+    fetched = fetch(task.url, config, cookies=task.cookies, validators=task.validators)
     page = _page(task, fetched)
     result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
+    if config.state:
+        # What a later run compares with: the body's hash and the validators.
+        result.digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
+        result.validators = (fetched.etag, fetched.last_modified)
     if fetched.body and is_html(fetched.content_type):
         _parse_into(result, fetched, config)
     return result

@@ -30,11 +30,13 @@ from . import entry
 from .config import CrawlConfig
 from .cookies import CookieStore
 from .frontier import Frontier, ManagerFrontier, start_manager
+from .journal import Journal
 from .output import Writer, open_writer
 from .page import ROBOTS, Page, Result, Task, utc_now
 from .pool import ThreadedPool
 from .robots import RobotsRules
 from .scheduler import Scheduler
+from .state import StateStore
 from .urls import host_of, origin_of
 
 if TYPE_CHECKING:
@@ -68,6 +70,8 @@ class CrawlStats:
     finished: float | None = None
     stopped_by: str | None = None
     statuses: Counter[int] = field(default_factory=Counter)
+    #: with --state: records by change (new, changed, unchanged, gone)
+    changes: Counter[str] = field(default_factory=Counter)
 
     @property
     def elapsed(self) -> float:
@@ -108,6 +112,8 @@ class Crawler:
         self._dispatched = 0
         self._per_host: Counter[str] = Counter()
         self._cookies = CookieStore()
+        self._journal: Journal | None = None
+        self._exhausted = False
         self._failure: BaseException | None = None
 
     # -- public ----------------------------------------------------------
@@ -136,18 +142,28 @@ class Crawler:
         config = self.config
         self._collect = collect
         ctx = multiprocessing.get_context(config.start_method)
-        manager = start_manager(ctx)
+        # The state's lock is taken first: a second run on it stops before
+        # starting anything.
+        store = StateStore(config.state) if config.state else None
+        manager = start_manager(ctx) if store is None else None
         pool: ThreadedPool | None = None
         try:
-            if config.output:
-                self._writer = open_writer(config.output, config.format)
-            self._frontier = ManagerFrontier(manager)
+            if store is not None:
+                store.begin(list(seeds), config.recrawl_after)
+                self._journal = Journal(config, store)
+                self._journal.open()
+                self._frontier = store
+            else:
+                assert manager is not None
+                if config.output:
+                    self._writer = open_writer(config.output, config.format)
+                self._frontier = ManagerFrontier(manager)
+                self._frontier.put([Task(url, 0, None, url) for url in seeds])
             self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
                                         config.user_agent, robots=config.robots)
             threads = math.ceil(config.concurrency / config.workers)
             pool = ThreadedPool(config.workers, threads, entry.init_worker,
                                 (config, self.extract), context=ctx)
-            self._frontier.put([Task(url, 0, None, url) for url in seeds])
             while True:
                 # Cleared before the step, so a result landing during it
                 # wakes the next wait at once instead of being missed.
@@ -168,9 +184,15 @@ class Crawler:
             if pool is not None:
                 pool.terminate()
                 pool.join()
+            if self._journal is not None:
+                with self._lock:  # the pool is gone; nothing else touches the state now
+                    self._journal.close(completed=self._exhausted and self._stop is None)
             if self._frontier is not None:
                 self._frontier.close()
-            manager.shutdown()
+            elif store is not None:
+                store.close()
+            if manager is not None:
+                manager.shutdown()
             if self._writer is not None:
                 self._writer.close()
 
@@ -199,7 +221,10 @@ class Crawler:
             pool.apply_async(entry.process, (task,), callback=self._on_result,
                              error_callback=functools.partial(self._on_error, task))
         self._record_refused(sched)
-        return sched.idle() and frontier.pending() == 0
+        if self._journal is not None:
+            self._journal.maybe_flush()
+        self._exhausted = sched.idle() and frontier.pending() == 0
+        return self._exhausted
 
     def _admit(self, task: Task, limit: int | None) -> bool:
         """Count a first attempt against --max-pages and --max-pages-per-host."""
@@ -210,6 +235,8 @@ class Crawler:
             origin = origin_of(task.url)
             if self._per_host[origin] >= cap:
                 self.stats.host_capped += 1
+                if self._journal is not None:
+                    self._journal.store.dropped(task)
                 return False
             self._per_host[origin] += 1
         self._dispatched += 1
@@ -219,13 +246,16 @@ class Crawler:
         for task, rules in sched.refused:
             if rules.unreachable:  # the host is down: every page of it is an error record
                 self._emit(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
-                                error=rules.refusal(), fetched_at=utc_now(), attempts=0))
+                                error=rules.refusal(), fetched_at=utc_now(), attempts=0), task)
                 continue
             self.stats.robots_refused += 1
             if task.depth == 0:  # a seed gets a record; found links are only counted
                 self._emit(Page(url=task.url, final_url=task.url, depth=0, error=rules.refusal(),
-                                fetched_at=utc_now(), attempts=0))
-            elif len(self.stats.refused_urls) < 10_000:
+                                fetched_at=utc_now(), attempts=0), task)
+                continue
+            if self._journal is not None:
+                self._journal.store.dropped(task)
+            if len(self.stats.refused_urls) < 10_000:
                 self.stats.refused_urls.append(task.url)
         sched.refused.clear()
 
@@ -271,12 +301,17 @@ class Crawler:
         if task.kind == ROBOTS:
             sched.set_robots(origin, RobotsRules.from_fetch(page, result.body))
             return
-        self._emit(page)
+        self._emit(page, task, result)
         if result.links and not self._stop:
             depth = task.depth + 1
             frontier.put([Task(link, depth, page.url, task.seed) for link in result.links])
 
-    def _emit(self, page: Page) -> None:
+    def _emit(self, page: Page, task: Task, result: Result | None = None) -> None:
+        write = self._journal is None
+        if self._journal is not None:
+            # The journal writes the record once the state has committed it.
+            self._journal.record(page, task, result)
+            self.stats.changes[page.change or ""] += 1
         stats = self.stats
         stats.pages += 1
         if page.status is not None:
@@ -284,7 +319,7 @@ class Crawler:
             stats.statuses[page.status] += 1
         if page.error is not None:
             stats.errors += 1
-        if self._writer is not None:
+        if write and self._writer is not None:
             self._writer.write(page)
         if self.on_page is not None:
             self.on_page(page)

@@ -104,6 +104,7 @@ class Crawler:
         self._scheduler: Scheduler | None = None
         self._dispatched = 0
         self._failure: BaseException | None = None
+        self._selected = tuple(sel.name for sel in self.config.select)
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -135,7 +136,7 @@ class Crawler:
         pool: ThreadedPool | None = None
         try:
             if config.output:
-                self._writer = open_writer(config.output, config.format)
+                self._writer = open_writer(config.output, config.format, last_fields=self._selected)
             self._frontier = ManagerFrontier(manager)
             self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
                                         config.user_agent, robots=config.robots)
@@ -256,6 +257,11 @@ class Crawler:
             frontier.put([Task(link, depth, page.url, task.seed) for link in result.links])
 
     def _emit(self, page: Page) -> None:
+        for name in self._selected:
+            # Pages the selectors did not run on (not HTML, errors, refusals)
+            # carry the fields too, as None: every record has the same keys.
+            if name not in page.extra:
+                page.extra[name] = None
         stats = self.stats
         stats.pages += 1
         if page.status is not None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .select import Selector
 
 __version__ = "0.1.0"
 
@@ -78,6 +82,10 @@ class CrawlConfig:
     recrawl_after: float | None = None
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
+    #: fields extracted by CSS selectors (``--select``), added after every
+    #: other field in this order; `Selector` objects, ``"NAME=CSS[@ATTR]"``
+    #: strings or a ``{NAME: "CSS[@ATTR]"}`` mapping (see `crawler.select`).
+    select: tuple[Selector, ...] = ()
 
     def __post_init__(self) -> None:
         # Lists are accepted from library callers; store tuples so the
@@ -87,6 +95,15 @@ class CrawlConfig:
             if isinstance(value, str):
                 value = (value,)
             object.__setattr__(self, name, tuple(tuple(v) if name == "headers" else v for v in value))
+        if self.select:
+            # Imported only when used: the main process of a crawl without
+            # selectors does not need it, and its startup time counts.
+            from .select import as_selectors, check_selectors
+
+            object.__setattr__(self, "select", as_selectors(self.select))
+            check_selectors(self.select)
+        else:
+            object.__setattr__(self, "select", ())
         self._validate()
 
     def _validate(self) -> None:

@@ -115,6 +115,7 @@ class Crawler:
         self._journal: Journal | None = None
         self._exhausted = False
         self._failure: BaseException | None = None
+        self._selected = tuple(sel.name for sel in self.config.select)
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -151,12 +152,12 @@ class Crawler:
             if store is not None:
                 store.begin(list(seeds), config.recrawl_after)
                 self._journal = Journal(config, store)
-                self._journal.open()
+                self._journal.open(last_fields=self._selected)
                 self._frontier = store
             else:
                 assert manager is not None
                 if config.output:
-                    self._writer = open_writer(config.output, config.format)
+                    self._writer = open_writer(config.output, config.format, last_fields=self._selected)
                 self._frontier = ManagerFrontier(manager)
                 self._frontier.put([Task(url, 0, None, url) for url in seeds])
             self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
@@ -307,6 +308,11 @@ class Crawler:
             frontier.put([Task(link, depth, page.url, task.seed) for link in result.links])
 
     def _emit(self, page: Page, task: Task, result: Result | None = None) -> None:
+        for name in self._selected:
+            # Pages the selectors did not run on (not HTML, errors, refusals)
+            # carry the fields too, as None: every record has the same keys.
+            if name not in page.extra:
+                page.extra[name] = None
         write = self._journal is None
         if self._journal is not None:
             # The journal writes the record once the state has committed it.

@@ -48,8 +48,13 @@ def format_for(path: str, fmt: str | None = None) -> str:
     return FORMATS[ext]
 
 
-def open_writer(path: str, fmt: str | None = None, extra_fields: tuple[str, ...] = ()) -> Writer:
-    """A writer for ``path`` (``-`` is stdout); raises `UsageError` if it cannot be opened."""
+def open_writer(path: str, fmt: str | None = None, extra_fields: tuple[str, ...] = (),
+                last_fields: tuple[str, ...] = ()) -> Writer:
+    """A writer for ``path`` (``-`` is stdout); raises `UsageError` if it cannot be opened.
+
+    ``extra_fields`` and ``last_fields`` name CSV columns up front (see
+    `CsvWriter`); JSON and JSONL write each record's fields in its own order.
+    """
     kind = format_for(path, fmt)
     if path == "-":
         stream: TextIO = sys.stdout
@@ -59,7 +64,7 @@ def open_writer(path: str, fmt: str | None = None, extra_fields: tuple[str, ...]
         except OSError as exc:
             raise UsageError(f"cannot write output {path!r}: {exc.strerror or exc}") from None
     if kind == "csv":
-        return CsvWriter(stream, extra_fields)
+        return CsvWriter(stream, extra_fields, last_fields)
     if kind == "json":
         return JsonWriter(stream)
     return JsonlWriter(stream)
@@ -131,21 +136,25 @@ class JsonWriter(_StreamWriter):
 class CsvWriter(_StreamWriter):
     """RFC 4180 CSV: the record's fixed fields, then extra fields in order.
 
-    Extra fields are those named up front plus any the first record carries;
+    Extra fields are ``extra_fields``, then any other the first record
+    carries, then ``last_fields`` (selected fields, which SPEC puts last);
     a key first seen later is left out (CSV has one header).
     """
 
-    def __init__(self, stream: TextIO, extra_fields: tuple[str, ...] = ()) -> None:
+    def __init__(self, stream: TextIO, extra_fields: tuple[str, ...] = (),
+                 last_fields: tuple[str, ...] = ()) -> None:
         super().__init__(stream)
         self._writer = csv.writer(stream, lineterminator="\r\n")
         self._extra = list(extra_fields)
+        self._last = list(last_fields)
         self._header = False
 
     def write(self, page: Page) -> None:
         if not self._header:
             for key in page.extra:
-                if key not in self._extra and key not in RECORD_FIELDS:
+                if key not in self._extra and key not in self._last and key not in RECORD_FIELDS:
                     self._extra.append(key)
+            self._extra += self._last
             self._writer.writerow(RECORD_FIELDS + tuple(self._extra))
             self._header = True
         row = [_cell(getattr(page, name)) for name in RECORD_FIELDS]

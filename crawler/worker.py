@@ -12,7 +12,7 @@ import hashlib
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig
@@ -20,6 +20,7 @@ from .fetch import Fetched, fetch
 from .page import ROBOTS, Page, Result, Task
 from .parse import is_html, parse_html
 from .policy import LinkFilter
+from .select import Compiled, compile_selectors, run_selectors
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 class _State:
     config: CrawlConfig
     extract: Extract | None = None
+    selectors: Sequence[Compiled] = ()
     links: LinkFilter
 
 
@@ -54,6 +56,7 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     sys.setswitchinterval(0.001)
     _state.config = config
     _state.extract = extract
+    _state.selectors = compile_selectors(config.select)
     _state.links = LinkFilter.from_config(config)
 
 
@@ -132,9 +135,12 @@ def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
 
 def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     page = result.page
-    extract = _state.extract
+    extract, selectors = _state.extract, _state.selectors
+    # Only hooks and selectors need BeautifulSoup's whole tree; without them
+    # lxml alone reads title and links, many times faster.
+    full = extract is not None or bool(selectors)
     try:
-        parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=extract is not None)
+        parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=full)
     except Exception as exc:  # a parser bug on one odd page must not kill the worker
         log.debug("parse failed for %s", page.url, exc_info=True)
         page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
@@ -143,8 +149,15 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     page.title = parsed.title
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
-    if extract is not None and parsed.soup is not None:
-        _run_extract(extract, page, parsed.soup)
+    if parsed.soup is not None:
+        # Selectors run first, so they see the page as served even if the
+        # hook changes the tree; their fields still go last in the record.
+        selected = _run_select(selectors, page, parsed.soup) if selectors else {}
+        if extract is not None:
+            _run_extract(extract, page, parsed.soup)
+        for name, value in selected.items():
+            page.extra.pop(name, None)  # a selector wins over a hook field of its name
+            page.extra[name] = value
     status = page.status or 0
     if result.task.depth < config.depth and 200 <= status < 300:
         seed = result.task.seed or result.task.url
@@ -166,3 +179,12 @@ def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
         return
     if fields:
         page.extra.update(fields)
+
+
+def _run_select(selectors: Sequence[Compiled], page: Page, soup: BeautifulSoup) -> dict[str, Any]:
+    try:
+        return run_selectors(selectors, soup)
+    except Exception as exc:  # a matcher bug on one odd page must not kill the worker
+        page.error = page.error or f"extract: {type(exc).__name__}: {exc}"[:200]
+        page.ok = False
+        return {}  # the main process fills the fields with None

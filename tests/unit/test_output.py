@@ -238,6 +238,37 @@ def test_csv_declared_extra_fields_order(tmp_path):
     assert rows[1][-3:] == ["B", "A", "C"]
 
 
+def test_csv_last_fields_after_every_other_extra(tmp_path):
+    # --select fields come last, after the fields an extract hook returns
+    path = tmp_path / "out.csv"
+    writer = open_writer(str(path), last_fields=("s1", "s2"))
+    writer.write(page(1, extra={"hook": "H", "s1": "one", "s2": ["a", "=b"]}))
+    writer.write(page(2, extra={"s1": None, "s2": None}))
+    writer.close()
+    rows = read_csv(path)
+    assert rows[0] == [*RECORD_FIELDS, "hook", "s1", "s2"]
+    assert rows[1][-3:] == ["H", "one", "a|=b"]  # a list is |-joined; the cell starts with "a": kept
+    assert rows[2][-3:] == ["", "", ""]
+
+
+def test_csv_last_fields_in_header_when_the_first_record_has_none(tmp_path):
+    path = tmp_path / "out.csv"
+    writer = open_writer(str(path), last_fields=("price",))
+    writer.write(failed_page())
+    writer.close()
+    rows = read_csv(path)
+    assert rows[0] == [*RECORD_FIELDS, "price"]
+    assert rows[1][-1] == ""
+
+
+def test_csv_selected_list_starting_with_a_formula_is_neutralised(tmp_path):
+    path = tmp_path / "out.csv"
+    writer = open_writer(str(path), last_fields=("tags",))
+    writer.write(page(1, extra={"tags": ["=HYPERLINK(1)", "b"]}))
+    writer.close()
+    assert read_csv(path)[1][-1] == "'=HYPERLINK(1)|b"
+
+
 def test_csv_unicode(tmp_path):
     path = tmp_path / "out.csv"
     writer = open_writer(str(path))

@@ -12,6 +12,7 @@ from crawler import fetch as fetch_module
 from crawler import worker
 from crawler.config import CrawlConfig
 from crawler.page import RECORD_FIELDS, ROBOTS, Task
+from crawler.select import Selector
 
 HTML = b"""<html><head><title> Home  page </title></head><body>
 <a href="/a">a</a><a href="/b#x">b</a><a href="http://other.test/">o</a><a href="mailto:x@y">m</a>
@@ -195,3 +196,68 @@ def test_extract_hook_failure_is_a_page_error(setup):
 ])
 def test_x_robots_tag_noindex(header, expected):
     assert worker._robots_tag_noindex(header, "crawler/0.1.0") is expected
+
+
+SELECT_HTML = b"""<title>t</title><h1> Big   one </h1><p class="tag">x</p><p class="tag">y</p>
+<a href="/n" rel="next">n</a>"""
+
+
+def test_selectors_add_fields_last_in_order(setup):
+    init, rs = setup
+    init(select=["h1=h1", "next=a[rel=next]@href", "missing=table"])
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.extra == {"h1": "Big one", "next": "/n", "missing": None}
+    assert list(page.to_dict()) == [*RECORD_FIELDS, "h1", "next", "missing"]
+    assert page.title == "t"
+    assert page.links == 1
+    assert page.ok is True
+
+
+def test_selectors_beside_the_extract_hook(setup):
+    init, rs = setup
+    config = CrawlConfig(select=[Selector("tags", "p.tag", many=True), Selector("h1", "h1")])
+    worker.init_worker(config, _extract_h1)
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    # the hook's fields first, then the selected ones (a selected name wins over the hook's)
+    assert page.extra == {"tags": ["x", "y"], "h1": "Big one"}
+    assert list(page.to_dict())[len(RECORD_FIELDS):] == ["tags", "h1"]
+
+
+def _extract_changes_tree(url, soup):
+    soup.h1.decompose()
+    return {"hook": True}
+
+
+def test_selectors_see_the_page_before_the_hook_changes_it(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(select=["h1=h1"]), _extract_changes_tree)
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.extra == {"hook": True, "h1": "Big one"}
+
+
+def test_selectors_not_run_on_non_html(setup):
+    init, rs = setup
+    init(select=["h1=h1"])
+    rs.add(responses.GET, "http://a.test/f.pdf", body=b"<h1>no</h1>", headers={"Content-Type": "application/pdf"})
+    page = worker.process(Task("http://a.test/f.pdf")).page
+    assert page.extra == {}  # the main process fills in None for every selected field
+
+
+@pytest.mark.parametrize(("options", "full"), [({}, False), ({"select": ["h1=h1"]}, True)])
+def test_full_tree_only_when_selecting(setup, monkeypatch, options, full):
+    init, rs = setup
+    seen = []
+    real = worker.parse_html
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("full"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "parse_html", spy)
+    init(**options)
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    worker.process(Task("http://a.test/"))
+    assert seen == [full]  # without selectors or hook, the fast lxml path

@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
     p.add_argument("--follow-nofollow", action="store_true",
                    help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
+    p.add_argument("--state", metavar="PATH",
+                   help="SQLite state file: a killed run resumes; a finished one is re-crawled incrementally")
+    p.add_argument("--changed-only", action="store_true",
+                   help="with --state: write only pages that are new, changed or gone")
+    p.add_argument("--recrawl-after", type=_duration, metavar="DURATION",
+                   help="with --state: skip pages fetched within DURATION (e.g. 30m, 6h, 2d)")
     p.add_argument("--strict", action="store_true",
                    help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
@@ -108,7 +114,8 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         max_retry_after=args.max_retry_after, max_bytes=args.max_bytes, user_agent=args.user_agent,
         headers=tuple(_header(h) for h in args.header), robots=not args.no_robots,
         follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
-        max_pages_per_host=args.max_pages_per_host,
+        max_pages_per_host=args.max_pages_per_host, state=args.state, changed_only=args.changed_only,
+        recrawl_after=args.recrawl_after,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -148,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"crawler: refused by robots.txt: {url}", file=sys.stderr)
     if stats.stopped_by in _SIGNAL_EXIT:
         return _SIGNAL_EXIT[stats.stopped_by]
-    return EXIT_OK if stats.responses else EXIT_NOTHING
+    # Nothing to do (every page fetched recently, under --state) is not a failure.
+    return EXIT_OK if stats.responses or not stats.pages else EXIT_NOTHING
 
 
 def _run(config: CrawlConfig, seeds: list[str], args: argparse.Namespace) -> CrawlStats:
@@ -186,6 +194,23 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise UsageError(f"bad header {text!r}: expected 'Name: value'")
     return name.strip(), value.strip()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``6h``, ``2d``, ``1w`` as seconds."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value[-1:].isalpha() else 1
+    number = value[:-1] if value[-1:].isalpha() else value
+    try:
+        seconds = float(number) * (unit or 0)
+    except ValueError:
+        seconds = -1.0
+    if not unit or not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (like 90s, 30m, 6h, 2d)")
+    return seconds
 
 
 def _pos_int(text: str) -> int:

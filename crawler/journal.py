@@ -140,6 +140,10 @@ class Journal:
         """Make the output hold each committed record exactly once after a kill."""
         seq, offset = self.store.written_mark()
         pending = list(self.store.records(after=seq))
+        if offset == 0:
+            # Nothing was known to be written, not even a CSV header: the
+            # pending records are the whole file. Write it again, identically.
+            os.truncate(path, 0)
         self.writer = open_writer(path, self._format, extra_fields=fields, last_fields=last_fields, append=True)
         with open(path, "rb") as f:
             f.seek(offset)
@@ -154,7 +158,8 @@ class Journal:
                 break
             position += len(encoded)
             kept += 1
-        self.writer.truncate(offset + position)
+        if position < len(tail):
+            os.truncate(path, offset + position)  # the writer appends (O_APPEND) after the cut
         for _, record in pending[kept:]:
             self.writer.write_record(record)
         if pending:

@@ -32,6 +32,15 @@ class Writer(Protocol):
     def write(self, page: Page) -> None:
         """Write one record and flush it."""
 
+    def write_record(self, record: dict[str, Any]) -> None:
+        """Write one record given as a dict (as `Page.to_dict` makes it) and flush it."""
+
+    def encode(self, record: dict[str, Any]) -> str:
+        """The exact text `write_record` would append for ``record``."""
+
+    def size(self) -> int:
+        """Bytes in the output file so far (0 for a stream)."""
+
     def close(self) -> None:
         """Finish the output (JSON's closing bracket) and close the file."""
 
@@ -49,22 +58,27 @@ def format_for(path: str, fmt: str | None = None) -> str:
 
 
 def open_writer(path: str, fmt: str | None = None, extra_fields: tuple[str, ...] = (),
-                last_fields: tuple[str, ...] = ()) -> Writer:
+                last_fields: tuple[str, ...] = (), append: bool = False) -> Writer:
     """A writer for ``path`` (``-`` is stdout); raises `UsageError` if it cannot be opened.
 
     ``extra_fields`` and ``last_fields`` name CSV columns up front (see
     `CsvWriter`); JSON and JSONL write each record's fields in its own order.
+    ``append`` (JSONL and CSV) adds to an existing file; a CSV file's header
+    is then read from it, not written again.
     """
     kind = format_for(path, fmt)
+    header: list[str] | None = None
     if path == "-":
         stream: TextIO = sys.stdout
     else:
         try:
-            stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by the writer
+            if append and kind == "csv":
+                header = _csv_header(path)
+            stream = open(path, "a" if append else "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by the writer
         except OSError as exc:
             raise UsageError(f"cannot write output {path!r}: {exc.strerror or exc}") from None
     if kind == "csv":
-        return CsvWriter(stream, extra_fields, last_fields)
+        return CsvWriter(stream, extra_fields, last_fields, header=header)
     if kind == "json":
         return JsonWriter(stream)
     return JsonlWriter(stream)
@@ -74,9 +88,34 @@ def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _csv_header(path: str) -> list[str] | None:
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return next(csv.reader(f), None)
+    except FileNotFoundError:
+        return None
+
+
 class _StreamWriter:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+
+    def write(self, page: Page) -> None:
+        self.write_record(page.to_dict())
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        self.stream.write(self.encode(record))
+        self.stream.flush()
+
+    def encode(self, record: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def size(self) -> int:
+        self.stream.flush()
+        try:
+            return os.fstat(self.stream.fileno()).st_size
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            return 0
 
     def close(self) -> None:
         self.stream.flush()
@@ -87,9 +126,8 @@ class _StreamWriter:
 class JsonlWriter(_StreamWriter):
     """One JSON object per line."""
 
-    def write(self, page: Page) -> None:
-        self.stream.write(_dumps(page.to_dict()) + "\n")
-        self.stream.flush()
+    def encode(self, record: dict[str, Any]) -> str:
+        return _dumps(record) + "\n"
 
 
 class JsonWriter(_StreamWriter):
@@ -112,7 +150,13 @@ class JsonWriter(_StreamWriter):
         self.stream.flush()
 
     def write(self, page: Page) -> None:
-        text = _dumps(page.to_dict())
+        self.write_record(page.to_dict())
+
+    def encode(self, record: dict[str, Any]) -> str:
+        return _dumps(record)
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        text = self.encode(record)
         sep = ",\n" if self._count else ""
         self._count += 1
         if self._seekable:
@@ -142,28 +186,32 @@ class CsvWriter(_StreamWriter):
     """
 
     def __init__(self, stream: TextIO, extra_fields: tuple[str, ...] = (),
-                 last_fields: tuple[str, ...] = ()) -> None:
+                 last_fields: tuple[str, ...] = (), header: list[str] | None = None) -> None:
         super().__init__(stream)
-        self._writer = csv.writer(stream, lineterminator="\r\n")
         self._extra = list(extra_fields)
         self._last = list(last_fields)
-        self._header = False
+        # An appended-to file already has its header: its columns rule.
+        self._columns: list[str] | None = header
 
-    def write(self, page: Page) -> None:
-        if not self._header:
-            for key in page.extra:
-                if key not in self._extra and key not in self._last and key not in RECORD_FIELDS:
-                    self._extra.append(key)
-            self._extra += self._last
-            self._writer.writerow(RECORD_FIELDS + tuple(self._extra))
-            self._header = True
-        row = [_cell(getattr(page, name)) for name in RECORD_FIELDS]
-        row += [_cell(page.extra.get(name)) for name in self._extra]
-        self._writer.writerow(row)
-        self.stream.flush()
+    def write_record(self, record: dict[str, Any]) -> None:
+        if self._columns is None:
+            extra = list(self._extra)
+            for key in record:
+                if key not in extra and key not in self._last and key not in RECORD_FIELDS:
+                    extra.append(key)
+            self._columns = [*RECORD_FIELDS, *extra, *self._last]
+            self.stream.write(_csv_line(self._columns))
+        super().write_record(record)
 
-    def close(self) -> None:
-        super().close()
+    def encode(self, record: dict[str, Any]) -> str:
+        columns = self._columns if self._columns is not None else [*RECORD_FIELDS, *self._extra, *self._last]
+        return _csv_line([_cell(record.get(name)) for name in columns])
+
+
+def _csv_line(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def _cell(value: Any) -> str:

@@ -26,6 +26,8 @@ generated site whose link graph is known in advance (`EDGES`):
 ``/cookie/set``     sets ``session=?v`` (default ``abc``), links 20 ``/cookie/check?n=``
                     and the peer's ``/cookie/check``, which show the Cookie header
                     they got in their title
+``/v/NAME``         `Site.versions`: title NAME, links to every other ``/v/`` page,
+                    ETag + Last-Modified, 304 on a matching If-None-Match
 ``/off``            links ``/a``, the peer server (``127.0.0.2``) and ``localhost``
 ``/robots.txt``     `Site.robots`: its text (default: ``Disallow: /private/``), a
                     status code to answer with instead, or None (404)
@@ -43,6 +45,7 @@ import html
 import sys
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -197,6 +200,9 @@ class Site:
         self.peer: Site | None = None
         self.inflight = 0
         self.max_inflight = 0
+        #: ``/v/NAME`` pages: NAME -> title (None: 404). They send ETag and
+        #: Last-Modified and answer a matching conditional request with 304.
+        self.versions: dict[str, str | None] = {}
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> Site:
@@ -361,6 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(arg("code", "302")), html_page("Moved"), headers={"Location": arg("to", "/")})
         elif path == "/slow":
             self._slow(float(arg("s", "1")))
+        elif path.startswith("/v/"):
+            self._versioned(path[3:])
         elif path.startswith("/grow/"):
             # An infinite URL space: every page links a longer URL.
             self._send(200, html_page(f"Grow {len(path)}", [path + "ab"]))
@@ -378,6 +386,21 @@ class _Handler(BaseHTTPRequestHandler):
                                       ["/a", peer, f"http://localhost:{site.port}/via-localhost"]))
         else:
             self._not_found()
+
+    def _versioned(self, name: str) -> None:
+        title = self.server.site.versions.get(name)
+        if title is None:
+            self._not_found()
+            return
+        links = [f"/v/{other}" for other in sorted(self.server.site.versions) if other != name]
+        body = html_page(title, links)
+        etag = f'"{zlib.crc32(body.encode())}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self._send(200, body, headers={"ETag": etag, "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})
 
     def _slow(self, seconds: float) -> None:
         site = self.server.site

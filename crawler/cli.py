@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
     p.add_argument("--follow-nofollow", action="store_true",
                    help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
+    p.add_argument("--sitemaps", action="store_true",
+                   help="also seed from each seed origin's sitemaps (robots.txt Sitemap: lines, /sitemap.xml)")
     p.add_argument("--state", metavar="PATH",
                    help="SQLite state file: a killed run resumes; a finished one is re-crawled incrementally")
     p.add_argument("--changed-only", action="store_true",
@@ -114,8 +116,8 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         max_retry_after=args.max_retry_after, max_bytes=args.max_bytes, user_agent=args.user_agent,
         headers=tuple(_header(h) for h in args.header), robots=not args.no_robots,
         follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
-        max_pages_per_host=args.max_pages_per_host, state=args.state, changed_only=args.changed_only,
-        recrawl_after=args.recrawl_after,
+        max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
+        changed_only=args.changed_only, recrawl_after=args.recrawl_after,
     )
     if args.workers:
         options["workers"] = args.workers

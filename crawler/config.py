@@ -74,6 +74,8 @@ class CrawlConfig:
     max_url_length: int = DEFAULT_MAX_URL_LENGTH
     #: pages fetched per host at most (None: no cap)
     max_pages_per_host: int | None = None
+    #: also seed from robots.txt ``Sitemap:`` lines and /sitemap.xml of each seed's origin
+    sitemaps: bool = False
     #: SQLite state file: resumable runs and incremental re-crawls
     state: str | None = None
     #: with ``state``: write only records whose page is new, changed or gone

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING
 from . import entry
 from .config import CrawlConfig
 from .cookies import CookieStore
+from .discovery import SitemapDiscovery
 from .frontier import Frontier, ManagerFrontier, start_manager
 from .journal import Journal
 from .output import Writer, open_writer
-from .page import ROBOTS, Page, Result, Task, utc_now
+from .page import PAGE, ROBOTS, SITEMAP, Page, Result, Task, utc_now
 from .pool import ThreadedPool
 from .robots import RobotsRules
 from .scheduler import Scheduler
@@ -70,6 +71,9 @@ class CrawlStats:
     finished: float | None = None
     stopped_by: str | None = None
     statuses: Counter[int] = field(default_factory=Counter)
+    #: --sitemaps: sitemaps fetched and the page URLs they gave
+    sitemaps: int = 0
+    sitemap_urls: int = 0
     #: with --state: records by change (new, changed, unchanged, gone)
     changes: Counter[str] = field(default_factory=Counter)
 
@@ -113,6 +117,8 @@ class Crawler:
         self._per_host: Counter[str] = Counter()
         self._cookies = CookieStore()
         self._journal: Journal | None = None
+        self._sitemaps: SitemapDiscovery | None = None
+        self._unchanged: set[str] = set()  # sitemap <lastmod> says so: not fetched this run
         self._exhausted = False
         self._failure: BaseException | None = None
         self._selected = tuple(sel.name for sel in self.config.select)
@@ -142,6 +148,7 @@ class Crawler:
     def _loop(self, seeds: Iterable[str], collect: bool) -> Iterator[Page]:
         config = self.config
         self._collect = collect
+        seeds = list(seeds)
         ctx = multiprocessing.get_context(config.start_method)
         # The state's lock is taken first: a second run on it stops before
         # starting anything.
@@ -150,7 +157,7 @@ class Crawler:
         pool: ThreadedPool | None = None
         try:
             if store is not None:
-                store.begin(list(seeds), config.recrawl_after)
+                store.begin(seeds, config.recrawl_after)
                 self._journal = Journal(config, store)
                 self._journal.open(last_fields=self._selected)
                 self._frontier = store
@@ -162,6 +169,10 @@ class Crawler:
                 self._frontier.put([Task(url, 0, None, url) for url in seeds])
             self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
                                         config.user_agent, robots=config.robots)
+            if config.sitemaps:
+                self._sitemaps = SitemapDiscovery(seeds)
+                for task in self._sitemaps.initial():
+                    self._scheduler.add(task)
             threads = math.ceil(config.concurrency / config.workers)
             pool = ThreadedPool(config.workers, threads, entry.init_worker,
                                 (config, self.extract), context=ctx)
@@ -214,7 +225,8 @@ class Crawler:
             task = sched.next_task(floor)
             if task is None:
                 break
-            if task.kind != ROBOTS and task.attempt == 0 and not self._admit(task, limit):
+            if task.kind == PAGE and task.attempt == 0 and (
+                    task.url in self._unchanged or not self._admit(task, limit)):
                 sched.done(task)  # never started: give the slot back
                 continue
             if self._cookies:
@@ -245,6 +257,8 @@ class Crawler:
 
     def _record_refused(self, sched: Scheduler) -> None:
         for task, rules in sched.refused:
+            if task.kind == SITEMAP:  # bookkeeping: no record, no count
+                continue
             if rules.unreachable:  # the host is down: every page of it is an error record
                 self._emit(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
                                 error=rules.refusal(), fetched_at=utc_now(), attempts=0), task)
@@ -300,12 +314,40 @@ class Crawler:
                 return
             page.error = f"{page.error} (Retry-After {wait:.0f} s exceeds --max-retry-after)"
         if task.kind == ROBOTS:
-            sched.set_robots(origin, RobotsRules.from_fetch(page, result.body))
+            rules = RobotsRules.from_fetch(page, result.body)
+            sched.set_robots(origin, rules)
+            if self._sitemaps is not None:
+                for sitemap in self._sitemaps.from_robots(origin, rules.sitemaps()):
+                    sched.add(sitemap)
+            return
+        if task.kind == SITEMAP:
+            self._handle_sitemap(task, page, result)
             return
         self._emit(page, task, result)
         if result.links and not self._stop:
             depth = task.depth + 1
             frontier.put([Task(link, depth, page.url, task.seed) for link in result.links])
+
+    def _handle_sitemap(self, task: Task, page: Page, result: Result) -> None:
+        discovery, sched, frontier = self._sitemaps, self._scheduler, self._frontier
+        assert discovery is not None
+        assert sched is not None
+        assert frontier is not None
+        self.stats.sitemaps += 1
+        if page.error is not None or not page.ok:
+            if discovery.worth_a_record(task, page):
+                self._emit(page, task, result)
+            return
+        for sitemap in discovery.from_index(task, result.sitemaps or ()):
+            sched.add(sitemap)
+        links = result.links
+        if self._journal is not None and self.config.recrawl_after is not None and result.lastmods:
+            # <lastmod> no later than our last fetch: the page has not changed since.
+            links, unchanged = self._journal.changed_since_fetch(links, result.lastmods)
+            self._unchanged.update(unchanged)
+        self.stats.sitemap_urls += len(links)
+        if links and not self._stop:
+            frontier.put([Task(link, 0, task.url, task.seed) for link in links])
 
     def _emit(self, page: Page, task: Task, result: Result | None = None) -> None:
         for name in self._selected:

@@ -115,6 +115,19 @@ class Journal:
         self._unwritten.append((seq, page))
         return True
 
+    def changed_since_fetch(self, links: list[str], lastmods: list[float | None]) -> tuple[list[str], list[str]]:
+        """Split links into those whose sitemap ``<lastmod>`` is after their last fetch
+        (or unknown), and the others, which are marked done for this generation."""
+        keep, skip = [], []
+        for link, lastmod in zip(links, lastmods, strict=True):
+            fetched_at = self.store.previous(link).fetched_at
+            if lastmod is not None and fetched_at is not None and lastmod <= fetched_at:
+                self.store.dropped(Task(link))
+                skip.append(link)
+            else:
+                keep.append(link)
+        return keep, skip
+
     def maybe_flush(self) -> None:
         """Commit and write out when enough time or records have gone by."""
         if len(self._unwritten) >= COMMIT_RECORDS or time.monotonic() - self._last_commit >= COMMIT_SECONDS:

@@ -39,9 +39,10 @@ RECORD_FIELDS: tuple[str, ...] = FIELDS + FEATURE_FIELDS
 #: Added after RECORD_FIELDS when the crawl keeps state (``--state``).
 STATE_FIELDS: tuple[str, ...] = ("change",)
 
-#: Task kinds: a page to record, or a robots.txt fetch (bookkeeping, no record).
+#: Task kinds: a page to record, or a robots.txt or sitemap fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"
+SITEMAP = "sitemap"
 
 
 @dataclass(slots=True)
@@ -122,6 +123,9 @@ class Result:
     #: with ``--state``: body hash and the validators for the next conditional request
     digest: str | None = None
     validators: tuple[str | None, str | None] | None = None
+    #: a sitemap fetch: the sitemaps an index lists, and each link's <lastmod> (Unix time)
+    sitemaps: list[str] | None = None
+    lastmods: list[float | None] | None = None
 
 
 def utc_now() -> str:

@@ -47,6 +47,8 @@ def summary(stats: CrawlStats) -> str:
         line += f", {stats.retries} retries"
     if stats.robots_refused:
         line += f", {stats.robots_refused} refused by robots.txt"
+    if stats.sitemaps:
+        line += f", {stats.sitemap_urls} URLs from {stats.sitemaps} sitemaps"
     if stats.host_capped:
         line += f", {stats.host_capped} left out by --max-pages-per-host"
     if stats.stopped_by:

@@ -34,6 +34,10 @@ class RobotsRules:
             return cls(deny_reason=page.error or "connection: no response")
         return cls(deny_reason=f"robots: robots.txt answered HTTP {status}, origin skipped (RFC 9309)")
 
+    def sitemaps(self) -> list[str]:
+        """The ``Sitemap:`` URLs robots.txt lists."""
+        return list(self._parser.sitemaps) if self._parser is not None else []
+
     def allowed(self, url: str, user_agent: str) -> bool:
         """True when ``url`` may be fetched."""
         if self.deny_reason is not None:

@@ -20,7 +20,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-from .page import PAGE, ROBOTS, Task
+from .page import ROBOTS, SITEMAP, Task
 from .robots import RobotsRules
 from .urls import origin_of
 
@@ -32,7 +32,7 @@ class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
 
     __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring",
-                 "limit", "streak")
+                 "limit", "streak", "sitemaps")
 
     def __init__(self, origin: str, delay: float) -> None:
         self.origin = origin
@@ -45,6 +45,7 @@ class Host:
         self.in_ring = False
         self.limit = 0  # requests allowed in flight; set by the scheduler, lowered when the host struggles
         self.streak = 0  # > 0: consecutive throttling signals; < 0: consecutive successes
+        self.sitemaps = 0  # sitemap tasks buffered or in flight: the host's pages wait for them
 
 
 class Scheduler:
@@ -68,10 +69,18 @@ class Scheduler:
 
     # -- filling --------------------------------------------------------
     def add(self, task: Task) -> None:
-        """Buffer a page task until its host may take it."""
+        """Buffer a page or sitemap task until its host may take it.
+
+        Sitemaps go first, and the host's pages wait until they are read:
+        what a sitemap says (new URLs, ``<lastmod>``) then counts for them.
+        """
         host = self._host(origin_of(task.url))
         self._enring(host)
-        host.tasks.append(task)
+        if task.kind == SITEMAP:
+            host.sitemaps += 1
+            host.tasks.appendleft(task)
+        else:
+            host.tasks.append(task)
         self.buffered += 1
         self._depths[task.depth] += 1
 
@@ -82,8 +91,10 @@ class Scheduler:
         host.tasks.appendleft(task)
         host.next_at = max(host.next_at, self.clock() + delay)
         self.buffered += 1
-        if task.kind == PAGE:
+        if task.kind != ROBOTS:
             self._depths[task.depth] += 1
+        if task.kind == SITEMAP:
+            host.sitemaps += 1
 
     def _enring(self, host: Host) -> None:
         if not host.in_ring:
@@ -101,7 +112,7 @@ class Scheduler:
 
     # -- dispatching ------------------------------------------------------
     def min_depth(self) -> int | None:
-        """Lowest depth of a page task buffered or in flight."""
+        """Lowest depth of a page (or sitemap) task buffered or in flight."""
         live = [d for d, n in self._depths.items() if n > 0]
         return min(live) if live else None
 
@@ -141,10 +152,14 @@ class Scheduler:
                 return self._start(host, Task(host.origin + "/robots.txt", kind=ROBOTS), now)
             if depth_floor is not None and head.depth > depth_floor + 1:
                 return None
+            if host.sitemaps and head.kind != SITEMAP:
+                return None
             host.tasks.popleft()
             self.buffered -= 1
             if not host.robots.allowed(head.url, self.user_agent):
                 self._depths[head.depth] -= 1
+                if head.kind == SITEMAP:
+                    host.sitemaps -= 1
                 self.refused.append((head, host.robots))
                 continue
             return self._start(host, head, now)
@@ -169,8 +184,10 @@ class Scheduler:
         host = self.hosts[origin_of(task.url)]
         host.inflight -= 1
         self.inflight -= 1
-        if task.kind == PAGE:
+        if task.kind != ROBOTS:
             self._depths[task.depth] -= 1
+        if task.kind == SITEMAP:
+            host.sitemaps -= 1
 
     def throttled(self, origin: str) -> None:
         """The host answered 429/503 or timed out. From the second such answer

@@ -77,6 +77,7 @@ class Previous:
     fetched: bool
     title: str | None
     links: int | None
+    fetched_at: float | None = None
 
 
 def _fp(url: str) -> int:
@@ -223,7 +224,7 @@ class StateStore:
         if row is None:
             return Previous(None, None, False, None, None)
         status, digest, fetched_at, title, links = row
-        return Previous(status, digest, fetched_at is not None, title, links)
+        return Previous(status, digest, fetched_at is not None, title, links, fetched_at)
 
     def done(self, task: Task, status: int | None, digest: str | None, etag: str | None,
              last_modified: str | None, title: str | None, links: int | None) -> None:

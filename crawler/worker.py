@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig
 from .fetch import Fetched, fetch
-from .page import ROBOTS, Page, Result, Task
+from .page import ROBOTS, SITEMAP, Page, Result, Task
 from .parse import is_html, parse_html
 from .policy import LinkFilter
 from .select import Compiled, compile_selectors, run_selectors
+from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
+from .sitemaps import SitemapError, parse_sitemap
+from .urls import normalize_url
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -65,6 +68,8 @@ def process(task: Task) -> Result:
     config = _state.config
     if task.kind == ROBOTS:
         return _process_robots(task, config)
+    if task.kind == SITEMAP:
+        return _process_sitemap(task, config)
     fetched = fetch(task.url, config, cookies=task.cookies, validators=task.validators)
     page = _page(task, fetched)
     result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
@@ -82,6 +87,40 @@ def _process_robots(task: Task, config: CrawlConfig) -> Result:
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
     return Result(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
                   cookies=fetched.cookies)
+
+
+def _process_sitemap(task: Task, config: CrawlConfig) -> Result:
+    fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=task.cookies)
+    page = _page(task, fetched)
+    result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
+    if page.error is not None or not page.ok:
+        return result
+    try:
+        sitemap = parse_sitemap(fetched.body)
+    except SitemapError as exc:
+        page.error = f"sitemap: {exc}"[:200]
+        page.ok = False
+        return result
+    seed = task.seed or task.url
+    result.links, result.lastmods = [], []
+    for url, lastmod in zip(sitemap.urls, sitemap.lastmods, strict=True):
+        link = _canonical(url)
+        # sitemaps.org: a sitemap lists its own site's URLs; scope and filters still apply.
+        if link is not None and _state.links.reason(link, seed) is None:
+            result.links.append(link)
+            result.lastmods.append(lastmod)
+    result.sitemaps = [link for link in map(_canonical, sitemap.sitemaps) if link is not None]
+    page.links = len(result.links)
+    return result
+
+
+def _canonical(url: str) -> str | None:
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return None
 
 
 def _retry_hint(fetched: Fetched) -> float | None:

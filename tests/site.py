@@ -28,6 +28,7 @@ generated site whose link graph is known in advance (`EDGES`):
                     they got in their title
 ``/v/NAME``         `Site.versions`: title NAME, links to every other ``/v/`` page,
                     ETag + Last-Modified, 304 on a matching If-None-Match
+`Site.sitemaps`      any path: the bytes given, as application/xml (or gzip)
 ``/off``            links ``/a``, the peer server (``127.0.0.2``) and ``localhost``
 ``/robots.txt``     `Site.robots`: its text (default: ``Disallow: /private/``), a
                     status code to answer with instead, or None (404)
@@ -200,6 +201,8 @@ class Site:
         self.peer: Site | None = None
         self.inflight = 0
         self.max_inflight = 0
+        #: sitemap documents served as they are: path -> bytes
+        self.sitemaps: dict[str, bytes] = {}
         #: ``/v/NAME`` pages: NAME -> title (None: 404). They send ETag and
         #: Last-Modified and answer a matching conditional request with 304.
         self.versions: dict[str, str | None] = {}
@@ -367,6 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(arg("code", "302")), html_page("Moved"), headers={"Location": arg("to", "/")})
         elif path == "/slow":
             self._slow(float(arg("s", "1")))
+        elif path in site.sitemaps:
+            self._send(200, site.sitemaps[path], "application/gzip" if path.endswith(".gz") else "application/xml")
         elif path.startswith("/v/"):
             self._versioned(path[3:])
         elif path.startswith("/grow/"):

@@ -425,3 +425,19 @@ def test_throttled_host_halves_then_grows_back(clock):
     for _ in range(GROW_AFTER * 10):
         sched.succeeded(origin)
     assert sched.hosts[origin].limit == 8  # back to --per-host, never above
+
+
+def test_pages_of_a_host_wait_for_its_sitemaps():
+    from crawler.page import SITEMAP
+
+    sched = Scheduler(8, 4, 0.0, "crawler/1", robots=False)
+    sched.add(Task("http://a.test/page", 0))
+    sched.add(Task("http://a.test/sitemap.xml", 0, kind=SITEMAP))
+    sitemap = sched.next_task(0)
+    assert sitemap is not None
+    assert sitemap.kind == SITEMAP
+    assert sched.next_task(0) is None, "the page waits while the sitemap is read"
+    sched.done(sitemap)
+    page = sched.next_task(0)
+    assert page is not None
+    assert page.url == "http://a.test/page"

@@ -219,3 +219,8 @@ def test_shipped_example_parses(monkeypatch):
     assert isinstance(args, argparse.Namespace)
     # a complete example: every key, none unknown
     assert {key for key, _ in read_config_file("urls/example.toml")} == set(KEYS)
+
+
+def test_readme_shows_the_shipped_example():
+    example = (ROOT / "urls" / "example.toml").read_text(encoding="utf-8")
+    assert f"```toml\n{example}```" in (ROOT / "README.md").read_text(encoding="utf-8")

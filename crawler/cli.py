@@ -1,4 +1,5 @@
-"""The command line: argparse → `CrawlConfig`, seeds, progress, exit status.
+"""The command line: argparse (over a ``--config`` file) → `CrawlConfig`, seeds,
+progress, run log and summary, exit status.
 
 Exit status: 0 the run finished (page errors are records); 1 nothing could be
 fetched; 2 bad usage or input; 130/143 stopped by SIGINT/SIGTERM.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .config import (
     DEFAULT_CONCURRENCY,
@@ -29,28 +31,67 @@ from .config import (
     __version__,
 )
 from .crawler import Crawler, CrawlStats
-from .errors import CrawlerError, SeedError, UsageError
+from .errors import ConfigError, CrawlerError, SeedError, UsageError
 from .output import format_for
 from .progress import Progress, summary
+from .runlog import runlog, setup_logging, teardown_logging
 from .seeds import read_seeds
+from .summary import RunSummary, summary_path, write_summary
+
+if TYPE_CHECKING:
+    from .select import Selector
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, raise_errors: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.raise_errors = raise_errors
+
     def error(self, message: str) -> NoReturn:
+        if self.raise_errors:  # checking a config file's value: the caller names file and key
+            raise UsageError(re.sub(r"^argument [^:]+: ", "", message))
         # One line, not argparse's usage block: cron mails and scripts read it.
         self.exit(EXIT_USAGE, f"crawler: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m crawler``."""
+class _Repeated(argparse.Action):
+    """``action="append"``, except that the command line replaces a list that a
+    config file set (it arrives as the default) instead of adding to it.
+
+    ``many`` (for ``--select``/``--select-all``, which share one list to keep
+    their order) stores ``(value, many)`` pairs.
+    """
+
+    def __init__(self, *args: Any, many: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.many = many
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        items = getattr(namespace, self.dest, None)
+        if items is None or items is self.default:  # first use in this parse
+            items = []
+            setattr(namespace, self.dest, items)
+        items.append(values if self.many is None else (values, self.many))
+
+
+def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m crawler``.
+
+    ``raise_errors`` makes a bad value raise `UsageError` instead of exiting.
+    """
     p = _Parser(prog="crawler", description="Fetch URLs in parallel (or crawl outward from them) "
                 "and write one record per page as CSV, JSON or JSON Lines.",
                 epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
-                "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 130/143 interrupted.")
+                "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 130/143 interrupted.",
+                raise_errors=raise_errors)
     p.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML file of seeds and options (keys: long options in snake_case); "
+                   "the command line overrides it")
     p.add_argument("-o", "--output", default="-", metavar="PATH",
                    help="output file; format from .csv/.json/.jsonl; - = stdout as JSONL (default)")
     p.add_argument("--format", choices=FORMATS, help="output format (overrides the extension)")
@@ -63,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"skip seeds and links longer than N characters (default {DEFAULT_MAX_URL_LENGTH})")
     p.add_argument("--scope", choices=SCOPES, default="host",
                    help="links followed: same host as the seed (default), same registered domain, or any")
-    p.add_argument("--allow", action="append", default=[], metavar="REGEX",
+    p.add_argument("--allow", action=_Repeated, default=[], metavar="REGEX",
                    help="follow only links matching REGEX (repeatable)")
-    p.add_argument("--deny", action="append", default=[], metavar="REGEX",
+    p.add_argument("--deny", action=_Repeated, default=[], metavar="REGEX",
                    help="never follow links matching REGEX (repeatable)")
     p.add_argument("-w", "--workers", type=_pos_int, metavar="N", help="worker processes (default: CPU count)")
     p.add_argument("-c", "--concurrency", type=_pos_int, default=DEFAULT_CONCURRENCY, metavar="N",
@@ -84,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest body read, decompressed (default 10 MiB)")
     p.add_argument("--user-agent", default=DEFAULT_USER_AGENT, metavar="STR",
                    help=f"User-Agent header (default {DEFAULT_USER_AGENT})")
-    p.add_argument("-H", "--header", action="append", default=[], metavar="'K: V'",
+    p.add_argument("-H", "--header", action=_Repeated, default=[], metavar="'K: V'",
                    help="extra request header (repeatable)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
     p.add_argument("--follow-nofollow", action="store_true",
@@ -99,7 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --state: skip pages fetched within DURATION (e.g. 30m, 6h, 2d)")
     p.add_argument("--strict", action="store_true",
                    help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+    selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
+    p.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
+                   help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")
+    p.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
+                   metavar="NAME=CSS[@ATTR]", help="add field NAME: a list of every match (repeatable)")
+    p.add_argument("--summary", metavar="PATH",
+                   help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
+    p.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
     p.add_argument("--version", action="version", version=f"crawler {__version__}")
@@ -118,21 +167,89 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
         max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
         changed_only=args.changed_only, recrawl_after=args.recrawl_after,
+        select=_selectors(args.select),
     )
     if args.workers:
         options["workers"] = args.workers
     return CrawlConfig(**options)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line over the ``--config`` file it names, if any (the command line wins).
+
+    Raises `UsageError` for a bad config file; a bad command line exits 2.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        values = config_file_defaults(args.config)
+        if "format" in values and _gives_output(argv):
+            # The file's format goes with the file's output: "-o x.jsonl"
+            # must not write the CSV a file's format = "csv" asked for.
+            del values["format"]
+        # The file's values become the parser's defaults: what the command
+        # line gives wins, what it leaves out comes from the file.
+        parser.set_defaults(**values)
+        args = parser.parse_args(argv)
+    return args
+
+
+def _gives_output(argv: list[str]) -> bool:
+    """True when the command line has -o (and no --format of its own)."""
+    probe = build_parser()
+    probe.set_defaults(output=None)
+    args = probe.parse_args(argv)
+    return args.output is not None and args.format is None
+
+
+def config_file_defaults(path: str) -> dict[str, Any]:
+    """Parsed values of a config file, by argparse destination; raises `ConfigFileError`."""
+    from .configfile import ConfigFileError, read_config_file  # only runs with --config need it
+    from .select import check_selectors
+
+    checker = build_parser(raise_errors=True)
+    values: dict[str, Any] = {}
+    for key, tokens in read_config_file(path):
+        try:
+            parsed = checker.parse_args(tokens)
+        except UsageError as exc:
+            raise ConfigFileError(f"{path}: {key}: {exc}") from None
+        if key in ("select", "select_all"):
+            values.setdefault("select", []).extend(parsed.select)
+        else:
+            values[key] = getattr(parsed, key)
+    try:  # here rather than later, so that the message names the file
+        check_selectors(_selectors(values.get("select", [])))
+    except ConfigError as exc:
+        raise ConfigFileError(f"{path}: {exc}") from None
+    return values
+
+
+def _selectors(pairs: list[tuple[str, bool]]) -> tuple[Selector, ...]:
+    if not pairs:
+        return ()
+    from .select import Selector  # imported only by runs that select
+
+    return tuple(Selector.parse(spec, many) for spec, many in pairs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="crawler: %(levelname)s: %(message)s")
     try:
+        return _main(argv)
+    finally:
+        teardown_logging()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = parse_args(argv)
+        setup_logging(args.verbose, args.log_file)
         if not args.seeds:
             raise UsageError("no SEED given: name a seed file, a URL, or - for stdin")
         config = config_from_args(args)
+        manifest = summary_path(config.output, args.summary)
         skipped: list[SeedError] = []
         try:
             seeds = read_seeds(args.seeds, skipped=None if args.strict else skipped,
@@ -143,15 +260,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
     except CrawlerError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
+    crawler = Crawler(config)
+    tally = RunSummary()
+    status = _crawl(crawler, seeds, args, tally)
+    if manifest is not None and status != EXIT_USAGE:  # exit 2 here: the output could not be opened
+        try:
+            write_summary(manifest, tally.manifest(crawler.stats, status, config.output))
+        except OSError as exc:
+            _fail(f"cannot write summary {manifest!r}: {exc.strerror or exc}", status)
+    runlog.info("exit status %d%s", status, f", summary {manifest}" if manifest else "")
+    return status
+
+
+def _crawl(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: RunSummary) -> int:
+    """Run the crawl, print and log the summary line, and return the exit status."""
     try:
-        stats = _run(config, seeds, args)
+        stats = _run(crawler, seeds, args, tally)
     except CrawlerError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except Exception as exc:  # no traceback for users; -v shows it
         logging.getLogger("crawler").debug("internal error", exc_info=True)
         return _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", EXIT_NOTHING)
+    line = summary(stats)
+    runlog.info("%s", line)
     if not args.quiet:
-        print(summary(stats), file=sys.stderr)
+        print(line, file=sys.stderr)
         if args.verbose:
             for url in stats.refused_urls:
                 print(f"crawler: refused by robots.txt: {url}", file=sys.stderr)
@@ -161,12 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK if stats.responses or not stats.pages else EXIT_NOTHING
 
 
-def _run(config: CrawlConfig, seeds: list[str], args: argparse.Namespace) -> CrawlStats:
-    crawler = Crawler(config)
+def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: RunSummary) -> CrawlStats:
     progress = None
     if not (args.quiet or args.no_progress) and sys.stderr.isatty():
         progress = Progress(crawler)
-        crawler.on_page = progress.on_page
+    crawler.on_page = tally.add if progress is None else _both(tally.add, progress.on_page)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -186,8 +319,17 @@ def _run(config: CrawlConfig, seeds: list[str], args: argparse.Namespace) -> Cra
             progress.close()
 
 
+def _both(first: Any, second: Any) -> Any:
+    def on_page(page: Any) -> None:
+        first(page)
+        second(page)
+
+    return on_page
+
+
 def _fail(message: str, status: int) -> int:
     print(f"crawler: error: {message}", file=sys.stderr)
+    runlog.error("crawler: error: %s", message)
     return status
 
 

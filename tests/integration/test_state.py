@@ -96,10 +96,11 @@ def test_second_run_on_the_same_state_is_refused(site: Site, tmp_path: Path) -> 
         assert run.result.returncode == 2
         assert run.result.stderr.strip().splitlines() == [
             f"crawler: error: state file {str(state)!r} is in use by another run (pid {slow.pid})"]
-        assert slow.wait(timeout=30) == 0, slow.stderr.read() if slow.stderr else ""
+        _, stderr = slow.communicate(timeout=30)
+        assert slow.returncode == 0, stderr
     finally:
         kill_group(slow.pid)
-        slow.wait()
+        slow.communicate()
 
 
 def test_state_options_need_a_state(tmp_path: Path) -> None:

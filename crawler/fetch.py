@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from .config import CrawlConfig
 from .page import utc_now
+from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
@@ -62,7 +62,8 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
     session.trust_env = _environment_matters()
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
-    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
+    # The watched adapter lets the watchdog cut a request at its deadline.
+    adapter = WatchedAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -87,38 +88,59 @@ def thread_session(config: CrawlConfig) -> requests.Session:
 
 def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
           max_bytes: int | None = None) -> Fetched:
-    """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body."""
+    """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body.
+
+    ``config.timeout`` bounds the whole fetch, redirects and body included.
+    """
     session = session or thread_session(config)
     limit = config.max_bytes if max_bytes is None else max_bytes
     result = Fetched(url=url, final_url=url, fetched_at=utc_now())
     start = time.monotonic()
-    try:
-        with session.get(url, stream=True, timeout=config.timeout) as resp:
-            result.status = resp.status_code
-            result.final_url = resp.url
-            _content_type(resp, result)
-            _read_body(resp, result, limit, start + config.timeout)
-            if resp.status_code >= 400:
-                result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
-                if resp.status_code in RETRY_STATUSES:
-                    result.retryable = True
-                    result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-    except requests.exceptions.RequestException as exc:
+    with Deadline(config.timeout) as deadline:
+        try:
+            with _get(session, url, config.max_redirects, deadline, result) as resp:
+                result.status = resp.status_code
+                _content_type(resp, result)
+                _read_body(resp, result, limit, deadline.at)
+                if deadline.expired:  # cut at the very end: the body may lack its tail
+                    raise TimeoutError("body not read within the timeout")
+                if resp.status_code >= 400:
+                    result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
+                    if resp.status_code in RETRY_STATUSES:
+                        result.retryable = True
+                        result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            _failed(result, exc, deadline.expired, config.timeout)
+    result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
+    return result
+
+
+def _failed(result: Fetched, exc: BaseException, expired: bool, timeout: float) -> None:
+    host = urlsplit(result.final_url).netloc
+    if expired or isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        # Whatever the watchdog's cut made urllib3 raise, the cause is the deadline.
+        result.error = f"timeout: no complete response from {host} within {timeout:g} s"
+        result.retryable = True
+    elif isinstance(exc, requests.exceptions.RequestException):
         kind = error_kind(exc)
-        result.error = f"{kind}: {_describe(kind, exc, url, config.timeout)}"
+        result.error = f"{kind}: {_describe(kind, exc, result.final_url, timeout)}"
         result.retryable = kind in ("timeout", "connection", "refused", "body")
-    except TimeoutError as exc:  # our whole-request deadline
-        result.error = f"timeout: {exc}"
-        result.retryable = True
-    except urllib3.exceptions.ReadTimeoutError:
-        result.error = f"timeout: no answer from {urlsplit(url).netloc} within {config.timeout:g} s"
-        result.retryable = True
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as exc:
+    else:
         # A reset mid-body, a malformed chunked body, a bad gzip stream.
         result.error = f"body: {_short(exc)}"
         result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
-    result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
-    return result
+
+
+def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
+         result: Fetched) -> requests.Response:
+    resp = session.get(url, stream=True, timeout=deadline.remaining())
+    result.final_url = resp.url
+    if deadline.expired:
+        # http.client takes a cut in the middle of the headers for their
+        # end: what arrived is no response to go by.
+        resp.close()
+        raise TimeoutError("headers not read within the timeout")
+    return resp
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:

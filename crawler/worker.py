@@ -51,6 +51,12 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     # Fetch threads wake from I/O needing the GIL while another parses; the
     # default 5 ms switch interval adds that wait to every response.
     sys.setswitchinterval(0.001)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # urllib3 logs a warning with a traceback for every response whose
+        # headers it cannot fully parse: common on the open web, and what a
+        # response cut mid-headers at its deadline leaves. The page's record
+        # says what went wrong; the details are for -v.
+        logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
     _state.config = config
     _state.extract = extract
     _state.links = LinkFilter.from_config(config)

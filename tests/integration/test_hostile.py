@@ -28,6 +28,26 @@ def test_dripping_body_is_bounded_by_timeout(raw: RawServer) -> None:
     assert took < 8, f"a 1.5 s timeout held the run for {took:.1f} s"
 
 
+def test_header_phase_is_bounded_by_timeout(raw: RawServer) -> None:
+    # A status line or headers sent a byte at a time, and a server that never
+    # answers: each is a timeout record after about --timeout, and with one
+    # slot (-c 1) the page behind them still gets fetched.
+    hostile = [raw.url("/drip-status"), raw.url("/drip-headers"), raw.url("/silent")]
+    start = time.monotonic()
+    result = run_cli(*hostile, raw.url("/ok"), "--timeout", "1", "--retries", "0", "-w", "1", "-c", "1",
+                     timeout=40)
+    took = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    records = {r["url"]: r for r in parse_jsonl(result.stdout)}
+    for url in hostile:
+        assert records[url]["error"].startswith("timeout"), records[url]
+        assert records[url]["status"] is None
+        assert records[url]["elapsed_ms"] < 1800, records[url]
+    assert records[raw.url("/ok")]["ok"] is True
+    assert took < 9, f"three 1 s timeouts held the run for {took:.1f} s"
+
+
 def test_reset_mid_body_is_a_record(raw: RawServer) -> None:
     result = run_cli(raw.url("/reset"), "--retries", "0", "-w", "1", timeout=30)
     (record,) = parse_jsonl(result.stdout)

@@ -127,7 +127,10 @@ def _failed(result: Fetched, exc: BaseException, expired: bool, timeout: float) 
         result.retryable = kind in ("timeout", "connection", "refused", "body")
     else:
         # A reset mid-body, a malformed chunked body, a bad gzip stream.
-        result.error = f"body: {_short(exc)}"
+        inner = exc.args[-1] if isinstance(exc, urllib3.exceptions.ProtocolError) and exc.args else None
+        # ProtocolError("Connection broken: X", X): say X once.
+        text = f"connection broken: {inner}" if isinstance(inner, BaseException) else _short(exc)
+        result.error = f"body: {text}"[:200]
         result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
 
 

@@ -18,17 +18,20 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+from requests.utils import requote_uri
 
 from .config import CrawlConfig
 from .page import utc_now
+from .urls import normalize_url
 from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
+REDIRECT_BODY_MAX = 64 * 1024  # read of a redirect's body, to reuse its connection
 
 _local = threading.local()
 
@@ -134,16 +137,66 @@ def _failed(result: Fetched, exc: BaseException, expired: bool, timeout: float) 
         result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
 
 
+class RedirectError(requests.exceptions.RequestException):
+    """A redirect that is not followed: a loop, or a target that is not http(s)."""
+
+
 def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
          result: Fetched) -> requests.Response:
-    resp = session.get(url, stream=True, timeout=deadline.remaining())
-    result.final_url = resp.url
-    if deadline.expired:
-        # http.client takes a cut in the middle of the headers for their
-        # end: what arrived is no response to go by.
-        resp.close()
-        raise TimeoutError("headers not read within the timeout")
-    return resp
+    # Redirects are followed here rather than by requests, to refuse what it
+    # would try (ftp:, file: targets), to catch a loop at its first repeat
+    # instead of at the hop limit, to give each hop only the time left, and
+    # to read at most a little of a redirect's body (requests reads it all).
+    visited: dict[str, int] = {}  # canonical URL -> hop that requested it
+    cookie_hop = -1  # the last hop whose response set a cookie
+    headers: dict[str, str | None] | None = None
+    for hop in range(max_redirects + 1):
+        result.final_url = url
+        left = deadline.remaining()
+        if left <= 0:
+            raise TimeoutError("deadline passed between redirects")
+        resp = session.get(url, stream=True, timeout=left, allow_redirects=False, headers=headers)
+        if deadline.expired:
+            # http.client takes a cut in the middle of the headers for their
+            # end: what arrived is no response to go by.
+            resp.close()
+            raise TimeoutError("headers not read within the timeout")
+        target = session.get_redirect_target(resp)
+        if target is None:
+            return resp
+        _drain(resp)
+        visited[_key(url)] = hop
+        if "Set-Cookie" in resp.headers:
+            cookie_hop = hop
+        target = urljoin(url, requote_uri(target))
+        scheme = urlsplit(target).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise RedirectError(f"refused redirect to {target[:100]} (only http and https are followed)")
+        # A URL already requested, with no cookie set since, would answer the same again:
+        # a loop. (A site that sets a cookie and redirects to the same URL is no loop.)
+        if visited.get(_key(target), -1) > cookie_hop:
+            raise RedirectError(f"redirect loop: {url} redirects back to {target[:100]}")
+        # requests drops Authorization when a redirect leaves the host; so do we.
+        headers = {"Authorization": None} if session.should_strip_auth(url, target) else headers
+        url = target
+    raise requests.exceptions.TooManyRedirects(f"more than {max_redirects} redirects")
+
+
+def _key(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return url
+
+
+def _drain(resp: requests.Response) -> None:
+    # A short redirect body read to its end frees the connection for reuse;
+    # a longer one is not worth the wait: close the connection.
+    try:
+        resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass
+    resp.close()
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:
@@ -203,7 +256,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def error_kind(exc: BaseException) -> str:
     """Map a fetch exception to a short, stable kind (``timeout``, ``dns``…)."""
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
+    if isinstance(exc, (requests.exceptions.TooManyRedirects, RedirectError)):
         return "redirects"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"

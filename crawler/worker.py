@@ -124,8 +124,8 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     if extract is not None and parsed.soup is not None:
         _run_extract(extract, page, parsed.soup)
     status = page.status or 0
-    if result.task.depth < config.depth and 200 <= status < 300:
-        seed = result.task.seed or result.task.url
+    seed = result.task.seed or result.task.url
+    if result.task.depth < config.depth and 200 <= status < 300 and _landed_in_scope(fetched, seed):
         follow = parsed.links
         if not config.follow_nofollow:
             # rel="nofollow" links and pages whose <meta name="robots"> says nofollow
@@ -133,6 +133,13 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
             skip = set(parsed.nofollow)
             follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
         result.links = [link for link in follow if _state.links.reason(link, seed) is None]
+
+
+def _landed_in_scope(fetched: Fetched, seed: str) -> bool:
+    # A redirect that left the scope is recorded where it landed, but the
+    # links of that page are not the crawl's to follow (even those that point
+    # back into scope: they were found outside it).
+    return fetched.final_url == fetched.url or _state.links.in_scope(fetched.final_url, seed)
 
 
 def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:

@@ -98,3 +98,14 @@ def test_from_config():
     assert f.reason("http://shop.example.com/a/b/1", SEED) == "deny"
     assert f.reason("http://shop.example.com/c", SEED) == "allow"
     assert f.reason("http://other.test/a/1", SEED) == "scope"
+
+
+@pytest.mark.parametrize(("scope", "url", "expected"), [
+    ("host", "http://www.example.com:81/x", True),
+    ("host", "http://example.com/", False),
+    ("domain", "http://blog.example.com/", True),
+    ("domain", "http://other.org/", False),
+    ("any", "http://other.org/", True),
+])
+def test_in_scope_ignores_allow_and_deny(scope, url, expected):
+    assert LinkFilter(scope, allow=("nothing-matches",), deny=(".",)).in_scope(url, SEED) is expected

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=_nonneg_float, default=DEFAULT_DELAY, metavar="SECONDS",
                    help="minimum gap between requests to one host (robots.txt Crawl-delay wins if larger)")
     p.add_argument("--timeout", type=_pos_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"timeout per request (default {DEFAULT_TIMEOUT:g})")
+                   help=f"bound on each whole request, redirects and body included (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--retries", type=_nonneg_int, default=DEFAULT_RETRIES, metavar="N",
                    help=f"retries on connection errors, timeouts, 429 and 5xx (default {DEFAULT_RETRIES})")
     p.add_argument("--max-retry-after", type=_nonneg_float, default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",

@@ -8,6 +8,10 @@ runs several fetch threads. A thread-local Session keeps connection reuse
 `fetch` never raises for a page-level failure: it returns a `Fetched` whose
 ``error`` says what went wrong and whose ``retryable`` says whether trying
 again could help. Whether to retry is the main process's call.
+
+``config.timeout`` bounds a whole fetch, redirects included: each fetch runs
+under a `watchdog.Deadline`, and redirects are followed here (`_get`), not
+by requests.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import signal
 import sys
@@ -116,7 +117,7 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--delay", type=_nonneg_float, default=DEFAULT_DELAY, metavar="SECONDS",
                    help="minimum gap between requests to one host (robots.txt Crawl-delay wins if larger)")
     p.add_argument("--timeout", type=_pos_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"timeout per request (default {DEFAULT_TIMEOUT:g})")
+                   help=f"bound on each whole request, redirects and body included (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--retries", type=_nonneg_int, default=DEFAULT_RETRIES, metavar="N",
                    help=f"retries on connection errors, timeouts, 429 and 5xx (default {DEFAULT_RETRIES})")
     p.add_argument("--max-retry-after", type=_nonneg_float, default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",
@@ -302,7 +303,17 @@ def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: Ru
     crawler.on_page = tally.add if progress is None else _both(tally.add, progress.on_page)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
+    owner = os.getpid()
+
     def on_signal(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:
+            # A pool worker forked a moment ago, before it reset its handlers:
+            # Pool.terminate()'s SIGTERM must still end it (Ctrl-C is the
+            # main process's business).
+            if signum == signal.SIGTERM:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
         crawler.stop(signal.Signals(signum).name)
         # A second Ctrl-C means "now": the default handlers take over.
         signal.signal(signal.SIGINT, signal.default_int_handler)

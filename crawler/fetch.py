@@ -8,6 +8,10 @@ runs several fetch threads. A thread-local Session keeps connection reuse
 `fetch` never raises for a page-level failure: it returns a `Fetched` whose
 ``error`` says what went wrong and whose ``retryable`` says whether trying
 again could help. Whether to retry is the main process's call.
+
+``config.timeout`` bounds a whole fetch, redirects included: each fetch runs
+under a `watchdog.Deadline`, and redirects are followed here (`_get`), not
+by requests.
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookiejar import Cookie
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 
 from .config import CrawlConfig
 from .page import utc_now
+from .urls import normalize_url
+from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
+REDIRECT_BODY_MAX = 64 * 1024  # read of a redirect's body, to reuse its connection
 
 _local = threading.local()
 
@@ -70,7 +77,8 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
     session.trust_env = _environment_matters()
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
-    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
+    # The watched adapter lets the watchdog cut a request at its deadline.
+    adapter = WatchedAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -98,6 +106,7 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
           validators: tuple[str | None, str | None] | None = None) -> Fetched:
     """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body.
 
+    ``config.timeout`` bounds the whole fetch, redirects and body included.
     ``cookies`` (the run's cookies for this host) join the session's jar
     first; ``validators`` (ETag, Last-Modified) make the request conditional.
     """
@@ -107,35 +116,24 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
     for cookie in cookies or ():
         session.cookies.set_cookie(cookie)
     start = time.monotonic()
-    try:
-        with session.get(url, stream=True, timeout=config.timeout, headers=_conditional(validators)) as resp:
-            result.status = resp.status_code
-            result.final_url = resp.url
-            _content_type(resp, result)
-            result.robots_tag = resp.headers.get("X-Robots-Tag")
-            result.etag = resp.headers.get("ETag")
-            result.last_modified = resp.headers.get("Last-Modified")
-            _collect_cookies(resp, result)
-            _read_body(resp, result, limit, start + config.timeout)
-            if resp.status_code >= 400:
-                result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
-                if resp.status_code in RETRY_STATUSES:
-                    result.retryable = True
-                    result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-    except requests.exceptions.RequestException as exc:
-        kind = error_kind(exc)
-        result.error = f"{kind}: {_describe(kind, exc, url, config.timeout)}"
-        result.retryable = kind in ("timeout", "connection", "refused", "body")
-    except TimeoutError as exc:  # our whole-request deadline
-        result.error = f"timeout: {exc}"
-        result.retryable = True
-    except urllib3.exceptions.ReadTimeoutError:
-        result.error = f"timeout: no answer from {urlsplit(url).netloc} within {config.timeout:g} s"
-        result.retryable = True
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as exc:
-        # A reset mid-body, a malformed chunked body, a bad gzip stream.
-        result.error = f"body: {_short(exc)}"
-        result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
+    with Deadline(config.timeout) as deadline:
+        try:
+            with _get(session, url, config.max_redirects, deadline, result, _conditional(validators)) as resp:
+                result.status = resp.status_code
+                _content_type(resp, result)
+                result.robots_tag = resp.headers.get("X-Robots-Tag")
+                result.etag = resp.headers.get("ETag")
+                result.last_modified = resp.headers.get("Last-Modified")
+                _read_body(resp, result, limit, deadline.at)
+                if deadline.expired:  # cut at the very end: the body may lack its tail
+                    raise TimeoutError("body not read within the timeout")
+                if resp.status_code >= 400:
+                    result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
+                    if resp.status_code in RETRY_STATUSES:
+                        result.retryable = True
+                        result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            _failed(result, exc, deadline.expired, config.timeout)
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
     return result
 
@@ -152,11 +150,88 @@ def _conditional(validators: tuple[str | None, str | None] | None) -> dict[str, 
     return headers
 
 
-def _collect_cookies(resp: requests.Response, result: Fetched) -> None:
-    # resp.cookies holds what that one response set (and the jar accepted).
-    for r in (*resp.history, resp):
-        if r.cookies:
-            result.cookies = (result.cookies or []) + list(r.cookies)
+def _failed(result: Fetched, exc: BaseException, expired: bool, timeout: float) -> None:
+    host = urlsplit(result.final_url).netloc
+    if expired or isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        # Whatever the watchdog's cut made urllib3 raise, the cause is the deadline.
+        result.error = f"timeout: no complete response from {host} within {timeout:g} s"
+        result.retryable = True
+    elif isinstance(exc, requests.exceptions.RequestException):
+        kind = error_kind(exc)
+        result.error = f"{kind}: {_describe(kind, exc, result.final_url, timeout)}"
+        result.retryable = kind in ("timeout", "connection", "refused", "body")
+    else:
+        # A reset mid-body, a malformed chunked body, a bad gzip stream.
+        inner = exc.args[-1] if isinstance(exc, urllib3.exceptions.ProtocolError) and exc.args else None
+        # ProtocolError("Connection broken: X", X): say X once.
+        text = f"connection broken: {inner}" if isinstance(inner, BaseException) else _short(exc)
+        result.error = f"body: {text}"[:200]
+        result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
+
+
+class RedirectError(requests.exceptions.RequestException):
+    """A redirect that is not followed: a loop, or a target that is not http(s)."""
+
+
+def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
+         result: Fetched, headers: dict[str, str] | None = None) -> requests.Response:
+    # Redirects are followed here rather than by requests, to refuse what it
+    # would try (ftp:, file: targets), to catch a loop at its first repeat
+    # instead of at the hop limit, to give each hop only the time left, and
+    # to read at most a little of a redirect's body (requests reads it all).
+    visited: dict[str, int] = {}  # canonical URL -> hop that requested it
+    cookie_hop = -1  # the last hop whose response set a cookie
+    sent: dict[str, str | None] | None = dict(headers) if headers else None
+    for hop in range(max_redirects + 1):
+        result.final_url = url
+        left = deadline.remaining()
+        if left <= 0:
+            raise TimeoutError("deadline passed between redirects")
+        resp = session.get(url, stream=True, timeout=left, allow_redirects=False, headers=sent)
+        if resp.cookies:  # what this response set (and the jar accepted), for the other threads
+            result.cookies = (result.cookies or []) + list(resp.cookies)
+        if deadline.expired:
+            # http.client takes a cut in the middle of the headers for their
+            # end: what arrived is no response to go by.
+            resp.close()
+            raise TimeoutError("headers not read within the timeout")
+        target = session.get_redirect_target(resp)
+        if target is None:
+            return resp
+        _drain(resp)
+        visited[_key(url)] = hop
+        if "Set-Cookie" in resp.headers:
+            cookie_hop = hop
+        target = urljoin(url, requote_uri(target))
+        scheme = urlsplit(target).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise RedirectError(f"refused redirect to {target[:100]} (only http and https are followed)")
+        # A URL already requested, with no cookie set since, would answer the same again:
+        # a loop. (A site that sets a cookie and redirects to the same URL is no loop.)
+        if visited.get(_key(target), -1) > cookie_hop:
+            raise RedirectError(f"redirect loop: {url} redirects back to {target[:100]}")
+        # requests drops Authorization when a redirect leaves the host; so do we.
+        if session.should_strip_auth(url, target):
+            sent = {**(sent or {}), "Authorization": None}
+        url = target
+    raise requests.exceptions.TooManyRedirects(f"more than {max_redirects} redirects")
+
+
+def _key(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return url
+
+
+def _drain(resp: requests.Response) -> None:
+    # A short redirect body read to its end frees the connection for reuse;
+    # a longer one is not worth the wait: close the connection.
+    try:
+        resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass
+    resp.close()
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:
@@ -216,7 +291,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def error_kind(exc: BaseException) -> str:
     """Map a fetch exception to a short, stable kind (``timeout``, ``dns``…)."""
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
+    if isinstance(exc, (requests.exceptions.TooManyRedirects, RedirectError)):
         return "redirects"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"

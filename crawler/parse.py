@@ -34,6 +34,7 @@ from .urls import normalize_url, origin_of
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LINK_TAGS = ["a", "area"]
 _local = threading.local()  # lxml parsers are not thread-safe: one per thread
+_ERR_RESOURCE_LIMIT = etree.ErrorTypes.ERR_RESOURCE_LIMIT
 
 
 
@@ -115,6 +116,11 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
     root = _lxml_root(utf8)
     if root is None:
         return Parsed()
+    if _depth_exceeded():
+        # libxml2 stops building the tree at 256 levels of nesting (a few
+        # hundred unclosed <font> or <div> get there) and drops the rest of
+        # the page. Its event interface keeps no stack and reads to the end.
+        return _parse_events(utf8, url, encoding)
     title = None
     for tag in root.iter("title"):
         title = " ".join("".join(tag.itertext()).split())
@@ -149,6 +155,54 @@ def _assemble(title: str | None, anchors: list[tuple[str, str]], metas: list[tup
     parsed.links, followed = _resolve_all(anchors + [(url, "") for url in refresh], base, encoding)
     parsed.nofollow = [link for link in parsed.links if link not in followed]
     return parsed
+
+
+def _depth_exceeded() -> bool:
+    # Parsing stops at that error, so it is the last one logged.
+    error = _local.parser.error_log.last_error
+    return error is not None and error.type == _ERR_RESOURCE_LIMIT
+
+
+class _Collector:
+    """An lxml parser target gathering what `_parse_lxml` reads from a tree."""
+
+    def __init__(self) -> None:
+        self.title: str | None = None
+        self.base: str | None = None
+        self.anchors: list[tuple[str, str]] = []
+        self.metas: list[tuple[str, str, str]] = []
+        self._title: list[str] | None = None  # text of the first <title>, while inside it
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if tag in ("a", "area"):
+            href = attrib.get("href")
+            if href is not None:
+                self.anchors.append((href, attrib.get("rel") or ""))
+        elif tag == "meta":
+            self.metas.append((attrib.get("name") or "", attrib.get("http-equiv") or "", attrib.get("content") or ""))
+        elif tag == "base":
+            if self.base is None:
+                self.base = attrib.get("href")
+        elif tag == "title" and self.title is None and self._title is None:
+            self._title = []
+
+    def data(self, text: str) -> None:
+        if self._title is not None:
+            self._title.append(text)
+
+    def end(self, tag: str) -> None:
+        if tag == "title" and self._title is not None:
+            self.title = " ".join("".join(self._title).split())
+            self._title = None
+
+    def close(self) -> _Collector:
+        return self
+
+
+def _parse_events(utf8: bytes, url: str, encoding: str) -> Parsed:
+    found: _Collector = etree.fromstring(utf8, etree.HTMLParser(target=_Collector(), encoding="utf-8"))
+    base = url if found.base is None else urljoin(url, found.base.strip())
+    return _assemble(found.title, found.anchors, found.metas, base, encoding)
 
 
 def refresh_url(content: str) -> str | None:

@@ -34,13 +34,17 @@ class LinkFilter:
         # (session ids or paths that grow on every hop).
         if self.max_length is not None and len(link) > self.max_length:
             return "length"
-        if self.scope != "any" and self._key(link) != self._seed_key(seed):
+        if not self.in_scope(link, seed):
             return "scope"
         if self.allow and not any(p.search(link) for p in self.allow):
             return "allow"
         if any(p.search(link) for p in self.deny):
             return "deny"
         return None
+
+    def in_scope(self, url: str, seed: str) -> bool:
+        """True when ``url`` is within ``--scope`` of ``seed`` (``allow``/``deny`` aside)."""
+        return self.scope == "any" or self._key(url) == self._seed_key(seed)
 
     def _seed_key(self, seed: str) -> str:
         key = self._seed_keys.get(seed)

@@ -57,6 +57,12 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     # Fetch threads wake from I/O needing the GIL while another parses; the
     # default 5 ms switch interval adds that wait to every response.
     sys.setswitchinterval(0.001)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # urllib3 logs a warning with a traceback for every response whose
+        # headers it cannot fully parse: common on the open web, and what a
+        # response cut mid-headers at its deadline leaves. The page's record
+        # says what went wrong; the details are for -v.
+        logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
     _state.config = config
     _state.extract = extract
     _state.selectors = compile_selectors(config.select)
@@ -198,8 +204,8 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
             page.extra.pop(name, None)  # a selector wins over a hook field of its name
             page.extra[name] = value
     status = page.status or 0
-    if result.task.depth < config.depth and 200 <= status < 300:
-        seed = result.task.seed or result.task.url
+    seed = result.task.seed or result.task.url
+    if result.task.depth < config.depth and 200 <= status < 300 and _landed_in_scope(fetched, seed):
         follow = parsed.links
         if not config.follow_nofollow:
             # rel="nofollow" links and pages whose <meta name="robots"> says nofollow
@@ -207,6 +213,13 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
             skip = set(parsed.nofollow)
             follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
         result.links = [link for link in follow if _state.links.reason(link, seed) is None]
+
+
+def _landed_in_scope(fetched: Fetched, seed: str) -> bool:
+    # A redirect that left the scope is recorded where it landed, but the
+    # links of that page are not the crawl's to follow (even those that point
+    # back into scope: they were found outside it).
+    return fetched.final_url == fetched.url or _state.links.in_scope(fetched.final_url, seed)
 
 
 def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:

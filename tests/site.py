@@ -17,9 +17,14 @@ generated site whose link graph is known in advance (`EDGES`):
 ``/file.pdf``       ``application/pdf`` with a fake ``<a href="/from-pdf">``
 ``/graph/N``        a chain: N links N+1, up to `CHAIN_MAX`
 ``/fan/N``          links ``/leaf/1`` … ``/leaf/N``
-``/status/N``       status N with a small HTML body (``?retry_after=S`` adds the header)
-``/flaky/KEY``      503 for the first ``?fail=N`` requests of KEY, then 200
+``/status/N``       status N with a small HTML body (``?retry_after=S`` adds the header;
+                    ``?retry_date=S`` sends it as the HTTP-date S seconds ahead)
+``/flaky/KEY``      503 for the first ``?fail=N`` requests of KEY, then 200 (Retry-After:
+                    0, or ``?retry_date=S`` as for ``/status/N``)
 ``/redirect``       302 (or ``?code=``) to ``?to=PATH``
+``/hops/N``         302 to ``/hops/N-1``; ``/hops/0`` is a page
+``/loop/a``         302 to ``/loop/b``, which redirects back to ``/loop/a``
+``/links``          a page linking each ``?to=URL``
 ``/slow?s=S``       sleeps S seconds (at most `SLOW_MAX`); tracks requests in flight
 ``/formula``        links pages whose titles start with ``=``, ``-``, ``+``, ``@``
 ``/grow/X``         links ``/grow/Xab``: an infinite URL space
@@ -42,6 +47,7 @@ registered domains) by pointing ``HTTP_PROXY`` at the site.
 
 from __future__ import annotations
 
+import email.utils
 import html
 import sys
 import threading
@@ -163,6 +169,13 @@ def html_page(title: str | None, hrefs: Iterable[str] = (), head: str = "", body
     links = "".join(f'<li><a href="{html.escape(h)}">{html.escape(h)}</a></li>' for h in hrefs)
     return (f"<!DOCTYPE html>\n<html><head>{title_tag}{head}</head>\n"
             f"<body><h1>{html.escape(title or '')}</h1>{body}<ul>{links}</ul></body></html>\n")
+
+
+def _retry_after(seconds: str, date_in: str) -> str:
+    # ``date_in``: the HTTP-date that many seconds from now, else ``seconds`` as given.
+    if date_in:
+        return email.utils.formatdate(time.time() + float(date_in), usegmt=True)
+    return seconds
 
 
 class _Server(ThreadingHTTPServer):
@@ -358,16 +371,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, html_page(f"Leaf {path[6:]}"))
         elif path.startswith("/status/") and path[8:].isdigit():
             status = int(path[8:])
-            headers = {"Retry-After": arg("retry_after")} if arg("retry_after") else None
+            retry_after = _retry_after(arg("retry_after"), arg("retry_date"))
+            headers = {"Retry-After": retry_after} if retry_after else None
             self._send(status, html_page(f"Status {status}"), headers=headers)
         elif path.startswith("/flaky/"):
             # Fails the first ?fail=N requests of this exact target, then works.
             if count <= int(arg("fail", "1")):
-                self._send(503, html_page("Try again"), headers={"Retry-After": "0"})
+                retry_after = _retry_after("0", arg("retry_date"))
+                self._send(503, html_page("Try again"), headers={"Retry-After": retry_after})
             else:
                 self._send(200, html_page("Flaky, now fine"))
         elif path == "/redirect":
             self._send(int(arg("code", "302")), html_page("Moved"), headers={"Location": arg("to", "/")})
+        elif path.startswith("/hops/") and path[6:].isdigit():
+            n = int(path[6:])
+            if n > 0:
+                self._send(302, html_page("Hop"), headers={"Location": f"/hops/{n - 1}"})
+            else:
+                self._send(200, html_page("Last hop"))
+        elif path in ("/loop/a", "/loop/b"):
+            self._send(302, html_page("Loop"), headers={"Location": "/loop/b" if path == "/loop/a" else "/loop/a"})
+        elif path == "/links":
+            self._send(200, html_page("Links", query.get("to", [])))
         elif path == "/slow":
             self._slow(float(arg("s", "1")))
         elif path in site.sitemaps:

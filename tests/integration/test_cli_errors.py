@@ -8,6 +8,7 @@ traceback).
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,29 @@ def test_retries(site: Site) -> None:
     assert unavailable["attempts"] == 3
     assert records[site.url("/status/404")]["attempts"] == 1
     assert len(run.records) == 3, "a retried URL still gets one record"
+
+
+def test_retry_after_http_date(site: Site) -> None:
+    # Retry-After as an HTTP-date: within --max-retry-after it is waited for;
+    # beyond it the page is an error record at once, not a wait of an hour.
+    soon, late = site.url("/flaky/date?fail=1&retry_date=2"), site.url("/status/503?retry_date=3600")
+    start = time.monotonic()
+    run = crawl_cli(site, soon, late, "--max-retry-after", 10, *WORKERS, timeout=60)
+    took = time.monotonic() - start
+    assert run.result.returncode == 0, run.result.stderr
+    records = run.by_url()
+    recovered = records[soon]
+    assert recovered["ok"] is True, recovered
+    assert recovered["attempts"] == 2
+    times = [t for t, target in run.log if target == "/flaky/date?fail=1&retry_date=2"]
+    assert len(times) == 2
+    assert times[1] - times[0] >= 0.9, "the date (1-2 s ahead, to the second) was not waited for"
+    refused = records[late]
+    assert refused["status"] == 503
+    assert "exceeds --max-retry-after" in refused["error"], refused
+    assert refused["attempts"] == 1
+    assert run.hits["/status/503?retry_date=3600"] == 1
+    assert took < 15, f"took {took:.1f} s"
 
 
 # -- bad input: exit 2, one line, no traceback -----------------------------------------

@@ -138,6 +138,54 @@ def test_redirect_loop(mocked):
     assert f.status is None
 
 
+@pytest.mark.parametrize("target", ["ftp://a.test/f", "javascript:alert(1)", "file:///etc/passwd", "mailto:x@a.test"])
+def test_redirect_to_other_scheme_refused(mocked, target):
+    mocked.add(responses.GET, "http://a.test/go", status=302, headers={"Location": target})
+    f = get("http://a.test/go")
+    assert f.error is not None
+    assert f.error.startswith("redirects: refused redirect to"), f.error
+    assert f.retryable is False
+    assert f.final_url == "http://a.test/go"
+
+
+def test_redirect_loop_is_caught_at_first_repeat(mocked):
+    mocked.add(responses.GET, "http://a.test/x", status=302, headers={"Location": "/y"})
+    mocked.add(responses.GET, "http://a.test/y", status=302, headers={"Location": "/x"})
+    f = get("http://a.test/x")  # max_redirects 10: a loop must not take 10 hops to notice
+    assert f.error is not None
+    assert f.error.startswith("redirects: redirect loop"), f.error
+    assert len(mocked.calls) == 2
+
+
+def test_redirect_to_itself_after_setting_a_cookie_is_no_loop(mocked):
+    # The cookie-check pattern: /page sets a cookie and redirects to itself.
+    mocked.add(responses.GET, "http://a.test/page", status=302,
+               headers={"Location": "/page", "Set-Cookie": "seen=1; Path=/"})
+    mocked.add(responses.GET, "http://a.test/page", body=b"in", headers={"Content-Type": "text/html"})
+    f = get("http://a.test/page")
+    assert f.error is None, f.error
+    assert f.body == b"in"
+    assert mocked.calls[1].request.headers["Cookie"] == "seen=1"
+
+
+def test_authorization_is_not_sent_to_another_host(mocked):
+    mocked.add(responses.GET, "http://a.test/", status=302, headers={"Location": "http://b.test/"})
+    mocked.add(responses.GET, "http://b.test/", body=b"b")
+    f = get("http://a.test/", headers=[("Authorization", "Bearer secret")])
+    assert f.error is None
+    assert mocked.calls[0].request.headers["Authorization"] == "Bearer secret"
+    assert "Authorization" not in mocked.calls[1].request.headers
+
+
+def test_redirect_error_names_the_last_url_reached(mocked):
+    mocked.add(responses.GET, "http://a.test/1", status=301, headers={"Location": "/2"})
+    mocked.add(responses.GET, "http://a.test/2", status=302, headers={"Location": "ftp://a.test/"})
+    f = get("http://a.test/1")
+    assert f.error is not None
+    assert f.error.startswith("redirects:")
+    assert f.final_url == "http://a.test/2"
+
+
 # -- HTTP errors ------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crawler import parse as parse_mod
 from crawler.parse import parse_html
 
 URL = "http://a.test/dir/page.html"
@@ -75,3 +76,31 @@ def test_lxml_and_soup_paths_agree(name):
     assert fast.soup is None
     assert full.soup is not None
     assert (fast.title, fast.links) == (full.title, full.links)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_tree_and_event_readings_agree(name):
+    # The event reading is the fallback for pages nested too deep for libxml2's tree.
+    body, charset = CORPUS[name]
+    encoding = parse_mod.choose_encoding(body, charset)
+    utf8 = parse_mod._as_utf8(body, encoding)
+    tree = parse_mod._parse_lxml(utf8, URL, encoding)
+    events = parse_mod._parse_events(utf8, URL, encoding)
+    fields = ("title", "links", "nofollow", "meta_nofollow", "noindex")
+    assert [getattr(tree, f) for f in fields] == [getattr(events, f) for f in fields]
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_deep_nesting_keeps_the_rest_of_the_page(depth):
+    # libxml2's tree stops at 256 levels and drops everything after: the links
+    # below (and after) a pile of unclosed tags must still be found.
+    body = (b"<html><head><title>Deep</title><base href='/b/'></head><body><a href='/top'>t</a>"
+            + b"<div><font>" * (depth // 2) + b"<a href='low' rel='nofollow'>l</a>"
+            + b"</font></div>" * (depth // 2) + b"<a href='/after'>a</a>")
+    fast = parse_html(body, URL)
+    assert fast.title == "Deep"
+    assert fast.links == ["http://a.test/top", "http://a.test/b/low", "http://a.test/after"]
+    assert fast.nofollow == ["http://a.test/b/low"]
+    if depth < 1000:  # BeautifulSoup takes seconds on the deep one
+        full = parse_html(body, URL, full=True)
+        assert (full.title, full.links) == (fast.title, fast.links)

@@ -104,3 +104,14 @@ def test_over_long_links_are_not_followed():
     links = LinkFilter("any", max_length=30)
     assert links.reason("http://a.test/" + "x" * 16, "http://a.test/") is None
     assert links.reason("http://a.test/" + "x" * 17, "http://a.test/") == "length"
+
+
+@pytest.mark.parametrize(("scope", "url", "expected"), [
+    ("host", "http://www.example.com:81/x", True),
+    ("host", "http://example.com/", False),
+    ("domain", "http://blog.example.com/", True),
+    ("domain", "http://other.org/", False),
+    ("any", "http://other.org/", True),
+])
+def test_in_scope_ignores_allow_and_deny(scope, url, expected):
+    assert LinkFilter(scope, allow=("nothing-matches",), deny=(".",)).in_scope(url, SEED) is expected

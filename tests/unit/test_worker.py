@@ -133,6 +133,27 @@ def test_redirect_final_url(setup):
     assert page.final_url == "http://a.test/new"
 
 
+def test_redirect_out_of_scope_follows_no_links(setup):
+    # HTML links back to a.test (in the seed's scope), but it was found on other.test.
+    init, rs = setup
+    init(depth=2)
+    rs.add(responses.GET, "http://a.test/out", status=302, headers={"Location": "http://other.test/page"})
+    rs.add(responses.GET, "http://other.test/page", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/out", seed="http://a.test/"))
+    assert result.page.final_url == "http://other.test/page"
+    assert result.page.links == 3
+    assert result.links == []
+
+
+def test_redirect_within_scope_follows_links(setup):
+    init, rs = setup
+    init(depth=2)
+    rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
+    rs.add(responses.GET, "http://a.test/new", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/old", seed="http://a.test/"))
+    assert result.links == ["http://a.test/a", "http://a.test/b"]
+
+
 def test_robots_task(setup):
     init, rs = setup
     init()

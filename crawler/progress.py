@@ -47,6 +47,9 @@ def summary(stats: CrawlStats) -> str:
         line += f", {stats.retries} retries"
     if stats.robots_refused:
         line += f", {stats.robots_refused} refused by robots.txt"
+    if stats.changes:
+        line += ", " + ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged", "gone")
+                                 if stats.changes[k])
     if stats.sitemaps:
         line += f", {stats.sitemap_urls} URLs from {stats.sitemaps} sitemaps"
     if stats.host_capped:

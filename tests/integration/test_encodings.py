@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import parse_jsonl, run_cli
+from tests.conftest import parse_jsonl, run_cli, serving
 
 JAPANESE = "日本語のページ"
 CHINESE = "中文页面"
@@ -47,13 +46,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_titles_decode_in_every_encoding(base: str) -> None:

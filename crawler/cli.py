@@ -269,12 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "merge":
-        from .merge import main as merge_main
-
-        return merge_main(argv)
-    from .status import main as status_main
-
-    return status_main(argv)
+        from .merge import main as run
+    else:
+        from .status import main as run
+    try:
+        return run(argv)
+    except SystemExit as exc:  # argparse: --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
 
 def usage_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -303,10 +304,10 @@ def _main(argv: Sequence[str] | None) -> int:
             for error in skipped:
                 # A cron run keeps going on the good lines; the mail still shows the bad ones.
                 print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
+        if config.redis:
+            config = _name_the_node(config, seeds, args.quiet)
     except CrawlerError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    if config.redis:
-        config = _name_the_node(config, seeds, args.quiet)
     runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
     crawler = Crawler(config)
     tally = RunSummary()
@@ -384,11 +385,14 @@ def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: Ru
 
 
 def _name_the_node(config: CrawlConfig, seeds: list[str], quiet: bool) -> CrawlConfig:
-    """Fill in the default crawl id and node name, and say them (status and merge need them)."""
+    """Check that Redis answers (exit 2 if not), fill in the default crawl id and node
+    name, and say them (status and merge need them)."""
     import dataclasses
 
+    from .redislink import connect
     from .redisnode import default_crawl_id, default_node
 
+    connect(config.redis or "").close()  # unreachable: one error line, before anything is said
     config = dataclasses.replace(config, crawl_id=config.crawl_id or default_crawl_id(seeds),
                                  node=config.node or default_node(config.output))
     runlog.info("crawl %s, node %s, Redis %s", config.crawl_id, config.node, config.redis)

@@ -24,6 +24,7 @@ import logging
 import math
 import multiprocessing
 import random
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -63,7 +64,7 @@ _BUFFER_PER_SLOT = 16
 # rounds of work (so the others get theirs) and refills at half of that, so
 # one lease call serves many pages.
 _SHARED_BUFFER_PER_SLOT = 2
-_SHARED_BUFFER_MIN = 8
+_SHARED_BUFFER_MIN = 4
 
 
 @dataclass
@@ -240,6 +241,10 @@ class Crawler:
             return None
         from .redisnode import RedisNode  # only distributed runs need the redis package
 
+        # Each dispatch and each record makes a round trip to Redis under the
+        # lock, and the two threads trade the GIL around those waits: the
+        # default 5 ms switch interval would be added to many of them.
+        sys.setswitchinterval(0.0005)
         self._shared = RedisNode(config, seeds)
         self._shared.link.abort = lambda: self._stop is not None
         self.stats.crawl_id, self.stats.node = self._shared.crawl_id, self._shared.name

@@ -221,7 +221,8 @@ class RedisHostGate:
         self.waits = 0
 
     def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
-        """0 when a request to ``origin`` may start now (its slot is taken), else seconds to wait."""
+        """0 when a request to ``origin`` may start now (its slot is taken), else seconds to wait
+        (negative: every slot is taken, see `HostGate.acquire`)."""
         front = self.frontier
         key, token = front.keys.slots(origin), self._token(task)
         slot_keys, tokens = front._take_releases()
@@ -231,7 +232,7 @@ class RedisHostGate:
             self.held[token] = key
             return 0.0
         self.waits += 1
-        return FULL_POLL if wait < 0 else wait / 1000
+        return -FULL_POLL if wait < 0 else wait / 1000
 
     def release(self, origin: str, task: Task) -> None:
         """The request for ``task`` ended: its slot goes back with the node's next call."""

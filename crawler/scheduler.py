@@ -37,7 +37,11 @@ class HostGate(Protocol):
     """Per-host slots and pacing shared beyond this process (see `crawler.redisfrontier`)."""
 
     def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
-        """Take a slot of ``origin`` for ``task``: 0 when granted, else seconds to wait first."""
+        """Take a slot of ``origin`` for ``task``: 0 when granted, else seconds to wait first.
+
+        Negative: every slot is taken; ask again after that many seconds, or
+        as soon as one of this scheduler's own requests to the host ends.
+        """
 
     def release(self, origin: str, task: Task) -> None:
         """The request for ``task`` ended: give its slot back."""
@@ -47,7 +51,7 @@ class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
 
     __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring",
-                 "limit", "streak", "sitemaps")
+                 "limit", "streak", "sitemaps", "full")
 
     def __init__(self, origin: str, delay: float) -> None:
         self.origin = origin
@@ -61,6 +65,7 @@ class Host:
         self.limit = 0  # requests allowed in flight; set by the scheduler, lowered when the host struggles
         self.streak = 0  # > 0: consecutive throttling signals; < 0: consecutive successes
         self.sitemaps = 0  # sitemap tasks buffered or in flight: the host's pages wait for them
+        self.full = False  # the gate said every slot of the host is taken
 
 
 class Scheduler:
@@ -196,10 +201,11 @@ class Scheduler:
         if self.gate is None:
             return True
         wait = self.gate.acquire(host.origin, task, host.limit, host.delay)
-        if wait > 0:
-            host.next_at = now + wait
-            return False
-        return True
+        if wait == 0:
+            return True
+        host.next_at = now + abs(wait)
+        host.full = wait < 0
+        return False
 
     def _start(self, host: Host, task: Task, now: float) -> Task:
         host.inflight += 1
@@ -222,6 +228,9 @@ class Scheduler:
         self.inflight -= 1
         if self.gate is not None:
             self.gate.release(host.origin, task)
+            if host.full:  # the slot just freed is one this host was waiting for: try again now
+                host.full = False
+                host.next_at = 0.0
         if task.kind != ROBOTS:
             self._depths[task.depth] -= 1
         if task.kind == SITEMAP:

@@ -24,7 +24,6 @@ import logging
 import math
 import multiprocessing
 import random
-import sys
 import threading
 import time
 from collections import Counter, deque
@@ -241,10 +240,6 @@ class Crawler:
             return None
         from .redisnode import RedisNode  # only distributed runs need the redis package
 
-        # Each dispatch and each record makes a round trip to Redis under the
-        # lock, and the two threads trade the GIL around those waits: the
-        # default 5 ms switch interval would be added to many of them.
-        sys.setswitchinterval(0.0005)
         self._shared = RedisNode(config, seeds)
         self._shared.link.abort = lambda: self._stop is not None
         self.stats.crawl_id, self.stats.node = self._shared.crawl_id, self._shared.name

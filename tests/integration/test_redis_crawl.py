@@ -155,7 +155,7 @@ def test_a_killed_nodes_pages_are_crawled_by_the_others(site: Site, redis_url: s
 
 
 def test_nodes_ride_out_a_redis_restart(site: Site, tmp_path: Path) -> None:
-    n = 1000
+    n = 600
     site.reset()
     server = RedisServer(tmp_path / "redis", persist=True).start()
     try:

@@ -2,7 +2,11 @@
 progress, run log and summary, exit status.
 
 Exit status: 0 the run finished (page errors are records); 1 nothing could be
-fetched; 2 bad usage or input; 130/143 stopped by SIGINT/SIGTERM.
+fetched; 2 bad usage or input; 3 lost Redis mid-run (``--redis``); 130/143
+stopped by SIGINT/SIGTERM.
+
+``crawler merge …`` and ``crawler status …`` are subcommands of a
+distributed crawl (`crawler.merge`, `crawler.status`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_DELAY,
+    DEFAULT_LEASE_TIMEOUT,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_MAX_URL_LENGTH,
@@ -32,7 +37,7 @@ from .config import (
     __version__,
 )
 from .crawler import Crawler, CrawlStats
-from .errors import ConfigError, CrawlerError, SeedError, UsageError
+from .errors import ConfigError, CrawlerError, RedisLostError, SeedError, UsageError
 from .output import format_for
 from .progress import Progress, summary
 from .runlog import runlog, setup_logging, teardown_logging
@@ -42,7 +47,9 @@ from .summary import RunSummary, summary_path, write_summary
 if TYPE_CHECKING:
     from .select import Selector
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_REDIS_LOST = 0, 1, 2, 3
+#: ``python -m crawler NAME …``: commands other than a crawl
+SUBCOMMANDS = ("merge", "status")
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -87,7 +94,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     p = _Parser(prog="crawler", description="Fetch URLs in parallel (or crawl outward from them) "
                 "and write one record per page as CSV, JSON or JSON Lines.",
                 epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
-                "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 130/143 interrupted.",
+                "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
+                "Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
                 raise_errors=raise_errors)
     p.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
     p.add_argument("--config", metavar="FILE",
@@ -139,6 +147,16 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help="with --state: write only pages that are new, changed or gone")
     p.add_argument("--recrawl-after", type=_duration, metavar="DURATION",
                    help="with --state: skip pages fetched within DURATION (e.g. 30m, 6h, 2d)")
+    p.add_argument("--redis", metavar="URL",
+                   help="share the crawl through Redis (redis://HOST:PORT/DB): run the same command on "
+                   "every machine; each writes its own output (see 'crawler merge')")
+    p.add_argument("--crawl-id", metavar="NAME",
+                   help="with --redis: the crawl's name in Redis (default: a hash of the seeds)")
+    p.add_argument("--node", metavar="NAME",
+                   help="with --redis: this node's name (default: host name and a hash of the output path)")
+    p.add_argument("--lease-timeout", type=_pos_float, default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
+                   help="with --redis: a dead node's pages go to other nodes after this long "
+                   f"(default {DEFAULT_LEASE_TIMEOUT:g}; live nodes renew their leases)")
     p.add_argument("--strict", action="store_true",
                    help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
     selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
@@ -169,6 +187,9 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
         changed_only=args.changed_only, recrawl_after=args.recrawl_after,
         select=_selectors(args.select),
+        # "" is "not given" (a config file's way to show the key with its default)
+        redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
+        lease_timeout=args.lease_timeout,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -237,10 +258,34 @@ def _selectors(pairs: list[tuple[str, bool]]) -> tuple[Selector, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:  # a seed file named so is reached as ./merge
+        return _subcommand(argv[0], argv[1:])
     try:
         return _main(argv)
     finally:
         teardown_logging()
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "merge":
+        from .merge import main as run
+    else:
+        from .status import main as run
+    try:
+        return run(argv)
+    except SystemExit as exc:  # argparse: --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+def usage_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser whose errors are one ``crawler: error:`` line and exit status 2 (for subcommands)."""
+    return _Parser(prog=prog, description=description)
+
+
+def fail_usage(message: str) -> int:
+    """Print a usage error line; returns exit status 2."""
+    return _fail(message, EXIT_USAGE)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -259,6 +304,8 @@ def _main(argv: Sequence[str] | None) -> int:
             for error in skipped:
                 # A cron run keeps going on the good lines; the mail still shows the bad ones.
                 print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
+        if config.redis:
+            config = _name_the_node(config, seeds, args.quiet)
     except CrawlerError as exc:
         return _fail(str(exc), EXIT_USAGE)
     runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
@@ -278,6 +325,13 @@ def _crawl(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: 
     """Run the crawl, print and log the summary line, and return the exit status."""
     try:
         stats = _run(crawler, seeds, args, tally)
+    except RedisLostError as exc:
+        # Records already written stay: each was committed in Redis first.
+        _fail(f"{exc}; stopped (records written so far are kept; run the command again to resume)",
+              EXIT_REDIS_LOST)
+        line = summary(crawler.stats)
+        runlog.info("%s", line)
+        return EXIT_REDIS_LOST
     except CrawlerError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except Exception as exc:  # no traceback for users; -v shows it
@@ -328,6 +382,23 @@ def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: Ru
             signal.signal(sig, handler)
         if progress is not None:
             progress.close()
+
+
+def _name_the_node(config: CrawlConfig, seeds: list[str], quiet: bool) -> CrawlConfig:
+    """Check that Redis answers (exit 2 if not), fill in the default crawl id and node
+    name, and say them (status and merge need them)."""
+    import dataclasses
+
+    from .redislink import connect
+    from .redisnode import default_crawl_id, default_node
+
+    connect(config.redis or "").close()  # unreachable: one error line, before anything is said
+    config = dataclasses.replace(config, crawl_id=config.crawl_id or default_crawl_id(seeds),
+                                 node=config.node or default_node(config.output))
+    runlog.info("crawl %s, node %s, Redis %s", config.crawl_id, config.node, config.redis)
+    if not quiet:
+        print(f"crawler: crawl {config.crawl_id}, node {config.node}", file=sys.stderr)
+    return config
 
 
 def _both(first: Any, second: Any) -> Any:

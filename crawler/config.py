@@ -31,6 +31,10 @@ DEFAULT_USER_AGENT = f"crawler/{__version__}"
 DEFAULT_MAX_RETRY_AFTER = 120.0
 DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_URL_LENGTH = 2048  # what sitemaps.org allows, and about what browsers and CDNs accept
+DEFAULT_LEASE_TIMEOUT = 60.0
+DEFAULT_REDIS_OUTAGE = 30.0
+#: ``crawl_id`` and ``node``: short and printable, no braces (Redis key hash tags)
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 
 SCOPES = ("host", "domain", "any")
 FORMATS = ("csv", "json", "jsonl")
@@ -82,6 +86,16 @@ class CrawlConfig:
     changed_only: bool = False
     #: with ``state``: seconds within which a page fetched before is not fetched again
     recrawl_after: float | None = None
+    #: ``redis://HOST:PORT/DB``: share frontier, seen set and host pacing with other nodes
+    redis: str | None = None
+    #: with ``redis``: the crawl's name in Redis (None: derived from the seeds)
+    crawl_id: str | None = None
+    #: with ``redis``: this node's name (None: host name and a hash of the output path)
+    node: str | None = None
+    #: with ``redis``: seconds a node's task or host slot is kept for it without renewal
+    lease_timeout: float = DEFAULT_LEASE_TIMEOUT
+    #: with ``redis``: seconds Redis may stay unreachable mid-run before the node stops
+    redis_outage: float = DEFAULT_REDIS_OUTAGE
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
     #: fields extracted by CSS selectors (``--select``), added after every
@@ -135,6 +149,7 @@ class CrawlConfig:
             raise ConfigError(f"recrawl_after must be >= 0 seconds, got {self.recrawl_after}")
         if (self.changed_only or self.recrawl_after is not None) and not self.state:
             raise ConfigError("changed_only and recrawl_after need a state file (--state)")
+        self._validate_redis()
         if self.scope not in SCOPES:
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.format is not None and self.format not in FORMATS:
@@ -149,6 +164,23 @@ class CrawlConfig:
         for pair in self.headers:
             if len(pair) != 2 or not pair[0]:
                 raise ConfigError(f"bad header {pair!r}: expected (name, value)")
+
+    def _validate_redis(self) -> None:
+        if not self.lease_timeout > 0:  # NaN fails too
+            raise ConfigError(f"lease_timeout must be > 0 seconds, got {self.lease_timeout}")
+        if not self.redis_outage >= 0:
+            raise ConfigError(f"redis_outage must be >= 0 seconds, got {self.redis_outage}")
+        if self.redis is None:
+            if self.crawl_id is not None or self.node is not None:
+                raise ConfigError("crawl_id and node need a Redis URL (--redis)")
+            return
+        if self.state:
+            raise ConfigError("--state and --redis cannot be combined: with --redis the crawl's state "
+                              "lives in Redis (run each node without --state)")
+        for name in ("crawl_id", "node"):
+            value = getattr(self, name)
+            if value is not None and not re.fullmatch(NAME_PATTERN, value):
+                raise ConfigError(f"{name} must be 1-64 letters, digits, '.', '_', '@' or '-', got {value!r}")
 
 
 def _at_least(name: str, value: int, low: int) -> None:

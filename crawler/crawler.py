@@ -10,6 +10,11 @@ The loop thread pulls tasks from the frontier into the scheduler and
 dispatches what the gates allow; the pool's result thread runs
 `_on_result`, which writes the record and queues the new links. One lock
 guards the shared state between the two threads.
+
+With ``--redis`` the frontier, the completed set and the per-host gate are a
+`crawler.redisnode.RedisNode`'s, shared with the crawl's other nodes: a
+record is committed there (with its links) before it is written, as under
+``--state``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .state import StateStore
 from .urls import host_of, origin_of
 
 if TYPE_CHECKING:
+    from .redisnode import RedisNode
     from .worker import Extract
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,11 @@ BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with jitter
 # tasks keep every host fed and cost well under a megabyte.
 _BUFFER_MIN = 2000
 _BUFFER_PER_SLOT = 16
+# With --redis, buffered tasks are leased: a node holds only about two
+# rounds of work (so the others get theirs) and refills at half of that, so
+# one lease call serves many pages.
+_SHARED_BUFFER_PER_SLOT = 2
+_SHARED_BUFFER_MIN = 4
 
 
 @dataclass
@@ -76,6 +87,10 @@ class CrawlStats:
     sitemap_urls: int = 0
     #: with --state: records by change (new, changed, unchanged, gone)
     changes: Counter[str] = field(default_factory=Counter)
+    #: with --redis: the crawl and this node, and round trips made to Redis
+    crawl_id: str | None = None
+    node: str | None = None
+    redis_calls: int | None = None
 
     @property
     def elapsed(self) -> float:
@@ -117,6 +132,7 @@ class Crawler:
         self._per_host: Counter[str] = Counter()
         self._cookies = CookieStore()
         self._journal: Journal | None = None
+        self._shared: RedisNode | None = None
         self._sitemaps: SitemapDiscovery | None = None
         self._unchanged: set[str] = set()  # sitemap <lastmod> says so: not fetched this run
         self._exhausted = False
@@ -153,10 +169,14 @@ class Crawler:
         # The state's lock is taken first: a second run on it stops before
         # starting anything.
         store = StateStore(config.state) if config.state else None
-        manager = start_manager(ctx) if store is None else None
+        shared = self._join(config, seeds)  # Redis unreachable: UsageError before anything starts
+        manager = start_manager(ctx) if store is None and shared is None else None
         pool: ThreadedPool | None = None
         try:
-            if store is not None:
+            if shared is not None:
+                shared.open(seeds, last_fields=self._selected)
+                self._frontier = shared.frontier
+            elif store is not None:
                 store.begin(seeds, config.recrawl_after)
                 self._journal = Journal(config, store)
                 self._journal.open(last_fields=self._selected)
@@ -168,7 +188,8 @@ class Crawler:
                 self._frontier = ManagerFrontier(manager)
                 self._frontier.put([Task(url, 0, None, url) for url in seeds])
             self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
-                                        config.user_agent, robots=config.robots)
+                                        config.user_agent, robots=config.robots,
+                                        gate=shared.gate if shared is not None else None)
             if config.sitemaps:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():
@@ -176,6 +197,8 @@ class Crawler:
             threads = math.ceil(config.concurrency / config.workers)
             pool = ThreadedPool(config.workers, threads, entry.init_worker,
                                 (config, self.extract), context=ctx)
+            # With --redis the loop also renews leases: wake often enough for that.
+            tick = 0.5 if shared is None else min(0.5, config.lease_timeout / 6)
             while True:
                 # Cleared before the step, so a result landing during it
                 # wakes the next wait at once instead of being missed.
@@ -189,13 +212,17 @@ class Crawler:
                 if finished:
                     break
                 timeout = self._scheduler.next_wakeup()
-                self._wake.wait(0.5 if timeout is None else min(timeout, 0.5))
+                self._wake.wait(tick if timeout is None else min(timeout, tick))
         finally:
             self.stats.finished = time.monotonic()
             self.stats.stopped_by = self._stop
             if pool is not None:
                 pool.terminate()
                 pool.join()
+            if shared is not None:
+                with self._lock:  # the pool is gone: hand back what was not finished
+                    shared.close(finished=self._exhausted and self._stop is None)
+                self.stats.redis_calls = shared.link.calls
             if self._journal is not None:
                 with self._lock:  # the pool is gone; nothing else touches the state now
                     self._journal.close(completed=self._exhausted and self._stop is None)
@@ -208,13 +235,24 @@ class Crawler:
             if self._writer is not None:
                 self._writer.close()
 
+    def _join(self, config: CrawlConfig, seeds: list[str]) -> RedisNode | None:
+        if not config.redis:
+            return None
+        from .redisnode import RedisNode  # only distributed runs need the redis package
+
+        self._shared = RedisNode(config, seeds)
+        self._shared.link.abort = lambda: self._stop is not None
+        self.stats.crawl_id, self.stats.node = self._shared.crawl_id, self._shared.name
+        return self._shared
+
     def _step(self, pool: ThreadedPool) -> bool:
         """Refill, dispatch what may go; True when the crawl is complete. Holds the lock."""
         frontier, sched = self._frontier, self._scheduler
         assert frontier is not None
         assert sched is not None
-        limit = self.config.max_pages
-        want = max(_BUFFER_MIN, self.config.concurrency * _BUFFER_PER_SLOT) - sched.buffered
+        # With --redis the crawl's --max-pages is counted in Redis, across nodes.
+        limit = self.config.max_pages if self._shared is None else None
+        want = self._want(sched)
         if want > 0 and frontier.pending():
             for task in frontier.get(want):
                 sched.add(task)
@@ -236,14 +274,24 @@ class Crawler:
         self._record_refused(sched)
         if self._journal is not None:
             self._journal.maybe_flush()
+        if self._shared is not None:
+            self._shared.tick()
         self._exhausted = sched.idle() and frontier.pending() == 0
         return self._exhausted
+
+    def _want(self, sched: Scheduler) -> int:
+        """How many tasks to pull from the frontier now."""
+        concurrency = self.config.concurrency
+        if self._shared is None:
+            return max(_BUFFER_MIN, concurrency * _BUFFER_PER_SLOT) - sched.buffered
+        high = max(_SHARED_BUFFER_MIN, concurrency * _SHARED_BUFFER_PER_SLOT)
+        return high - sched.buffered if sched.buffered <= high // 2 else 0
 
     def _admit(self, task: Task, limit: int | None) -> bool:
         """Count a first attempt against --max-pages and --max-pages-per-host."""
         if limit is not None and self._dispatched >= limit:
             return False
-        cap = self.config.max_pages_per_host
+        cap = self.config.max_pages_per_host if self._shared is None else None  # with --redis: in Redis
         if cap is not None:
             origin = origin_of(task.url)
             if self._per_host[origin] >= cap:
@@ -270,6 +318,8 @@ class Crawler:
                 continue
             if self._journal is not None:
                 self._journal.store.dropped(task)
+            if self._shared is not None:
+                self._shared.drop(task)
             if len(self.stats.refused_urls) < 10_000:
                 self.stats.refused_urls.append(task.url)
         sched.refused.clear()
@@ -323,10 +373,14 @@ class Crawler:
         if task.kind == SITEMAP:
             self._handle_sitemap(task, page, result)
             return
+        links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
+            if result.links and not self._stop else []
+        if self._shared is not None:
+            self._emit(page, task, result, links)  # committed with the record
+            return
         self._emit(page, task, result)
-        if result.links and not self._stop:
-            depth = task.depth + 1
-            frontier.put([Task(link, depth, page.url, task.seed) for link in result.links])
+        if links:
+            frontier.put(links)
 
     def _handle_sitemap(self, task: Task, page: Page, result: Result) -> None:
         discovery, sched, frontier = self._sitemaps, self._scheduler, self._frontier
@@ -349,13 +403,15 @@ class Crawler:
         if links and not self._stop:
             frontier.put([Task(link, 0, task.url, task.seed) for link in links])
 
-    def _emit(self, page: Page, task: Task, result: Result | None = None) -> None:
+    def _emit(self, page: Page, task: Task, result: Result | None = None, links: list[Task] | None = None) -> None:
         for name in self._selected:
             # Pages the selectors did not run on (not HTML, errors, refusals)
             # carry the fields too, as None: every record has the same keys.
             if name not in page.extra:
                 page.extra[name] = None
-        write = self._journal is None
+        if self._shared is not None and not self._shared.record(page, task, links or ()):
+            return  # another node reported this URL already
+        write = self._journal is None and self._shared is None
         if self._journal is not None:
             # The journal writes the record once the state has committed it.
             self._journal.record(page, task, result)

@@ -7,6 +7,7 @@ Hierarchy::
     │   └── ConfigError       a CrawlConfig value is invalid
     ├── SeedError             a seed file or seed URL is unusable (exit 2)
     └── FrontierError         the frontier backend failed
+        └── RedisLostError    Redis stayed unreachable mid-run (--redis): the node stopped
 
 Page-level failures (DNS, refused, timeout, HTTP 4xx/5xx) are never raised:
 they become the ``error`` field of a record. `crawler.fetch.error_kind` turns a
@@ -34,3 +35,7 @@ class SeedError(CrawlerError, ValueError):
 
 class FrontierError(CrawlerError):
     """The frontier backend failed."""
+
+
+class RedisLostError(FrontierError):
+    """Redis stayed unreachable for longer than the outage window: the crawl stopped."""

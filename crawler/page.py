@@ -39,6 +39,9 @@ RECORD_FIELDS: tuple[str, ...] = FIELDS + FEATURE_FIELDS
 #: Added after RECORD_FIELDS when the crawl keeps state (``--state``).
 STATE_FIELDS: tuple[str, ...] = ("change",)
 
+#: Added after those when the crawl is shared through Redis (``--redis``).
+NODE_FIELDS: tuple[str, ...] = ("node",)
+
 #: Task kinds: a page to record, or a robots.txt or sitemap fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"
@@ -89,6 +92,8 @@ class Page:
     noindex: bool = False
     #: with ``--state``: ``new``, ``changed``, ``unchanged`` or ``gone`` (None without state)
     change: str | None = None
+    #: with ``--redis``: the name of the node that fetched the page (None otherwise)
+    node: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +101,8 @@ class Page:
         d = {name: getattr(self, name) for name in RECORD_FIELDS}
         if self.change is not None:
             d["change"] = self.change
+        if self.node is not None:
+            d["node"] = self.node
         if self.extra:
             for key, value in self.extra.items():
                 d.setdefault(key, value)

@@ -54,6 +54,8 @@ def summary(stats: CrawlStats) -> str:
         line += f", {stats.sitemap_urls} URLs from {stats.sitemaps} sitemaps"
     if stats.host_capped:
         line += f", {stats.host_capped} left out by --max-pages-per-host"
+    if stats.redis_calls is not None:
+        line += f", node {stats.node}, {stats.redis_calls / max(stats.pages, 1):.1f} Redis calls/page"
     if stats.stopped_by:
         line += f" (stopped by {stats.stopped_by})"
     return line

@@ -8,6 +8,10 @@ turns, so one slow host never stalls the others. A host that keeps answering
 429/503 or timing out gets half its slots (down to one), and slowly gets them
 back as it recovers.
 
+With ``--redis`` a `HostGate` makes the per-host cap and pacing global: a
+request starts only once the gate (shared by every node) grants its host a
+slot, and the slot is given back when the request ends.
+
 The depth gate: a task at depth d goes only while nothing shallower than
 d - 1 is still queued or in flight. Only an unfinished page at depth <= d - 2
 could reveal a shorter path to a depth-d URL; with the gate, a URL is never
@@ -19,6 +23,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Protocol
 
 from .page import ROBOTS, SITEMAP, Task
 from .robots import RobotsRules
@@ -28,11 +33,25 @@ from .urls import origin_of
 GROW_AFTER = 20
 
 
+class HostGate(Protocol):
+    """Per-host slots and pacing shared beyond this process (see `crawler.redisfrontier`)."""
+
+    def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
+        """Take a slot of ``origin`` for ``task``: 0 when granted, else seconds to wait first.
+
+        Negative: every slot is taken; ask again after that many seconds, or
+        as soon as one of this scheduler's own requests to the host ends.
+        """
+
+    def release(self, origin: str, task: Task) -> None:
+        """The request for ``task`` ended: give its slot back."""
+
+
 class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
 
     __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring",
-                 "limit", "streak", "sitemaps")
+                 "limit", "streak", "sitemaps", "full")
 
     def __init__(self, origin: str, delay: float) -> None:
         self.origin = origin
@@ -46,19 +65,22 @@ class Host:
         self.limit = 0  # requests allowed in flight; set by the scheduler, lowered when the host struggles
         self.streak = 0  # > 0: consecutive throttling signals; < 0: consecutive successes
         self.sitemaps = 0  # sitemap tasks buffered or in flight: the host's pages wait for them
+        self.full = False  # the gate said every slot of the host is taken
 
 
 class Scheduler:
     """Holds buffered tasks and hands out the next one allowed to go."""
 
     def __init__(self, concurrency: int, per_host: int, delay: float, user_agent: str,
-                 robots: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 robots: bool = True, clock: Callable[[], float] = time.monotonic,
+                 gate: HostGate | None = None) -> None:
         self.concurrency = concurrency
         self.per_host = per_host
         self.delay = delay
         self.user_agent = user_agent
         self.use_robots = robots
         self.clock = clock
+        self.gate = gate
         self.hosts: dict[str, Host] = {}
         self._ring: deque[Host] = deque()  # hosts that have queued tasks
         self._depths: Counter[int] = Counter()  # page tasks buffered or in flight, by depth
@@ -142,14 +164,19 @@ class Scheduler:
                 return None
             head = host.tasks[0]
             if head.kind == ROBOTS:  # a robots.txt fetch being retried
+                if not self._granted(host, head, now):
+                    return None
                 host.tasks.popleft()
                 self.buffered -= 1
                 return self._start(host, head, now)
             if host.robots is None:
                 if host.robots_pending:
                     return None
+                robots = Task(host.origin + "/robots.txt", kind=ROBOTS)
+                if not self._granted(host, robots, now):
+                    return None
                 host.robots_pending = True
-                return self._start(host, Task(host.origin + "/robots.txt", kind=ROBOTS), now)
+                return self._start(host, robots, now)
             if depth_floor is not None and head.depth > depth_floor + 1:
                 return None
             if host.sitemaps and head.kind != SITEMAP:
@@ -162,8 +189,23 @@ class Scheduler:
                     host.sitemaps -= 1
                 self.refused.append((head, host.robots))
                 continue
+            if not self._granted(host, head, now):
+                host.tasks.appendleft(head)
+                self.buffered += 1
+                return None
             return self._start(host, head, now)
         return None
+
+    def _granted(self, host: Host, task: Task, now: float) -> bool:
+        """True when the gate (if any) lets ``task`` start; else the host waits as long as it says."""
+        if self.gate is None:
+            return True
+        wait = self.gate.acquire(host.origin, task, host.limit, host.delay)
+        if wait == 0:
+            return True
+        host.next_at = now + abs(wait)
+        host.full = wait < 0
+        return False
 
     def _start(self, host: Host, task: Task, now: float) -> Task:
         host.inflight += 1
@@ -184,6 +226,11 @@ class Scheduler:
         host = self.hosts[origin_of(task.url)]
         host.inflight -= 1
         self.inflight -= 1
+        if self.gate is not None:
+            self.gate.release(host.origin, task)
+            if host.full:  # the slot just freed is one this host was waiting for: try again now
+                host.full = False
+                host.next_at = 0.0
         if task.kind != ROBOTS:
             self._depths[task.depth] -= 1
         if task.kind == SITEMAP:

@@ -87,6 +87,8 @@ class RunSummary:
             "by_error": dict(sorted(self.by_error.items())),
             "by_host": dict(sorted(self.by_host.items())),
         }
+        if stats.redis_calls is not None:
+            data["redis"] = {"crawl_id": stats.crawl_id, "node": stats.node, "calls": stats.redis_calls}
         if self.by_change:
             data["by_change"] = dict(sorted(self.by_change.items()))
         return data

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.redisserver import RedisServer, redis_server_path
 from tests.site import Site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,32 @@ def peer(site: Site) -> Iterator[Site]:
         site.peer = server
         yield server
         site.peer = None
+
+
+# -- Redis (distributed crawls) ---------------------------------------------------
+def need_redis_server() -> None:
+    """Skip without ``redis-server``, except in CI (``CI=true``), where that is a failure."""
+    if redis_server_path() is None:
+        message = "redis-server is not installed (apt-get install redis-server; .ci/run does)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for the whole session (no persistence)."""
+    need_redis_server()
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test."""
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
 
 
 # -- the command line ------------------------------------------------------------

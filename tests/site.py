@@ -17,6 +17,7 @@ generated site whose link graph is known in advance (`EDGES`):
 ``/file.pdf``       ``application/pdf`` with a fake ``<a href="/from-pdf">``
 ``/graph/N``        a chain: N links N+1, up to `CHAIN_MAX`
 ``/fan/N``          links ``/leaf/1`` … ``/leaf/N``
+``/gen/N/I``        page I of an N-page site (N <= `GEN_MAX`): see `gen_links`
 ``/status/N``       status N with a small HTML body (``?retry_after=S`` adds the header;
                     ``?retry_date=S`` sends it as the HTTP-date S seconds ahead)
 ``/flaky/KEY``      503 for the first ``?fail=N`` requests of KEY, then 200 (Retry-After:
@@ -63,6 +64,8 @@ DEFAULT_ROBOTS = "User-agent: *\nDisallow: /private/\n"
 DISALLOWED_PREFIX = "/private/"
 CHAIN_MAX = 50
 FAN_MAX = 100
+GEN_MAX = 20000
+GEN_FANOUT = 10
 SLOW_MAX = 5.0
 
 PDF_BODY = b'%PDF-1.4\n<html><title>Not a title</title><a href="/from-pdf">fake link</a></html>\n%%EOF\n'
@@ -148,6 +151,25 @@ def expected_crawl(depth: int, seed: str = "/", robots: bool = True) -> dict[str
                 continue
             found[link] = found[path] + 1
             queue.append(link)
+    return found
+
+
+def gen_links(n: int, i: int) -> list[str]:
+    """Paths ``/gen/N/I`` links: its `GEN_FANOUT` children, one page across the tree, and page 0."""
+    children = range(i * GEN_FANOUT + 1, min(i * GEN_FANOUT + GEN_FANOUT, n - 1) + 1)
+    return [f"/gen/{n}/{c}" for c in children] + [f"/gen/{n}/{(i * 37 + 11) % n}", f"/gen/{n}/0"]
+
+
+def gen_depths(n: int) -> dict[str, int]:
+    """Path -> shortest depth of every page of the N-page generated site, from ``/gen/N/0``."""
+    found = {f"/gen/{n}/0": 0}
+    queue = deque([0])
+    while queue:
+        i = queue.popleft()
+        for link in gen_links(n, i):
+            if link not in found:
+                found[link] = found[f"/gen/{n}/{i}"] + 1
+                queue.append(int(link.rsplit("/", 1)[1]))
     return found
 
 
@@ -367,6 +389,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/fan/") and path[5:].isdigit():
             n = min(int(path[5:]), FAN_MAX)
             self._send(200, html_page(f"Fan {n}", [f"/leaf/{i}" for i in range(1, n + 1)]))
+        elif path.startswith("/gen/") and path.count("/") == 3 and path[5:].replace("/", "").isdigit():
+            n, i = (int(part) for part in path[5:].split("/"))
+            if n > GEN_MAX or i >= n:
+                self._not_found()
+            else:
+                self._send(200, html_page(f"Gen {i}", gen_links(n, i)))
         elif path.startswith("/leaf/"):
             self._send(200, html_page(f"Leaf {path[6:]}"))
         elif path.startswith("/status/") and path[8:].isdigit():

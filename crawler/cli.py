@@ -28,6 +28,7 @@ from .config import (
     DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_MAX_URL_LENGTH,
     DEFAULT_PER_HOST,
+    DEFAULT_REDIS_OUTAGE,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     DEFAULT_USER_AGENT,
@@ -157,6 +158,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--lease-timeout", type=_pos_float, default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
                    help="with --redis: a dead node's pages go to other nodes after this long "
                    f"(default {DEFAULT_LEASE_TIMEOUT:g}; live nodes renew their leases)")
+    p.add_argument("--redis-outage", type=_nonneg_float, default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
+                   help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
+                   f"(default {DEFAULT_REDIS_OUTAGE:g})")
     p.add_argument("--strict", action="store_true",
                    help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
     selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
@@ -189,7 +193,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         select=_selectors(args.select),
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
-        lease_timeout=args.lease_timeout,
+        lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
     )
     if args.workers:
         options["workers"] = args.workers

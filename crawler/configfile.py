@@ -55,6 +55,7 @@ KEYS: dict[str, str] = {
     "crawl_id": "str",
     "node": "str",
     "lease_timeout": "float",
+    "redis_outage": "float",
     "strict": "flag",
     "select": "list",
     "select_all": "list",

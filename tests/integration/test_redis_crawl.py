@@ -234,3 +234,27 @@ def test_a_node_that_loses_redis_stops_and_keeps_its_records(site: Site, tmp_pat
     records = [json.loads(line) for line in text.splitlines()]  # every line whole
     assert 20 <= len(records) < 2000
     assert len({r["url"] for r in records}) == len(records)
+
+
+def test_the_cli_exits_3_when_redis_stays_down(site: Site, tmp_path: Path) -> None:
+    site.reset()
+    out = tmp_path / "out.csv"
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        nodes = Nodes(tmp_path, node_args(site, server.url, 2000, "--delay", 0.01, "--redis-outage", 1,
+                                          "--summary", tmp_path / "run.json"), count=1, fmt="csv")
+        out = nodes.outputs[0]
+        wait_for(lambda: nodes.lines(0) >= 20)
+        server.stop(kill=True)
+        started = time.monotonic()
+        [(status, err)] = nodes.wait(30)
+    finally:
+        server.stop(kill=True)
+    assert status == 3, err
+    assert time.monotonic() - started < 15
+    assert "crawler: error: lost Redis" in err
+    assert "Traceback" not in err
+    records = read_output(out)  # header once, every row whole
+    assert 19 <= len(records) < 2000
+    assert len({r["url"] for r in records}) == len(records)
+    assert json.loads((tmp_path / "run.json").read_text())["exit_status"] == 3

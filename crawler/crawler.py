@@ -124,6 +124,8 @@ class Crawler:
         self._wake = threading.Event()
         self._stop: str | None = None
         self._out: deque[Page] = deque()
+        # Results the pool's result thread handed over, for the loop thread to handle.
+        self._results: deque[Result] = deque()
         self._collect = False
         self._writer: Writer | None = None
         self._frontier: Frontier | None = None
@@ -136,7 +138,6 @@ class Crawler:
         self._sitemaps: SitemapDiscovery | None = None
         self._unchanged: set[str] = set()  # sitemap <lastmod> says so: not fetched this run
         self._exhausted = False
-        self._failure: BaseException | None = None
         self._selected = tuple(sel.name for sel in self.config.select)
 
     # -- public ----------------------------------------------------------
@@ -172,6 +173,7 @@ class Crawler:
         shared = self._join(config, seeds)  # Redis unreachable: UsageError before anything starts
         manager = start_manager(ctx) if store is None and shared is None else None
         pool: ThreadedPool | None = None
+        failed = False
         try:
             if shared is not None:
                 shared.open(seeds, last_fields=self._selected)
@@ -204,8 +206,7 @@ class Crawler:
                 # wakes the next wait at once instead of being missed.
                 self._wake.clear()
                 with self._lock:
-                    if self._failure is not None:
-                        raise self._failure
+                    self._drain()
                     finished = self._stop is not None or self._step(pool)
                 while self._out:
                     yield self._out.popleft()
@@ -213,12 +214,19 @@ class Crawler:
                     break
                 timeout = self._scheduler.next_wakeup()
                 self._wake.wait(tick if timeout is None else min(timeout, tick))
+        except BaseException as exc:
+            # A consumer leaving iter_pages() early is no failure: what has come in is still recorded.
+            failed = not isinstance(exc, GeneratorExit)
+            raise
         finally:
             self.stats.finished = time.monotonic()
             self.stats.stopped_by = self._stop
             if pool is not None:
                 pool.terminate()
                 pool.join()
+                if not failed:
+                    with self._lock:  # results that came in before the pool stopped: records too
+                        self._drain()
             if shared is not None:
                 with self._lock:  # the pool is gone: hand back what was not finished
                     shared.close(finished=self._exhausted and self._stop is None)
@@ -326,11 +334,12 @@ class Crawler:
 
     # -- callbacks (pool's result thread) ---------------------------------------
     def _on_result(self, result: Result) -> None:
-        try:
-            with self._lock:
-                self._handle(result)
-        except BaseException as exc:  # surface it in the loop thread, not in the pool's
-            self._failure = exc
+        # Only hand the result over: the pool's single result thread must get
+        # back to the pipe at once. Handling a page here (under the loop's lock,
+        # with a frontier round trip) made it the crawl's bottleneck: at -c 64
+        # results waited ~70 ms in the pipe and the workers' fetch threads
+        # queued on the pipe's write lock.
+        self._results.append(result)
         self._wake.set()
 
     def _on_error(self, task: Task, exc: BaseException) -> None:
@@ -342,7 +351,17 @@ class Crawler:
                     attempts=task.attempt + 1)
         self._on_result(Result(task=task, page=page))
 
-    def _handle(self, result: Result) -> None:
+    def _drain(self) -> None:
+        """Handle every result handed over so far; their links go to the frontier in one call."""
+        links: list[Task] = []
+        results = self._results
+        while results:
+            self._handle(results.popleft(), links)
+        if links:
+            assert self._frontier is not None
+            self._frontier.put(links)
+
+    def _handle(self, result: Result, new_links: list[Task]) -> None:
         task, page = result.task, result.page
         sched, frontier = self._scheduler, self._frontier
         assert sched is not None
@@ -379,8 +398,7 @@ class Crawler:
             self._emit(page, task, result, links)  # committed with the record
             return
         self._emit(page, task, result)
-        if links:
-            frontier.put(links)
+        new_links.extend(links)
 
     def _handle_sitemap(self, task: Task, page: Page, result: Result) -> None:
         discovery, sched, frontier = self._sitemaps, self._scheduler, self._frontier

@@ -1,0 +1,77 @@
+"""ThreadedPool: each worker process runs several tasks at once through the stock Pool protocol."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+
+import pytest
+
+from crawler.pool import ThreadedPool
+
+
+def nap(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def unpicklable() -> object:
+    return threading.Lock()
+
+
+@pytest.fixture
+def pool():
+    pool = ThreadedPool(2, 3, context=multiprocessing.get_context("fork"))
+    yield pool
+    pool.terminate()
+    pool.join()
+
+
+def test_every_thread_of_every_process_runs_a_task_at_once(pool: ThreadedPool) -> None:
+    started = time.monotonic()
+    results = [pool.apply_async(nap, (0.5,)) for _ in range(6)]
+    pids = [r.get(timeout=10) for r in results]
+    # Serially this is 3 s; a process taking more tasks than it has idle threads would make it 1 s.
+    assert time.monotonic() - started < 0.95
+    assert len(set(pids)) == 2
+    assert sorted(pids.count(pid) for pid in set(pids)) == [3, 3]
+
+
+def test_many_small_tasks_come_back_each_once(pool: ThreadedPool) -> None:
+    done: list[int] = []
+    results = [pool.apply_async(nap, (0,), callback=lambda pid: done.append(pid)) for _ in range(2000)]
+    for r in results:
+        r.get(timeout=30)
+    assert len(done) == 2000
+
+
+def test_a_task_that_raises_reaches_error_callback(pool: ThreadedPool) -> None:
+    errors: list[BaseException] = []
+    result = pool.apply_async(fail, ("boom",), error_callback=errors.append)
+    with pytest.raises(ValueError, match="boom"):
+        result.get(timeout=10)
+    assert isinstance(errors[0], ValueError)
+
+
+def test_an_unpicklable_result_fails_its_task_only(pool: ThreadedPool) -> None:
+    with pytest.raises(multiprocessing.pool.MaybeEncodingError):
+        pool.apply_async(unpicklable).get(timeout=10)
+    assert pool.apply_async(nap, (0,)).get(timeout=10) > 0
+
+
+def test_terminate_ends_busy_workers_at_once() -> None:
+    pool = ThreadedPool(2, 4, context=multiprocessing.get_context("fork"))
+    for _ in range(8):
+        pool.apply_async(nap, (30,))
+    time.sleep(0.3)
+    started = time.monotonic()
+    pool.terminate()
+    pool.join()
+    assert time.monotonic() - started < 5
+    assert all(not p.is_alive() for p in pool._pool)

@@ -8,6 +8,7 @@ cached where the crawl calls it once per link.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
@@ -18,6 +19,35 @@ from w3lib.url import canonicalize_url
 HTTP_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+
+
+# A URL already in canonical form, but for a fragment or a default port: an
+# ASCII host, a path of unreserved characters and "/", no query, no dot
+# segment. Most links on most sites look like this, and w3lib's full
+# canonicalisation (~20 µs) would give it back unchanged.
+_PLAIN = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?(?:#.*)?",
+                    re.DOTALL)
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
+
+
+def _plain(url: str) -> str | None:
+    """The canonical form of a URL that needs no more than a regex to tell, else None."""
+    match = _PLAIN.fullmatch(url)
+    if match is None:
+        return None
+    scheme, host, port, path = match.groups()
+    if path is None:
+        path = "/"
+    elif "//" in path or _DOT_SEGMENT.search(path):
+        return None
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        return None  # IDNA refuses these: the slow path says how
+    if port is not None:
+        if port[0] == "0" or int(port) > 65535:  # leading zeros, out of range: the slow path decides
+            return None
+        if int(port) != _DEFAULT_PORTS[scheme]:
+            host = f"{host}:{port}"
+    return f"{scheme}://{host}{path}"
 
 
 # Sized for the links a site repeats on every page (navigation, footers): a
@@ -32,6 +62,11 @@ def normalize_url(url: str, encoding: str = "utf-8") -> str:
     >>> normalize_url("HTTP://Example.COM:80/b?z=1&a=2#top")
     'http://example.com/b?a=2&z=1'
     """
+    plain = _plain(url)
+    return plain if plain is not None else _canonical(url, encoding)
+
+
+def _canonical(url: str, encoding: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in HTTP_SCHEMES:

@@ -146,3 +146,40 @@ def test_fingerprint_distinguishes_urls():
 
 def test_fingerprint_handles_surrogates():
     assert 0 <= fingerprint("http://example.com/\udcff") < 2**64
+
+
+def _pieces():
+    schemes = ["http", "https", "HTTP", "ftp"]
+    hosts = ["a.com", "127.0.0.2", "ex-ample.org", "xn--bcher-kva.de", "a..b", "-a.com", "a-.com", "x" * 63 + ".com",
+             "x" * 64 + ".com", "UPPER.com", "a.com.", "münchen.de", "[::1]", "u:p@a.com", "a_b.com"]
+    ports = ["", ":", ":80", ":443", ":8080", ":0", ":00080", ":65535", ":65536", ":99999", ":x"]
+    paths = ["", "/", "/a", "/a/", "/a/./b", "/a/../b", "/.", "/..", "/a/.", "/a/..", "/.a", "/..a/", "/a//b", "/~u",
+             "/a-b_c.d", "/%7E", "/%41", "/%7e", "/a b", "/é", "/a;b", "/a:b", "/a@b", "/a+b", "/a'b", "/a(b)",
+             "/a*b", "/a,b", "/a=b", "/a!b", "/a$b", "/a&b", "/a\\b", "/a|b", "/a^b", "/a`b", "/a{b", "/A.HTML"]
+    queries = ["", "?", "?b=1&a=2", "?a"]
+    fragments = ["", "#", "#x", "#a/../b", "#x y", "#\n"]
+    return schemes, hosts, ports, paths, queries, fragments
+
+
+def test_fast_path_matches_full_canonicalisation():
+    """A URL the regex fast path answers gets exactly what w3lib's full path gives."""
+    import random
+
+    rng = random.Random(5)
+    pieces = _pieces()
+    answered = 0
+    for _ in range(30_000):
+        scheme, host, port, path, query, fragment = (rng.choice(p) for p in pieces)
+        url = f"{scheme}://{host}{port}{path}{query}{fragment}"
+        fast = urls._plain(url)
+        if fast is None:
+            continue
+        answered += 1
+        assert fast == urls._canonical(url, "utf-8"), url
+    assert answered > 100  # the fast path is really taken
+
+
+@pytest.mark.parametrize("url", ["http://a.com/a/../b", "http://a.com/%7e", "http://a.com/a b",
+                                 "http://a.com/b?x=1", "HTTP://a.com/", "http://a.com/a//b"])
+def test_fast_path_leaves_the_hard_cases_to_w3lib(url):
+    assert urls._plain(url) is None

@@ -171,7 +171,10 @@ class Crawler:
         # starting anything.
         store = StateStore(config.state) if config.state else None
         shared = self._join(config, seeds)  # Redis unreachable: UsageError before anything starts
-        manager = start_manager(ctx) if store is None and shared is None else None
+        # Only a crawl that can discover URLs needs the Manager's queue to feed
+        # them back: a URL list (--depth 0, no sitemaps) saves its process (~23 MB).
+        discovers = config.depth > 0 or config.sitemaps
+        manager = start_manager(ctx) if store is None and shared is None and discovers else None
         pool: ThreadedPool | None = None
         failed = False
         try:
@@ -184,7 +187,6 @@ class Crawler:
                 self._journal.open(last_fields=self._selected)
                 self._frontier = store
             else:
-                assert manager is not None
                 if config.output:
                     self._writer = open_writer(config.output, config.format, last_fields=self._selected)
                 self._frontier = ManagerFrontier(manager)

@@ -8,6 +8,7 @@ not one per link.
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 from collections import Counter
@@ -66,12 +67,13 @@ class ManagerFrontier:
 
     The queue carries batches of tasks; the seen set (64-bit fingerprints)
     and the bookkeeping that lets a queued URL take a shorter depth stay in
-    this process. Thread-safe: the pool's result thread puts while the crawl
-    loop gets.
+    this process. Given no manager (a crawl that cannot discover links), the
+    queue is a local one. Thread-safe.
     """
 
-    def __init__(self, manager: SyncManager) -> None:
-        self._queue = manager.Queue()
+    def __init__(self, manager: SyncManager | None) -> None:
+        # No manager: a crawl that finds no links (a URL list) keeps its seeds here.
+        self._queue: Any = manager.Queue() if manager is not None else queue.SimpleQueue()
         self._lock = threading.Lock()
         self._seen = FingerprintSet()
         self._queued: dict[int, int] = {}  # fingerprint -> best depth while queued

@@ -141,3 +141,14 @@ def test_bad_seed_and_bad_config_raise() -> None:
         CrawlConfig(allow=("(",))
     with pytest.raises(CrawlerError):
         list(crawl(["http://127.0.0.1:1/"], scope="planet"))
+
+
+@pytest.mark.parametrize(("depth", "managers"), [(0, 0), (1, 1)])
+def test_only_a_crawl_that_can_find_links_starts_the_manager(site: Site, depth: int, managers: int) -> None:
+    site.reset()
+    children: list[list[str]] = []
+    Crawler(CrawlConfig(depth=depth, workers=2),
+            on_page=lambda page: children.append([p.name for p in multiprocessing.active_children()])).run(
+        [site.url("/"), site.url("/a")])
+    assert children, "pages came"
+    assert all(sum("SyncManager" in name for name in names) == managers for names in children), children

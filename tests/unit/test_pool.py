@@ -75,3 +75,20 @@ def test_terminate_ends_busy_workers_at_once() -> None:
     pool.join()
     assert time.monotonic() - started < 5
     assert all(not p.is_alive() for p in pool._pool)
+
+
+def _thread_cpu(native_id: int) -> float:
+    with open(f"/proc/self/task/{native_id}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_the_worker_handler_thread_sleeps_while_results_stream(pool: ThreadedPool) -> None:
+    # The stock Pool also wakes it for every unread result: it then spins.
+    handler = pool._worker_handler.native_id
+    before = _thread_cpu(handler)
+    results = [pool.apply_async(nap, (0.001,)) for _ in range(3000)]
+    for r in results:
+        r.get(timeout=30)
+    assert _thread_cpu(handler) - before < 0.1

@@ -264,7 +264,10 @@ class Crawler:
         limit = self.config.max_pages if self._shared is None else None
         want = self._want(sched)
         if want > 0 and frontier.pending():
-            for task in frontier.get(want):
+            # Never take a task the depth gate would hold back: once out of the
+            # frontier, a URL keeps its depth even if a shorter path turns up.
+            floor = _min(frontier.min_depth(), sched.min_depth())
+            for task in frontier.get(want, None if floor is None else floor + 1):
                 sched.add(task)
         floor = _min(frontier.min_depth(), sched.min_depth())
         while True:

@@ -32,8 +32,13 @@ class Frontier(Protocol):
         concurrency.
         """
 
-    def get(self, limit: int) -> list[Task]:
-        """Up to about ``limit`` queued tasks, lowest depth first; never blocks."""
+    def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
+        """Up to about ``limit`` queued tasks, lowest depth first, none deeper than ``max_depth``; never blocks.
+
+        The crawl loop passes one more than the lowest depth queued or in
+        flight: a task taken out of the queue can no longer be reached by a
+        shorter path, so it must not be taken before every such path is known.
+        """
 
     def pending(self) -> int:
         """How many tasks are queued."""
@@ -72,14 +77,16 @@ class ManagerFrontier:
     """
 
     def __init__(self, manager: SyncManager | None) -> None:
+        # One queue per depth, so that get() can leave the deeper ones alone.
         # No manager: a crawl that finds no links (a URL list) keeps its seeds here.
-        self._queue: Any = manager.Queue() if manager is not None else queue.SimpleQueue()
+        self._manager = manager
+        self._queues: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._seen = FingerprintSet()
         self._queued: dict[int, int] = {}  # fingerprint -> best depth while queued
         self._better: dict[int, Task] = {}  # queued URLs since reached by a shorter path
         self._depths: Counter[int] = Counter()
-        self._batches = 0
+        self._batches: Counter[int] = Counter()  # depth -> batches in its queue
         self._pending = 0
 
     def put(self, tasks: Sequence[Task]) -> int:
@@ -100,22 +107,34 @@ class ManagerFrontier:
                     self._depths[best] -= 1
                     self._depths[task.depth] += 1
             self._pending += len(fresh)
-        # Batches bound what one get() pulls into the main process (a seed
-        # list of a million URLs must not arrive as one item).
-        for start in range(0, len(fresh), BATCH):
-            self._queue.put(fresh[start : start + BATCH])
-            with self._lock:
-                self._batches += 1
+        by_depth: dict[int, list[Task]] = {}
+        for task in fresh:
+            by_depth.setdefault(task.depth, []).append(task)
+        for depth, tasks_at in by_depth.items():
+            # Batches bound what one get() pulls into the main process (a seed
+            # list of a million URLs must not arrive as one item).
+            for start in range(0, len(tasks_at), BATCH):
+                self._queue(depth).put(tasks_at[start : start + BATCH])
+                with self._lock:
+                    self._batches[depth] += 1
         return len(fresh)
 
-    def get(self, limit: int) -> list[Task]:
+    def _queue(self, depth: int) -> Any:
+        with self._lock:  # two threads putting the first tasks of a depth must share one queue
+            if depth not in self._queues:
+                self._queues[depth] = self._manager.Queue() if self._manager is not None else queue.SimpleQueue()
+            return self._queues[depth]
+
+    def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
         out: list[Task] = []
         while len(out) < limit:
             with self._lock:
-                if self._batches == 0:
+                ready = [d for d, n in self._batches.items() if n > 0 and (max_depth is None or d <= max_depth)]
+                if not ready:
                     break
-                self._batches -= 1
-            batch = self._queue.get()
+                level = min(ready)
+                self._batches[level] -= 1
+            batch = self._queue(level).get()
             with self._lock:
                 for task in batch:
                     fp = fingerprint(task.url)

@@ -97,13 +97,13 @@ class RedisFrontier:
                 self._note(reply[1:4])
         return fresh
 
-    def get(self, limit: int) -> list[Task]:
-        """Lease up to ``limit`` tasks (expired leases first), lowest depth first."""
+    def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
+        """Lease up to ``limit`` tasks (expired leases first), lowest depth first, none deeper than ``max_depth``."""
         if limit <= 0 or time.monotonic() - self._empty_at < EMPTY_POLL:
             return []
         k = self.keys
         reply = self.link.call(self._scripts["take"], self._frontier_keys() + [k.task, k.done, k.hosts],
-                               [limit, self.lease_ms])
+                               [limit, self.lease_ms, -1 if max_depth is None else max_depth])
         self._note(reply[:3])
         tasks = [_decode(text) for text in reply[3:]]
         if not tasks:

@@ -85,8 +85,16 @@ return {fresh, s[1], s[2], s[3]}
 #: is marked done without a record). Returns {queued, in_flight, min_depth, task JSON...}.
 TAKE = _COMMON + r"""
 local queue, requeued, inflight, depths, meta, task, done, hosts = unpack(KEYS)
-local n, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n, lease, max_depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
+-- Nothing deeper than max_depth (-1: no bound) leaves the queues: see Frontier.get.
+local function pop(zset, count)
+  if max_depth < 0 then return redis.call('ZPOPMIN', zset, count) end
+  local got = redis.call('ZRANGEBYSCORE', zset, '-inf', '(' .. ((max_depth + 1) * SPAN), 'WITHSCORES',
+                         'LIMIT', 0, count)
+  for i = 1, #got, 2 do redis.call('ZREM', zset, got[i]) end
+  return got
+end
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 1000)
 for _, fp in ipairs(expired) do
   redis.call('ZREM', inflight, fp)
@@ -101,7 +109,7 @@ local function lease_one(fp)
   out[#out + 1] = redis.call('HGET', task, fp)
 end
 if n > 0 then
-  local got = redis.call('ZPOPMIN', requeued, n)
+  local got = pop(requeued, n)
   for i = 1, #got, 2 do lease_one(got[i]) end
   n = n - #got / 2
 end
@@ -111,7 +119,7 @@ while n > 0 do
   local room = n
   if cap > 0 then room = math.min(room, cap - tonumber(redis.call('HGET', meta, 'admitted') or '0')) end
   if room <= 0 then break end
-  local got = redis.call('ZPOPMIN', queue, room)
+  local got = pop(queue, room)
   if #got == 0 then break end
   local admitted = 0
   for i = 1, #got, 2 do

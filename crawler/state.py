@@ -182,11 +182,12 @@ class StateStore:
             self._min_dirty = True
         return fresh
 
-    def get(self, limit: int) -> list[Task]:
-        """Up to ``limit`` queued tasks, lowest depth first, marked taken."""
+    def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
+        """Up to ``limit`` queued tasks, lowest depth first, none deeper than ``max_depth``, marked taken."""
         rows = self.db.execute(
             "SELECT seq, url, depth, referrer, seed, etag, last_modified FROM url "
-            "WHERE queued = ? ORDER BY depth, seq LIMIT ?", (QUEUED, limit)).fetchall()
+            "WHERE queued = ? AND depth <= ? ORDER BY depth, seq LIMIT ?",
+            (QUEUED, 2**62 if max_depth is None else max_depth, limit)).fetchall()
         if not rows:
             return []
         self.db.executemany("UPDATE url SET queued = ? WHERE seq = ?", [(TAKEN, row[0]) for row in rows])

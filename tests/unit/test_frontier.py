@@ -143,3 +143,21 @@ def test_concurrent_puts(frontier):
     assert len(got) == 75
     assert len({x.url for x in got}) == 75
     assert frontier.seen_count() == len(got)
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_get_leaves_deeper_tasks_queued_until_a_shorter_path_can_still_come(frontier, manager, local):
+    f = ManagerFrontier(None) if local else frontier
+    # A depth-2 page linked /u (so /u is at depth 3) before its depth-1 parent was done ...
+    f.put([t("http://a.test/u", 3, "http://a.test/q2"), t("http://a.test/v", 3, "http://a.test/q2")])
+    f.put([t("http://a.test/w", 2, "http://a.test/p1")])
+    # ... and the loop only takes what its depth gate would dispatch.
+    assert [x.url for x in f.get(10, max_depth=2)] == ["http://a.test/w"]
+    assert f.get(10, max_depth=2) == []
+    assert f.pending() == 2
+    # The depth-1 parent's links arrive: /u is at depth 2 after all.
+    f.put([t("http://a.test/u", 2, "http://a.test/p1")])
+    got = {x.url: x for x in f.get(10, max_depth=3)}
+    assert (got["http://a.test/u"].depth, got["http://a.test/u"].referrer) == (2, "http://a.test/p1")
+    assert got["http://a.test/v"].depth == 3
+    assert f.pending() == 0

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from crawler.page import ROBOTS, Task
-from crawler.redisfrontier import STATE_TTL, RedisFrontier, RedisHostGate, fp_of
+from crawler.redisfrontier import EMPTY_POLL, STATE_TTL, RedisFrontier, RedisHostGate, fp_of
 from crawler.redislink import Keys, connect
 
 H = "http://h.test"
@@ -48,6 +48,17 @@ def test_a_queued_url_found_by_a_shorter_path_takes_the_shorter_depth(redis_url)
     assert a.min_depth() == 1
     [task] = a.get(10)
     assert (task.depth, task.referrer) == (1, "r1")
+
+
+def test_get_leaves_deeper_tasks_queued(redis_url):
+    a = node(redis_url)
+    a.put([Task(f"{H}/deep", 3, "r3"), Task(f"{H}/near", 2, "r2")])
+    assert urls(a.get(10, max_depth=2)) == [f"{H}/near"]
+    assert a.get(10, max_depth=2) == []
+    a.put([Task(f"{H}/deep", 2, "r2b")])
+    time.sleep(EMPTY_POLL)  # a node asks again this long after an empty answer
+    [task] = a.get(10, max_depth=2)
+    assert (task.url, task.depth, task.referrer) == (f"{H}/deep", 2, "r2b")
 
 
 def test_a_task_leased_by_one_node_is_not_given_to_another(redis_url):

@@ -154,3 +154,16 @@ def test_not_a_database(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(UsageError, match="not usable"):
         StateStore(str(bad))
+
+
+def test_get_leaves_deeper_tasks_queued(path):
+    store = StateStore(path)
+    store.begin(["http://a.test/"])
+    store.get(10)
+    store.put([Task("http://a.test/x", 3, "http://a.test/r3"), Task("http://a.test/y", 2)])
+    assert urls(store.get(10, max_depth=2)) == ["http://a.test/y"]
+    assert store.get(10, max_depth=2) == []
+    store.put([Task("http://a.test/x", 2, "http://a.test/r2")])
+    [task] = store.get(10, max_depth=2)
+    assert (task.url, task.depth, task.referrer) == ("http://a.test/x", 2, "http://a.test/r2")
+    store.close()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -253,6 +254,34 @@ def crawl_cli(site: Site, *args: Any, output: Path | None = None, peer: Site | N
         elif fmt in (None, "jsonl"):
             records = parse_jsonl(result.stdout)
     return CrawlRun(result, records, hits, peer_hits, output, headers, max_inflight, log)
+
+
+def page_handler(pages: Mapping[str, bytes | tuple[bytes, str]], headers: Mapping[str, Mapping[str, str]] | None = None,
+                 delays: Mapping[str, float] | None = None) -> type[BaseHTTPRequestHandler]:
+    """A handler class serving ``pages`` (path → body, or (body, content type)); 404 elsewhere.
+
+    ``headers`` adds response headers per path; ``delays`` makes a path answer late.
+    """
+
+    headers, delays = headers or {}, delays or {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            time.sleep(delays.get(self.path, 0))
+            page = pages.get(self.path)
+            body, content_type = page if isinstance(page, tuple) else (page, "text/html; charset=utf-8")
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body or b"")))
+            for name, value in headers.get(self.path, {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
 
 
 @contextlib.contextmanager

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import parse_jsonl, run_cli, serving
+from tests.conftest import page_handler, parse_jsonl, run_cli, serving
 
 # "/" -> /slow (depth 1, answers late) -> /u  : /u is at depth 2
 # "/" -> /fast -> /c -> /u                     : the longer path, found first
@@ -22,24 +20,9 @@ PAGES = {
 }
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        if self.path == "/slow":
-            time.sleep(0.8)
-        body = PAGES.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with serving(_Handler) as url:
+    with serving(page_handler(PAGES, delays={"/slow": 0.8})) as url:
         yield url
 
 

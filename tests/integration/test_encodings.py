@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import parse_jsonl, run_cli, serving
+from tests.conftest import page_handler, parse_jsonl, run_cli, serving
 
 JAPANESE = "日本語のページ"
 CHINESE = "中文页面"
@@ -31,22 +30,9 @@ PAGES: dict[str, tuple[bytes, str, str]] = {
 }
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        body, content_type, _ = PAGES[self.path]
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with serving(_Handler) as url:
+    with serving(page_handler({path: (body, ctype) for path, (body, ctype, _) in PAGES.items()})) as url:
         yield url
 
 

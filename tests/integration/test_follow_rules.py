@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import parse_jsonl, run_cli, serving
+from tests.conftest import page_handler, parse_jsonl, run_cli, serving
 
 PAGES = {
     "/": b'<title>home</title><a href="/plain">p</a><a href="/nf" rel="nofollow">n</a>'
@@ -23,27 +22,13 @@ PAGES = {
     "/header-noindex": b"<title>hidden by header</title>",
     "/other-bot-noindex": b"<title>hidden from another bot</title>",
 }
-HEADERS = {"/header-noindex": "noindex, nofollow", "/other-bot-noindex": "otherbot: noindex"}
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        body = PAGES.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body or b"")))
-        if self.path in HEADERS:
-            self.send_header("X-Robots-Tag", HEADERS[self.path])
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def log_message(self, *args: object) -> None:
-        pass
+HEADERS = {"/header-noindex": {"X-Robots-Tag": "noindex, nofollow"},
+           "/other-bot-noindex": {"X-Robots-Tag": "otherbot: noindex"}}
 
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with serving(_Handler) as url:
+    with serving(page_handler(PAGES, headers=HEADERS)) as url:
         yield url
 
 

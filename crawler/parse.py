@@ -15,6 +15,7 @@ same `choose_encoding` decision and give the same title and links
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from collections.abc import Iterable
@@ -305,7 +306,40 @@ def _resolve_all(anchors: list[tuple[str, str]], base: str, encoding: str) -> tu
 
 @lru_cache(maxsize=8192)
 def _join_dir(directory: str, href: str) -> str:
-    return urljoin(directory, href)
+    return _join_plain(directory, href) or urljoin(directory, href)
+
+
+_PLAIN_RELATIVE = re.compile(r"(?:\.\.?/)*[^:?#\\\s]*")
+
+
+def _join_plain(directory: str, href: str) -> str | None:
+    """``urljoin(directory, href)`` for the usual relative link: leading ``./``
+    and ``../`` then plain segments; None for anything else (urljoin decides).
+    ``directory`` ends with "/" (a page's URL up to its last slash)."""
+    if not _PLAIN_RELATIVE.fullmatch(href):
+        return None
+    up = 0
+    while True:
+        if href.startswith("./"):
+            href = href[2:]
+        elif href.startswith("../"):
+            href = href[3:]
+            up += 1
+        else:
+            break
+    if href in (".", "..") or href.startswith("/") or "/./" in f"/{href}/" or "/../" in f"/{href}/" or "//" in href:
+        return None  # dot segments or empty ones further in: rare, urljoin resolves them
+    root = directory.find("/", directory.find("//") + 2)
+    if root < 0:
+        return None
+    path = directory[root:]
+    if "//" in path or "/./" in path or "/../" in path:
+        return None
+    for _ in range(up):
+        if path == "/":
+            break  # "../" above the root stays at the root (RFC 3986 5.2.4)
+        path = path[: path.rstrip("/").rfind("/") + 1]
+    return directory[:root] + path + href
 
 
 def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:

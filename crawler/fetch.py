@@ -173,6 +173,27 @@ class RedirectError(requests.exceptions.RequestException):
     """A redirect that is not followed: a loop, or a target that is not http(s)."""
 
 
+def _send(session: requests.Session, url: str, timeout: float, headers: dict[str, str | None] | None
+          ) -> requests.Response:
+    """One GET, not following redirects, as ``session.get`` would send it."""
+    if session.trust_env or session.auth is not None:
+        # Proxies and ~/.netrc come from the environment: requests' whole path.
+        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers)
+    # Session.request merges every setting of the session with the call's
+    # (several runtime Protocol isinstance checks each) and copies the cookie
+    # jar, ~0.3 ms a request; with nothing in the environment to merge, the
+    # request it prepares is this one.
+    sent = requests.structures.CaseInsensitiveDict(session.headers)
+    for name, value in (headers or {}).items():
+        if value is None:
+            sent.pop(name, None)
+        else:
+            sent[name] = value
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method="GET", url=url, headers=sent, cookies=session.cookies, hooks=session.hooks)
+    return session.send(prepared, stream=True, timeout=timeout, allow_redirects=False)
+
+
 def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
          result: Fetched, headers: dict[str, str] | None = None) -> requests.Response:
     # Redirects are followed here rather than by requests, to refuse what it
@@ -187,7 +208,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         left = deadline.remaining()
         if left <= 0:
             raise TimeoutError("deadline passed between redirects")
-        resp = session.get(url, stream=True, timeout=left, allow_redirects=False, headers=sent)
+        resp = _send(session, url, left, sent)
         if resp.cookies:  # what this response set (and the jar accepted), for the other threads
             result.cookies = (result.cookies or []) + list(resp.cookies)
         if deadline.expired:

@@ -410,3 +410,19 @@ def test_parse_retry_after_date_without_zone_is_utc():
     seconds = parse_retry_after(text)
     assert seconds is not None
     assert 55.0 <= seconds <= 60.5
+
+
+def test_the_short_send_path_sends_what_session_get_sends(mocked):
+    mocked.get("http://h.test/p", body=HTML, content_type="text/html")
+    session = make_session(CrawlConfig(headers=(("X-Extra", "1"), ("Accept-Language", "fr"))))
+    session.cookies.set("sid", "abc", domain="h.test", path="/")
+    session.cookies.set("other", "x", domain="elsewhere.test", path="/")
+    session.trust_env = False
+    asked = {"If-None-Match": '"v1"', "Accept-Language": None}  # None drops a session header
+    fetch_module._send(session, "http://h.test/p", 5, asked).close()
+    session.get("http://h.test/p", stream=True, timeout=5, allow_redirects=False, headers=asked).close()
+    short, full = (call.request for call in mocked.calls)
+    assert dict(short.headers) == dict(full.headers)
+    assert short.headers["Cookie"] == "sid=abc"
+    assert "Accept-Language" not in short.headers
+    assert (short.url, short.method, short.body) == (full.url, full.method, full.body)

@@ -1,9 +1,11 @@
-"""HTTP fetching for the workers: one pooled `requests.Session` per fetch thread.
+"""HTTP fetching for the workers: one pooled `requests.Session` per fetch in flight.
 
-Why a Session per thread rather than one per process: requests has never
-documented a Session as thread-safe (psf/requests#2766), and a worker process
-runs several fetch threads. A thread-local Session keeps connection reuse
-(keep-alive) without sharing mutable state between threads.
+Why not one Session per process: requests has never documented a Session as
+thread-safe (psf/requests#2766), and a worker process runs several fetch
+threads. Each fetch borrows a Session no other fetch is using and gives it
+back when the response is read, so a process keeps as many Sessions (and
+keep-alive connections per host) as it has fetches in flight at most, not one
+per thread: a thread that goes on to parse holds none.
 
 `fetch` never raises for a page-level failure: it returns a `Fetched` whose
 ``error`` says what went wrong and whose ``retryable`` says whether trying
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import email.utils
 import os
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,7 +39,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
 REDIRECT_BODY_MAX = 64 * 1024  # read of a redirect's body, to reuse its connection
 
-_local = threading.local()
+_idle_sessions: list[requests.Session] = []  # this process's Sessions no fetch is using
+# A forked worker must not reuse the parent's connections: the sockets would be shared.
+os.register_at_fork(after_in_child=_idle_sessions.clear)
 
 
 @dataclass(slots=True)
@@ -93,12 +96,18 @@ def _environment_matters() -> bool:
     return bool(os.environ.get("NETRC")) or os.path.exists(os.path.expanduser("~/.netrc"))
 
 
-def thread_session(config: CrawlConfig) -> requests.Session:
-    """This thread's Session, created on first use."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = make_session(config)
-    return session
+def borrow_session(config: CrawlConfig) -> requests.Session:
+    """A Session no other fetch of this process is using (the last one given back, whose
+    connections are the warmest), or a new one; give it back with `return_session`."""
+    try:
+        return _idle_sessions.pop()
+    except IndexError:
+        return make_session(config)
+
+
+def return_session(session: requests.Session) -> None:
+    """Give back a Session from `borrow_session`, for the next fetch to use."""
+    _idle_sessions.append(session)
 
 
 def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
@@ -110,7 +119,17 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
     ``cookies`` (the run's cookies for this host) join the session's jar
     first; ``validators`` (ETag, Last-Modified) make the request conditional.
     """
-    session = session or thread_session(config)
+    if session is not None:
+        return _fetch(url, config, session, max_bytes, cookies, validators)
+    session = borrow_session(config)
+    try:
+        return _fetch(url, config, session, max_bytes, cookies, validators)
+    finally:
+        return_session(session)
+
+
+def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: int | None,
+           cookies: tuple[Cookie, ...] | None, validators: tuple[str | None, str | None] | None) -> Fetched:
     limit = config.max_bytes if max_bytes is None else max_bytes
     result = Fetched(url=url, final_url=url, fetched_at=utc_now())
     for cookie in cookies or ():

@@ -10,6 +10,13 @@ the stock worker loop's (``multiprocessing.pool.worker``): every task is still
 submitted with ``apply_async`` and answered through its callback, so nothing
 else about the Pool changes.
 
+A task may give its slot back before it ends (`release_slot`): from then on
+its process may take another task, and the main process hears of it through
+``apply_async(..., on_release=...)``. The crawl releases a page's slot once
+the response is read, so parsing no longer holds a request slot: with it,
+``-c`` counts requests in flight, as Scrapy's does, rather than requests plus
+parsing plus the trip back.
+
 The threads are daemons and a worker never exits on its own, so end the pool
 with `terminate()` (as ``with Pool(...)`` does), not ``close()``.
 """
@@ -24,18 +31,59 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+#: The job key of release notices on the result pipe: never a real job's
+#: (``multiprocessing.pool.job_counter`` counts up from 0).
+_RELEASE_JOB = -1
+
+_task = threading.local()  # in a task thread: the running task's job and how to release its slot
+
 
 class ThreadedPool(mpool.Pool):
     """A Pool of ``processes`` workers, each serving ``threads`` tasks concurrently."""
 
     def __init__(self, processes: int, threads: int, initializer: Callable[..., Any] | None = None,
-                 initargs: tuple[Any, ...] = (), context: Any = None) -> None:
-        self._threads = max(1, threads)  # read by Process(), which __init__ calls
+                 initargs: tuple[Any, ...] = (), context: Any = None, spare: int = 0) -> None:
+        # Read by Process(), which __init__ calls. ``spare`` threads more than
+        # slots finish the tasks that released theirs.
+        self._threads = max(1, threads)
+        self._spare = max(0, spare)
         super().__init__(processes, initializer, initargs, context=context)
+        self._releases: dict[int, Callable[[], None]] = {}
+        self._cache[_RELEASE_JOB] = _ReleaseSink(self._releases)
+
+    def apply_async(self, func: Callable[..., Any], args: Any = (), kwds: Any = None,  # type: ignore[override]
+                    callback: Callable[[Any], None] | None = None,
+                    error_callback: Callable[[BaseException], None] | None = None,
+                    on_release: Callable[[], None] | None = None) -> mpool.ApplyResult[Any]:
+        """`Pool.apply_async`, plus ``on_release()``: called (in the result thread) if the task
+        gives its slot back with `release_slot` before it ends; always before ``callback``."""
+        kwds = kwds or {}
+        if on_release is None:
+            return super().apply_async(func, args, kwds, callback, error_callback)
+        self._check_running()
+        result = _ReleasingResult(self, callback, error_callback)
+        # Registered before the task is queued, so its notice cannot come first.
+        self._releases[result._job] = on_release
+        self._taskqueue.put(([(result._job, 0, func, args, kwds)], None))
+        return result
+
+    def close(self) -> None:
+        # The sink stays in the cache for the pool's life; close() waits for an
+        # empty cache, so it has to go first.
+        self._drop_sink()
+        super().close()
+
+    def terminate(self) -> None:
+        self._drop_sink()
+        super().terminate()
+
+    def _drop_sink(self) -> None:
+        if _RELEASE_JOB in self._cache:
+            del self._cache[_RELEASE_JOB]  # del, not pop: the cache notifies when it empties
 
     def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N802 - Pool's hook name
         """Start a worker process that runs the Pool's worker loop in several threads."""
-        kwds["args"] = (self._threads, kwds["target"], kwds["args"])
+        kwds["args"] = (self._threads, self._spare, kwds["target"], kwds["args"])
         kwds["target"] = _serve_threaded
         return ctx.Process(*args, **kwds)
 
@@ -58,8 +106,44 @@ class ThreadedPool(mpool.Pool):
                 inqueue._reader.recv()
 
 
-def _serve_threaded(threads: int, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    """A worker process: one thread reads tasks, ``threads`` threads run them, one sends results.
+class _ReleaseSink:
+    """Stands in the Pool's result cache for release notices: calls the task's ``on_release``."""
+
+    def __init__(self, releases: dict[int, Callable[[], None]]) -> None:
+        self._releases = releases
+
+    def _set(self, job: int, obj: Any) -> None:
+        del obj
+        on_release = self._releases.pop(job, None)
+        if on_release is not None:
+            on_release()
+
+
+class _ReleasingResult(mpool.ApplyResult):  # type: ignore[type-arg]
+    def _set(self, i: int, obj: Any) -> None:
+        self._pool._releases.pop(self._job, None)  # a task that never released its slot
+        super()._set(i, obj)
+
+
+def release_slot() -> None:
+    """From inside a pool task: this task needs its slot no more (idempotent).
+
+    Its process may take another task at once, and the main process's
+    ``on_release`` for it runs before its result's callback. Outside a
+    `ThreadedPool` task (a direct call, a test), does nothing.
+    """
+    current = getattr(_task, "current", None)
+    if current is None or current[2]:
+        return
+    job, results, _, idle = current
+    current[2] = True
+    results.put((_RELEASE_JOB, job, (True, None)))
+    idle.release()
+
+
+def _serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """A worker process: one thread reads tasks, ``threads`` (+ ``spare``) threads run them,
+    one sends results.
 
     Only the reader touches the task pipe and only the sender the result
     pipe. Both pipes are guarded by locks shared by every process; when all
@@ -78,11 +162,11 @@ def _serve_threaded(threads: int, target: Callable[..., Any], args: tuple[Any, .
         initializer(*initargs)
     tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
     results: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    # The reader takes a task off the shared pipe only for an idle thread, so
+    # The reader takes a task off the shared pipe only for a free slot, so
     # a busy process leaves work to the other processes.
     idle = threading.Semaphore(threads)
     runners = [threading.Thread(target=_run_tasks, args=(tasks, results, idle, wrap_exception),
-                                name=f"fetch-{i}", daemon=True) for i in range(threads)]
+                                name=f"fetch-{i}", daemon=True) for i in range(threads + spare)]
     sender = threading.Thread(target=_send_results, args=(results, outqueue), name="send", daemon=True)
     for thread in (*runners, sender):
         thread.start()
@@ -111,15 +195,18 @@ def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], i
                wrap_exception: bool) -> None:
     while (task := tasks.get()) is not None:
         job, i, func, args, kwds = task
+        current = _task.current = [job, results, False, idle]
         try:
             result = (True, func(*args, **kwds))
         except Exception as exc:
             if wrap_exception:
                 exc = mpool.ExceptionWithTraceback(exc, exc.__traceback__)
             result = (False, exc)
+        _task.current = None
         results.put((job, i, result))
         task = func = args = kwds = result = None  # drop references while idle, as the stock loop does
-        idle.release()
+        if not current[2]:
+            idle.release()
 
 
 def _send_results(results: queue.SimpleQueue[Any], outqueue: Any) -> None:

@@ -50,13 +50,13 @@ class HostGate(Protocol):
 class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
 
-    __slots__ = ("origin", "tasks", "inflight", "next_at", "robots", "robots_pending", "delay", "in_ring",
-                 "limit", "streak", "sitemaps", "full")
+    __slots__ = ("origin", "tasks", "fetching", "next_at", "robots", "robots_pending", "delay",
+                 "in_ring", "limit", "streak", "sitemaps", "full")
 
     def __init__(self, origin: str, delay: float) -> None:
         self.origin = origin
         self.tasks: deque[Task] = deque()
-        self.inflight = 0
+        self.fetching = 0  # requests in flight: dispatched tasks holding a slot (see Scheduler.released)
         self.next_at = 0.0
         self.robots: RobotsRules | None = None
         self.robots_pending = False
@@ -85,7 +85,11 @@ class Scheduler:
         self._ring: deque[Host] = deque()  # hosts that have queued tasks
         self._depths: Counter[int] = Counter()  # page tasks buffered or in flight, by depth
         self.buffered = 0
-        self.inflight = 0
+        self.inflight = 0  # dispatched, not yet done
+        self.fetching = 0  # of those, still holding a request slot
+        # In-flight tasks that gave their slot back, as (kind, url): the result
+        # brings back a copy of its task, and a URL is in flight once at a time.
+        self._released: set[tuple[str, str]] = set()
         #: page tasks robots.txt refused (with the rules that did), for the caller to record or count
         self.refused: list[tuple[Task, RobotsRules]] = []
 
@@ -144,7 +148,7 @@ class Scheduler:
         ``depth_floor`` is the lowest depth still unfinished anywhere
         (frontier included); tasks deeper than it + 1 wait.
         """
-        if self.inflight >= self.concurrency:
+        if self.fetching >= self.concurrency:
             return None
         now = self.clock()
         for _ in range(len(self._ring)):
@@ -160,7 +164,7 @@ class Scheduler:
 
     def _take(self, host: Host, now: float, depth_floor: int | None) -> Task | None:
         while host.tasks:
-            if host.inflight >= host.limit or host.next_at > now:
+            if host.fetching >= host.limit or host.next_at > now:
                 return None
             head = host.tasks[0]
             if head.kind == ROBOTS:  # a robots.txt fetch being retried
@@ -208,8 +212,9 @@ class Scheduler:
         return False
 
     def _start(self, host: Host, task: Task, now: float) -> Task:
-        host.inflight += 1
         self.inflight += 1
+        host.fetching += 1
+        self.fetching += 1
         if host.delay > 0:
             host.next_at = now + host.delay
         return task
@@ -217,20 +222,37 @@ class Scheduler:
     def next_wakeup(self) -> float | None:
         """Seconds until a delayed host may go again (None if no host is waiting on time)."""
         now = self.clock()
-        waits = [h.next_at - now for h in self._ring if h.next_at > now and h.inflight < h.limit]
+        waits = [h.next_at - now for h in self._ring if h.next_at > now and h.fetching < h.limit]
         return max(0.0, min(waits)) if waits else None
 
     # -- completion ---------------------------------------------------------
-    def done(self, task: Task) -> None:
-        """A task finished (recorded, refused or about to be retried)."""
-        host = self.hosts[origin_of(task.url)]
-        host.inflight -= 1
-        self.inflight -= 1
+    def released(self, task: Task) -> None:
+        """An in-flight task's response is read: its request slot (global, per host and the
+        gate's) is free, though the task is not done until `done`."""
+        key = (task.kind, task.url)
+        if key in self._released:
+            return
+        self._released.add(key)
+        self._free_slot(self.hosts[origin_of(task.url)], task)
+
+    def _free_slot(self, host: Host, task: Task) -> None:
+        host.fetching -= 1
+        self.fetching -= 1
         if self.gate is not None:
             self.gate.release(host.origin, task)
             if host.full:  # the slot just freed is one this host was waiting for: try again now
                 host.full = False
                 host.next_at = 0.0
+
+    def done(self, task: Task) -> None:
+        """A task finished (recorded, refused or about to be retried)."""
+        host = self.hosts[origin_of(task.url)]
+        self.inflight -= 1
+        key = (task.kind, task.url)
+        if key in self._released:
+            self._released.discard(key)
+        else:
+            self._free_slot(host, task)
         if task.kind != ROBOTS:
             self._depths[task.depth] -= 1
         if task.kind == SITEMAP:

@@ -20,6 +20,7 @@ from .fetch import Fetched, fetch
 from .page import ROBOTS, SITEMAP, Page, Result, Task
 from .parse import is_html, parse_html
 from .policy import LinkFilter
+from .pool import release_slot
 from .select import Compiled, compile_selectors, run_selectors
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
 from .sitemaps import SitemapError, parse_sitemap
@@ -84,6 +85,11 @@ def process(task: Task) -> Result:
         result.digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
         result.validators = (fetched.etag, fetched.last_modified)
     if fetched.body and is_html(fetched.content_type):
+        if page.ok:
+            # The response is read: the slot may serve another request while this page parses.
+            # Not for a 429/503: the main process must see it (and maybe slow the host down)
+            # before the host's slot goes to another request.
+            release_slot()
         _parse_into(result, fetched, config)
     return result
 

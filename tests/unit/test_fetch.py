@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import gzip
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +13,7 @@ import responses
 
 from crawler import fetch as fetch_module
 from crawler.config import CrawlConfig
-from crawler.fetch import Fetched, fetch, make_session, parse_retry_after, thread_session
+from crawler.fetch import Fetched, borrow_session, fetch, make_session, parse_retry_after, return_session
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 HTML = b"<html><head><title>Hi</title></head><body><a href='/a'>a</a></body></html>"
@@ -364,17 +363,28 @@ def test_make_session_settings():
     session.close()
 
 
-def test_thread_session_cached_per_thread(monkeypatch):
-    monkeypatch.setattr(fetch_module, "_local", threading.local())  # leave no Session behind
+def test_sessions_are_lent_one_fetch_at_a_time_warmest_first(monkeypatch):
+    monkeypatch.setattr(fetch_module, "_idle_sessions", [])  # leave no Session behind
     config = CrawlConfig()
-    first = thread_session(config)
-    assert thread_session(config) is first
-    other: list[requests.Session] = []
-    t = threading.Thread(target=lambda: other.append(thread_session(config)))
-    t.start()
-    t.join()
-    assert other
-    assert other[0] is not first
+    first = borrow_session(config)
+    second = borrow_session(config)  # the first is in use: a new one
+    assert second is not first
+    return_session(first)
+    return_session(second)
+    assert borrow_session(config) is second  # the last given back: its connections are warm
+    assert borrow_session(config) is first
+    assert len(fetch_module._idle_sessions) == 0
+
+
+@responses.activate
+def test_fetch_gives_its_session_back_even_when_it_fails(monkeypatch):
+    monkeypatch.setattr(fetch_module, "_idle_sessions", [])
+    responses.add(responses.GET, "http://a.test/", body=requests.ConnectionError("refused"))
+    responses.add(responses.GET, "http://a.test/ok", body="ok")
+    config = CrawlConfig(retries=0)
+    assert fetch("http://a.test/", config).error
+    assert fetch("http://a.test/ok", config).status == 200
+    assert len(fetch_module._idle_sessions) == 1  # one Session served both, one after the other
 
 
 # -- parse_retry_after -------------------------------------------------------------------------

@@ -9,12 +9,19 @@ import time
 
 import pytest
 
-from crawler.pool import ThreadedPool
+from crawler.pool import ThreadedPool, release_slot
 
 
 def nap(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
+
+
+def release_then_nap(seconds: float) -> float:
+    release_slot()
+    release_slot()  # a second call changes nothing
+    time.sleep(seconds)
+    return time.monotonic()
 
 
 def fail(message: str) -> None:
@@ -92,3 +99,52 @@ def test_the_worker_handler_thread_sleeps_while_results_stream(pool: ThreadedPoo
     for r in results:
         r.get(timeout=30)
     assert _thread_cpu(handler) - before < 0.1
+
+
+def test_a_task_that_releases_its_slot_lets_its_process_take_the_next() -> None:
+    pool = ThreadedPool(1, 1, context=multiprocessing.get_context("fork"), spare=1)
+    try:
+        events: list[tuple[str, int]] = []
+        started = time.monotonic()
+        results = [pool.apply_async(release_then_nap, (0.6,), callback=lambda _, i=i: events.append(("done", i)),
+                                    on_release=lambda i=i: events.append(("released", i)))
+                   for i in range(2)]
+        for r in results:
+            r.get(timeout=10)
+        # One slot: held to the end, the second task would start after the first (1.2 s).
+        assert time.monotonic() - started < 1.1
+        for i in range(2):
+            assert events.index(("released", i)) < events.index(("done", i))
+        assert pool._releases == {}
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def test_without_a_release_the_slot_is_held_to_the_end() -> None:
+    pool = ThreadedPool(1, 1, context=multiprocessing.get_context("fork"), spare=1)
+    try:
+        released: list[int] = []
+        started = time.monotonic()
+        results = [pool.apply_async(nap, (0.4,), on_release=lambda i=i: released.append(i)) for i in range(2)]
+        for r in results:
+            r.get(timeout=10)
+        assert time.monotonic() - started >= 0.8  # the spare thread took no task: no slot was free
+        assert released == []
+        assert pool._releases == {}  # forgotten with the result
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def test_close_and_join_end_a_pool_that_takes_release_notices() -> None:
+    pool = ThreadedPool(2, 2, context=multiprocessing.get_context("fork"))
+    assert pool.apply_async(release_then_nap, (0,), on_release=lambda: None).get(timeout=10) > 0
+    pool.close()
+    joiner = threading.Thread(target=pool.join, daemon=True)
+    joiner.start()
+    joiner.join(timeout=10)
+    alive = joiner.is_alive()
+    if alive:
+        pool.terminate()
+    assert not alive

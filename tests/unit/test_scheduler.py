@@ -189,6 +189,28 @@ def test_global_concurrency_cap(clock):
     assert len({t.url for t in started + more}) == 4
 
 
+def test_a_released_task_frees_its_request_slot_but_stays_unfinished(clock):
+    sched = make(clock, concurrency=2, per_host=1)
+    sched.add(task("http://a.test/0"))
+    sched.add(task("http://a.test/1", depth=1))
+    sched.add(task("http://b.test/0"))
+    first, other = drain(sched)
+    assert urls([first, other]) == ["http://a.test/0", "http://b.test/0"]
+    sched.released(Task("http://a.test/0", seed="http://a.test/0"))  # the result's copy of the task
+    sched.released(first)  # twice changes nothing
+    assert sched.fetching == 1
+    assert urls(drain(sched)) == ["http://a.test/1"]  # the host's one slot, the crawl's second
+    assert sched.next_task(None) is None
+    assert sched.inflight == 3  # the released page is parsed yet: not done
+    assert sched.min_depth() == 0
+    sched.done(Task("http://a.test/0", seed="http://a.test/0"))
+    assert (sched.inflight, sched.fetching) == (2, 2)  # its slot was freed once, not twice
+    sched.done(other)  # never released: done frees its slot
+    assert (sched.inflight, sched.fetching) == (1, 1)
+    assert sched.min_depth() == 1
+    assert not sched.idle()
+
+
 def test_robots_task_counts_against_caps(clock):
     sched = make(clock, concurrency=1, robots=True)
     sched.add(task("http://a.test/1"))

@@ -23,7 +23,7 @@ HTML = b"""<html><head><title> Home  page </title></head><body>
 def setup(monkeypatch):
     """init_worker without touching this process's signal handlers, and a fresh Session per test."""
     monkeypatch.setattr(signal, "signal", lambda *a: None)
-    monkeypatch.setattr(fetch_module, "_local", type(fetch_module._local)())
+    monkeypatch.setattr(fetch_module, "_idle_sessions", [])
 
     def init(**options):
         worker.init_worker(CrawlConfig(**options))

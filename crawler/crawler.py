@@ -64,12 +64,13 @@ _BUFFER_PER_SLOT = 16
 # one lease call serves many pages.
 _SHARED_BUFFER_PER_SLOT = 2
 _SHARED_BUFFER_MIN = 4
-# Threads per worker process beyond its request slots, to parse pages whose
-# slot already fetches again. Parsing is CPU work under one GIL per process:
-# more parsing threads only queue for it. With a BeautifulSoup --select at
-# -c 64, 16 spare threads made the crawl 5 % slower than holding the slot
-# through the parse; 2 made it no slower, and 14 % faster at -c 16. A task
-# read while every thread is busy waits for one, holding its slot.
+# Threads per worker process beyond its request slots, to build and search
+# the BeautifulSoup trees of pages whose slot already fetches again. Parsing
+# is CPU work under one GIL per process: more parsing threads only queue for
+# it. With a --select at -c 64, 16 spare threads made the crawl 5 % slower
+# than holding the slot through the parse; 2 made it no slower, and 14 %
+# faster at -c 16. A task read while every thread is busy waits for one,
+# holding its slot.
 _SPARE_THREADS = 2
 
 
@@ -207,10 +208,11 @@ class Crawler:
                 for task in self._sitemaps.initial():
                     self._scheduler.add(task)
             threads = math.ceil(config.concurrency / config.workers)
-            # A page gives its request slot back once its response is read
-            # (worker.process); spare threads parse while the slot fetches again.
+            # With a hook or selectors, a page gives its request slot back once
+            # its response is read (worker.process): spare threads parse meanwhile.
+            spare = _SPARE_THREADS if self.extract is not None or config.select else 0
             pool = ThreadedPool(config.workers, threads, entry.init_worker,
-                                (config, self.extract), context=ctx, spare=_SPARE_THREADS)
+                                (config, self.extract), context=ctx, spare=spare)
             # With --redis the loop also renews leases: wake often enough for that.
             tick = 0.5 if shared is None else min(0.5, config.lease_timeout / 6)
             while True:

@@ -13,9 +13,8 @@ else about the Pool changes.
 A task may give its slot back before it ends (`release_slot`): from then on
 its process may take another task, and the main process hears of it through
 ``apply_async(..., on_release=...)``. The crawl releases a page's slot once
-the response is read, so parsing no longer holds a request slot: with it,
-``-c`` counts requests in flight, as Scrapy's does, rather than requests plus
-parsing plus the trip back.
+its response is read when a BeautifulSoup tree is to be built (a hook or
+selectors), so that slow parsing holds no request slot.
 
 The threads are daemons and a worker never exits on its own, so end the pool
 with `terminate()` (as ``with Pool(...)`` does), not ``close()``.
@@ -219,8 +218,13 @@ def _send_results(results: queue.SimpleQueue[Any], outqueue: Any) -> None:
         if None in batch:  # the stop sentinel comes last: every result is in already
             batch.remove(None)
             stop = True
+        # A release notice whose task's result goes in the same batch says
+        # nothing the result does not: when the process is busy, most do.
+        finished = {job for job, _, _ in batch}
         payloads = []
         for job, i, result in batch:
+            if job == _RELEASE_JOB and i in finished:
+                continue
             try:
                 payloads.append(dumps((job, i, result)))
             except Exception as exc:  # an unpicklable result fails its task, not the pool

@@ -1,5 +1,5 @@
-"""Concurrency counts requests in flight: a page's slot is free once its response is read,
-while the page is still being parsed (the real pool, through the library API)."""
+"""With an extract hook, a page's request slot is free once its response is read, while
+the page is still being parsed (the real pool, through the library API)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import headers
 from .config import CrawlConfig
 from .fetch import Fetched, fetch
 from .page import ROBOTS, SITEMAP, Page, Result, Task
@@ -64,6 +65,8 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
         # response cut mid-headers at its deadline leaves. The page's record
         # says what went wrong; the details are for -v.
         logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
+    # The worker is the crawl's own process: http.client may parse headers faster here.
+    headers.install()
     _state.config = config
     _state.extract = extract
     _state.selectors = compile_selectors(config.select)

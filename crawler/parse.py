@@ -348,7 +348,10 @@ def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:
     ``encoding`` is the page's: browsers percent-encode a link's query in it.
     """
     scheme_end = href.find(":")
-    if scheme_end > 0:
+    if href.startswith("/"):
+        # Before the scheme test: "//host:port/…" has a ":" too.
+        absolute = base[: base.find(":") + 1] + href if href.startswith("//") else origin_of(base) + href
+    elif scheme_end > 0:
         scheme = href[:scheme_end].lower()
         if scheme in ("http", "https"):
             absolute = href  # the common absolute link skips urljoin
@@ -356,13 +359,12 @@ def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:
             return None  # javascript:, mailto:, tel:, data: …
         else:
             absolute = urljoin(base, href)
-    elif href.startswith("//"):
-        absolute = base[: base.find(":") + 1] + href
-    elif href.startswith("/"):
-        absolute = origin_of(base) + href
-    elif href and href[0] not in "?#" and "?" not in base:
+    elif href.startswith("#"):
+        absolute = base  # the page itself: the canonical form drops the fragment
+    elif href and href[0] != "?" and "?" not in base and base.count("/") > 2:
         # A relative path depends only on the base's directory, which pages
-        # of one directory share: cache the join per directory.
+        # of one directory share: cache the join per directory. (A base with
+        # no path at all, "http://h" from a <base href>, has no directory to cut.)
         absolute = _join_dir(base[: base.rfind("/") + 1], href)
     else:
         absolute = urljoin(base, href)

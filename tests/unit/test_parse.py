@@ -304,3 +304,27 @@ def test_plain_relative_join_matches_urljoin():
                 fast += 1
                 assert got == urljoin(directory, href), (directory, href)
     assert fast > 1000
+
+
+def test_resolve_link_shortcuts_match_urljoin_then_normalize():
+    """Every shortcut of resolve_link (absolute, protocol- and root-relative, fragment-only,
+    per-directory joins) gives what urljoin and normalize_url give."""
+    from urllib.parse import urljoin
+
+    from crawler.parse import resolve_link
+    from crawler.urls import normalize_url
+
+    bases = ["http://h/", "http://h/a/b.html", "https://h:8443/a/b/?q=1", "http://h/a/b#frag", "http://h",
+             "http://h/a;p/b", "http://u:p@h/a/", "http://h/%7Eu/x?"]
+    hrefs = ["#", "#main", "#a#b", "//127.0.0.2:8401/s01/", "//h2/x?y#z", "//h2", "/", "/x/../y", "/a:b", "/?q",
+             "http://h3:81/a", "HTTP://H3/", "https://h3", "mailto:a@b", "javascript:void(0)", "tel:1", "x.html",
+             "./x", "../x", "../../../x", "?q=2", "?", "", "a:b/c", "./a:b", "x#f", " spaced.html ", "é.html"]
+    for base in bases:
+        for href in hrefs:
+            try:
+                expected: str | None = normalize_url(urljoin(base, href))
+            except ValueError:
+                expected = None
+            if not urljoin(base, href).lower().startswith(("http://", "https://")):
+                expected = None
+            assert resolve_link(base, href) == expected, (base, href)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -436,3 +437,23 @@ def test_the_short_send_path_sends_what_session_get_sends(mocked):
     assert short.headers["Cookie"] == "sid=abc"
     assert "Accept-Language" not in short.headers
     assert (short.url, short.method, short.body) == (full.url, full.method, full.body)
+
+
+@pytest.mark.parametrize(("environ", "matters"), [
+    ({}, False),
+    ({"no_proxy": "*", "NO_PROXY": "*"}, False),  # exempts hosts from a proxy there is not
+    ({"http_proxy": ""}, False),
+    ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+    ({"all_proxy": "socks5://p:1080", "no_proxy": "*"}, True),
+    ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}, True),
+    ({"CURL_CA_BUNDLE": "/etc/ssl/corp.pem"}, True),
+    ({"NETRC": "/tmp/netrc"}, True),
+])
+def test_requests_reads_the_environment_only_when_it_holds_something(monkeypatch, tmp_path, environ, matters):
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert make_session(CrawlConfig()).trust_env is matters

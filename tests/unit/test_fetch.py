@@ -439,21 +439,28 @@ def test_the_short_send_path_sends_what_session_get_sends(mocked):
     assert (short.url, short.method, short.body) == (full.url, full.method, full.body)
 
 
-@pytest.mark.parametrize(("environ", "matters"), [
-    ({}, False),
-    ({"no_proxy": "*", "NO_PROXY": "*"}, False),  # exempts hosts from a proxy there is not
-    ({"http_proxy": ""}, False),
-    ({"HTTPS_PROXY": "http://proxy:3128"}, True),
-    ({"all_proxy": "socks5://p:1080", "no_proxy": "*"}, True),
-    ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}, True),
-    ({"CURL_CA_BUNDLE": "/etc/ssl/corp.pem"}, True),
-    ({"NETRC": "/tmp/netrc"}, True),
+@pytest.mark.parametrize(("environ", "matters", "verify"), [
+    ({}, False, True),
+    ({"no_proxy": "*", "NO_PROXY": "*"}, False, True),  # exempts hosts from a proxy there is not
+    ({"http_proxy": ""}, False, True),
+    ({"HTTPS_PROXY": "http://proxy:3128"}, True, True),
+    ({"all_proxy": "socks5://p:1080", "no_proxy": "*"}, True, True),
+    ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem", "CURL_CA_BUNDLE": "/x.pem"}, False, "/etc/ssl/corp.pem"),
+    ({"CURL_CA_BUNDLE": "/etc/ssl/corp.pem"}, False, "/etc/ssl/corp.pem"),
+    ({"NETRC": "/tmp/netrc"}, True, True),
 ])
-def test_requests_reads_the_environment_only_when_it_holds_something(monkeypatch, tmp_path, environ, matters):
+def test_requests_reads_the_environment_only_when_it_holds_something(monkeypatch, tmp_path, environ, matters,
+                                                                    verify):
     for name in list(os.environ):
         if name.lower().endswith("_proxy") or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    assert make_session(CrawlConfig()).trust_env is matters
+    session = make_session(CrawlConfig())
+    assert session.trust_env is matters
+    # What requests' own environment path would verify HTTPS against.
+    assert session.verify == verify
+    if not matters:
+        session.trust_env = True
+        assert session.merge_environment_settings("https://h.test/", {}, None, None, None)["verify"] == verify

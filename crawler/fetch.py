@@ -30,10 +30,11 @@ import requests
 import urllib3
 from requests.utils import requote_uri
 
+from .adapter import CrawlAdapter, sets_cookies
 from .config import CrawlConfig
 from .page import utc_now
 from .urls import normalize_url
-from .watchdog import Deadline, WatchedAdapter
+from .watchdog import Deadline
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
@@ -84,8 +85,9 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
         session.verify = _ca_bundle()
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
-    # The watched adapter lets the watchdog cut a request at its deadline.
-    adapter = WatchedAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
+    # The watched adapter lets the watchdog cut a request at its deadline
+    # (and skips requests' proxy and cookie work where there is none).
+    adapter = CrawlAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -222,7 +224,16 @@ def _send(session: requests.Session, url: str, timeout: float, headers: dict[str
             sent[name] = value
     prepared = requests.PreparedRequest()
     prepared.prepare(method="GET", url=url, headers=sent, cookies=session.cookies, hooks=session.hooks)
-    return session.send(prepared, stream=True, timeout=timeout, allow_redirects=False)
+    if session.proxies or session.hooks.get("response"):
+        return session.send(prepared, stream=True, timeout=timeout, allow_redirects=False)
+    # What Session.send does for a streamed GET that follows no redirect, no
+    # proxy and no hook: the adapter's send, then the response's cookies into
+    # the session's jar (for the next hop) -- only if it set any.
+    resp = session.get_adapter(url).send(prepared, stream=True, timeout=timeout, verify=session.verify,
+                                         cert=session.cert, proxies={})
+    if sets_cookies(resp.raw):
+        requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
+    return resp
 
 
 def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,

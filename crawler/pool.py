@@ -26,6 +26,7 @@ import contextlib
 import multiprocessing.pool as mpool
 import multiprocessing.reduction
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -46,7 +47,18 @@ class ThreadedPool(mpool.Pool):
         # slots finish the tasks that released theirs.
         self._threads = max(1, threads)
         self._spare = max(0, spare)
-        super().__init__(processes, initializer, initargs, context=context)
+        # Workers are forked with SIGTERM blocked and unblock it once they can
+        # die of it: a child that had not run yet when terminate() signalled
+        # it took the signal in Python's inherited handler, whose pending flag
+        # the interpreter clears after fork (bpo-9535), and lived on, holding
+        # terminate() in join() forever (1 run in ~50 that had nothing to do).
+        # Threads started here (the Pool's handlers) keep it blocked, so a
+        # worker they fork later does too.
+        blocked = _block_sigterm()
+        try:
+            super().__init__(processes, initializer, initargs, context=context)
+        finally:
+            _restore_sigmask(blocked)
         self._releases: dict[int, Callable[[], None]] = {}
         self._cache[_RELEASE_JOB] = _ReleaseSink(self._releases)
 
@@ -105,6 +117,18 @@ class ThreadedPool(mpool.Pool):
                 inqueue._reader.recv()
 
 
+def _block_sigterm() -> set[signal.Signals] | None:
+    """Block SIGTERM in this thread; the mask before (None where threads have no mask)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _restore_sigmask(previous: set[signal.Signals] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _ReleaseSink:
     """Stands in the Pool's result cache for release notices: calls the task's ``on_release``."""
 
@@ -152,6 +176,11 @@ def _serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: 
     pipe's lock, each result waiting ~60 ms to be sent.
     """
     del target  # the stock loop (multiprocessing.pool.worker): replaced, same protocol
+    # Forked with SIGTERM blocked (ThreadedPool.__init__): from here on it ends
+    # the worker, even if terminate() sent it already.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     inqueue, outqueue, initializer, initargs, _maxtasks, wrap_exception = args
     # Close the pipe ends a worker does not use, once, before any thread starts.
     if hasattr(inqueue, "_writer"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 
@@ -148,3 +149,23 @@ def test_close_and_join_end_a_pool_that_takes_release_notices() -> None:
     if alive:
         pool.terminate()
     assert not alive
+
+
+def test_terminate_right_after_start_ends_every_worker() -> None:
+    # With a Python SIGTERM handler in the parent (the CLI has one), a worker
+    # that had not run yet when terminate() signalled it used to lose the
+    # signal (the interpreter clears pending signals after fork) and live on:
+    # terminate() then waited for it forever, about one pool in two here.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        for _ in range(20):
+            pool = ThreadedPool(4, 2, context=multiprocessing.get_context("fork"))
+            ended = threading.Event()
+            threading.Thread(target=lambda p=pool, e=ended: (p.terminate(), p.join(), e.set()), daemon=True).start()
+            if not ended.wait(10):
+                for process in pool._pool:  # leave nothing behind
+                    if process.is_alive():
+                        os.kill(process.pid, signal.SIGKILL)
+                pytest.fail("a worker outlived terminate()")
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -646,7 +646,10 @@ http {{
     tcp_nodelay on;
     keepalive_timeout 65;
     keepalive_requests 100000;
-    open_file_cache max=100000 inactive=120s;
+    # Cached descriptors stay open: the cache must stay under the worker's
+    # descriptor limit (often 1024-20000), or a large site's crawl gets 500s
+    # ("Too many open files") once it has touched that many pages.
+    open_file_cache max=512 inactive=20s;
 {temp}
 {servers}
 }}

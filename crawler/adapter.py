@@ -8,7 +8,9 @@ extraction (a mock request and response, two header scans) even when the
 response sets no cookie. Together that was ~15 % of a fetch's CPU on a
 local site. These overrides skip that work in the cases where it decides
 nothing, and hand every other case (a proxy, a cookie) to requests' own
-code; they use only the hooks requests documents for subclassing adapters.
+code; they use only the hooks requests documents for subclassing adapters
+(``get_connection_with_tls_context`` is one since requests 2.32.2, the
+project's lower bound).
 """
 
 from __future__ import annotations

@@ -478,8 +478,6 @@ class Crawler:
             self._out.append(page)
 
 
-
-
 def _min(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b

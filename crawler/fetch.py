@@ -79,10 +79,11 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
         session.headers[name] = value
     session.max_redirects = config.max_redirects
     session.trust_env = _environment_matters()
-    if not session.trust_env and _ca_bundle():
+    bundle = _ca_bundle()
+    if not session.trust_env and bundle:
         # Without trust_env, a CA bundle named in the environment is the
         # session's to use (Session.send takes its verify).
-        session.verify = _ca_bundle()
+        session.verify = bundle
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
     # The watched adapter lets the watchdog cut a request at its deadline

@@ -42,6 +42,8 @@ class _State:
     config: CrawlConfig
     extract: Extract | None = None
     selectors: Sequence[Compiled] = ()
+    #: a hook or selectors need BeautifulSoup's whole tree of every HTML page
+    full_tree: bool = False
     links: LinkFilter
 
 
@@ -70,6 +72,7 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     _state.config = config
     _state.extract = extract
     _state.selectors = compile_selectors(config.select)
+    _state.full_tree = extract is not None or bool(_state.selectors)
     _state.links = LinkFilter.from_config(config)
 
 
@@ -88,7 +91,7 @@ def process(task: Task) -> Result:
         result.digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
         result.validators = (fetched.etag, fetched.last_modified)
     if fetched.body and is_html(fetched.content_type):
-        if page.ok and (_state.extract is not None or _state.selectors):
+        if page.ok and _state.full_tree:
             # The response is read: the slot may serve another request while
             # this page's BeautifulSoup tree is built and searched (~8 ms).
             # lxml alone takes ~0.5 ms: then the notice and the early wake-up
@@ -195,9 +198,8 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     extract, selectors = _state.extract, _state.selectors
     # Only hooks and selectors need BeautifulSoup's whole tree; without them
     # lxml alone reads title and links, many times faster.
-    full = extract is not None or bool(selectors)
     try:
-        parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=full)
+        parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
     except Exception as exc:  # a parser bug on one odd page must not kill the worker
         log.debug("parse failed for %s", page.url, exc_info=True)
         page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]

@@ -193,7 +193,7 @@ def _serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: 
     # The reader takes a task off the shared pipe only for a free slot, so
     # a busy process leaves work to the other processes.
     idle = threading.Semaphore(threads)
-    runners = [threading.Thread(target=_run_tasks, args=(tasks, results, idle, wrap_exception),
+    runners = [threading.Thread(target=_run_tasks, args=(tasks, results, idle, wrap_exception, outqueue),
                                 name=f"fetch-{i}", daemon=True) for i in range(threads + spare)]
     sender = threading.Thread(target=_send_results, args=(results, outqueue), name="send", daemon=True)
     for thread in (*runners, sender):
@@ -220,7 +220,8 @@ def _read_tasks(inqueue: Any, tasks: queue.SimpleQueue[Any], idle: threading.Sem
 
 
 def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], idle: threading.Semaphore,
-               wrap_exception: bool) -> None:
+               wrap_exception: bool, outqueue: Any) -> None:
+    wlock = outqueue._wlock
     while (task := tasks.get()) is not None:
         job, i, func, args, kwds = task
         current = _task.current = [job, results, False, idle]
@@ -231,14 +232,18 @@ def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], i
                 exc = mpool.ExceptionWithTraceback(exc, exc.__traceback__)
             result = (False, exc)
         _task.current = None
-        results.put((job, i, result))
+        # Sent from here when nothing waits for the sender and the pipe is
+        # free: handing over to the sender costs a wake-up and a turn at the
+        # GIL, milliseconds when the process is busy. Never waits for the
+        # lock (threads queueing there held up every process's results).
+        if not (results.empty() and _send_now((job, i, result), outqueue, wlock)):
+            results.put((job, i, result))
         task = func = args = kwds = result = None  # drop references while idle, as the stock loop does
         if not current[2]:
             idle.release()
 
 
 def _send_results(results: queue.SimpleQueue[Any], outqueue: Any) -> None:
-    dumps = multiprocessing.reduction.ForkingPickler.dumps
     stop = False
     while not stop:
         batch = [results.get()]
@@ -250,14 +255,30 @@ def _send_results(results: queue.SimpleQueue[Any], outqueue: Any) -> None:
         # A release notice whose task's result goes in the same batch says
         # nothing the result does not: when the process is busy, most do.
         finished = {job for job, _, _ in batch}
-        payloads = []
-        for job, i, result in batch:
-            if job == _RELEASE_JOB and i in finished:
-                continue
-            try:
-                payloads.append(dumps((job, i, result)))
-            except Exception as exc:  # an unpicklable result fails its task, not the pool
-                payloads.append(dumps((job, i, (False, mpool.MaybeEncodingError(exc, result[1])))))
+        payloads = [_payload(item) for item in batch if not (item[0] == _RELEASE_JOB and item[1] in finished)]
         with outqueue._wlock or contextlib.nullcontext():
             for payload in payloads:
                 outqueue._writer.send_bytes(payload)
+
+
+def _payload(item: tuple[int, int, Any]) -> bytes:
+    dumps = multiprocessing.reduction.ForkingPickler.dumps
+    try:
+        return dumps(item)
+    except Exception as exc:  # an unpicklable result fails its task, not the pool
+        job, i, result = item
+        return dumps((job, i, (False, mpool.MaybeEncodingError(exc, result[1]))))
+
+
+def _send_now(item: tuple[int, int, Any], outqueue: Any, wlock: Any) -> bool:
+    """Write ``item`` to the result pipe if its lock is free at once; False if it was not."""
+    if wlock is None:
+        return False
+    payload = _payload(item)  # before the lock, which every process's results wait for
+    if not wlock.acquire(False):
+        return False  # rare: the sender pickles it again
+    try:
+        outqueue._writer.send_bytes(payload)
+    finally:
+        wlock.release()
+    return True

@@ -64,8 +64,8 @@ _BUFFER_PER_SLOT = 16
 # one lease call serves many pages.
 _SHARED_BUFFER_PER_SLOT = 2
 _SHARED_BUFFER_MIN = 4
-# Threads per worker process beyond its request slots, to build and search
-# the BeautifulSoup trees of pages whose slot already fetches again. Parsing
+# Threads per worker process beyond its request slots, to parse the pages
+# whose slot already fetches again (a hook's tree, a slow server's page). Parsing
 # is CPU work under one GIL per process: more parsing threads only queue for
 # it. With a --select at -c 64, 16 spare threads made the crawl 5 % slower
 # than holding the slot through the parse; 2 made it no slower, and 14 %
@@ -208,11 +208,10 @@ class Crawler:
                 for task in self._sitemaps.initial():
                     self._scheduler.add(task)
             threads = math.ceil(config.concurrency / config.workers)
-            # With a hook or selectors, a page gives its request slot back once
-            # its response is read (worker.process): spare threads parse meanwhile.
-            spare = _SPARE_THREADS if self.extract is not None or config.select else 0
+            # A page may give its request slot back once its response is read
+            # (worker.process): spare threads, started once one does, parse meanwhile.
             pool = ThreadedPool(config.workers, threads, entry.init_worker,
-                                (config, self.extract), context=ctx, spare=spare)
+                                (config, self.extract), context=ctx, spare=_SPARE_THREADS)
             # With --redis the loop also renews leases: wake often enough for that.
             tick = 0.5 if shared is None else min(0.5, config.lease_timeout / 6)
             while True:

@@ -13,8 +13,7 @@ else about the Pool changes.
 A task may give its slot back before it ends (`release_slot`): from then on
 its process may take another task, and the main process hears of it through
 ``apply_async(..., on_release=...)``. The crawl releases a page's slot once
-its response is read when a BeautifulSoup tree is to be built (a hook or
-selectors), so that slow parsing holds no request slot.
+its response is read when the parse would hold it up (see `crawler.worker`).
 
 The threads are daemons and a worker never exits on its own, so end the pool
 with `terminate()` (as ``with Pool(...)`` does), not ``close()``.
@@ -36,6 +35,32 @@ from typing import Any
 _RELEASE_JOB = -1
 
 _task = threading.local()  # in a task thread: the running task's job and how to release its slot
+
+
+class _Spares:
+    """The task threads a worker process may still start, one per slot given back while in use.
+
+    Started only once a task releases its slot, so a crawl whose tasks never
+    do (a fast site, no hook) keeps no threads that could only wait.
+    """
+
+    def __init__(self, left: int, start: Callable[[], None]) -> None:
+        self.left = left
+        self.start = start
+        self.lock = threading.Lock()
+
+    def grow(self) -> None:
+        with self.lock:
+            if self.left > 0:
+                self.left -= 1
+                self.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.left = 0
+
+
+_spares: _Spares | None = None  # in a worker process
 
 
 class ThreadedPool(mpool.Pool):
@@ -158,22 +183,28 @@ def release_slot() -> None:
     current = getattr(_task, "current", None)
     if current is None or current[2]:
         return
-    job, results, _, idle = current
+    job, results, _, idle, outqueue = current
     current[2] = True
-    results.put((_RELEASE_JOB, job, (True, None)))
+    notice = (_RELEASE_JOB, job, (True, None))
+    if not (results.empty() and _send_now(notice, outqueue)):
+        results.put(notice)
     idle.release()
+    if _spares is not None:
+        _spares.grow()
 
 
 def _serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    """A worker process: one thread reads tasks, ``threads`` (+ ``spare``) threads run them,
+    """A worker process: one thread reads tasks, ``threads`` (+ up to ``spare``) threads run them,
     one sends results.
 
-    Only the reader touches the task pipe and only the sender the result
-    pipe. Both pipes are guarded by locks shared by every process; when all
-    fetch threads took those locks themselves, a thread holding one often had
-    to wait for its own process's GIL before it could let go, and the rest
-    queued behind it: at -c 64, 20 of a process's 32 threads sat in the result
-    pipe's lock, each result waiting ~60 ms to be sent.
+    Only the reader touches the task pipe. Both pipes are guarded by locks
+    shared by every process; when all fetch threads waited for those locks
+    themselves, a thread holding one often had to wait for its own process's
+    GIL before it could let go, and the rest queued behind it: at -c 64, 20
+    of a process's 32 threads sat in the result pipe's lock, each result
+    waiting ~60 ms to be sent. So a fetch thread writes its own result (or
+    release notice) only when the sender has nothing queued and the lock is
+    free at once; otherwise the sender writes it, with whatever else is ready.
     """
     del target  # the stock loop (multiprocessing.pool.worker): replaced, same protocol
     # Forked with SIGTERM blocked (ThreadedPool.__init__): from here on it ends
@@ -193,12 +224,22 @@ def _serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: 
     # The reader takes a task off the shared pipe only for a free slot, so
     # a busy process leaves work to the other processes.
     idle = threading.Semaphore(threads)
-    runners = [threading.Thread(target=_run_tasks, args=(tasks, results, idle, wrap_exception, outqueue),
-                                name=f"fetch-{i}", daemon=True) for i in range(threads + spare)]
-    sender = threading.Thread(target=_send_results, args=(results, outqueue), name="send", daemon=True)
-    for thread in (*runners, sender):
+    runners: list[threading.Thread] = []
+
+    def start_runner() -> None:
+        thread = threading.Thread(target=_run_tasks, args=(tasks, results, idle, wrap_exception, outqueue),
+                                  name=f"fetch-{len(runners)}", daemon=True)
+        runners.append(thread)
         thread.start()
+
+    global _spares
+    _spares = _Spares(spare, start_runner)
+    sender = threading.Thread(target=_send_results, args=(results, outqueue), name="send", daemon=True)
+    sender.start()
+    for _ in range(threads):
+        start_runner()
     _read_tasks(inqueue, tasks, idle)
+    _spares.stop()
     for _ in runners:
         tasks.put(None)
     for thread in runners:
@@ -221,10 +262,9 @@ def _read_tasks(inqueue: Any, tasks: queue.SimpleQueue[Any], idle: threading.Sem
 
 def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], idle: threading.Semaphore,
                wrap_exception: bool, outqueue: Any) -> None:
-    wlock = outqueue._wlock
     while (task := tasks.get()) is not None:
         job, i, func, args, kwds = task
-        current = _task.current = [job, results, False, idle]
+        current = _task.current = [job, results, False, idle, outqueue]
         try:
             result = (True, func(*args, **kwds))
         except Exception as exc:
@@ -236,7 +276,7 @@ def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], i
         # free: handing over to the sender costs a wake-up and a turn at the
         # GIL, milliseconds when the process is busy. Never waits for the
         # lock (threads queueing there held up every process's results).
-        if not (results.empty() and _send_now((job, i, result), outqueue, wlock)):
+        if not (results.empty() and _send_now((job, i, result), outqueue)):
             results.put((job, i, result))
         task = func = args = kwds = result = None  # drop references while idle, as the stock loop does
         if not current[2]:
@@ -270,8 +310,9 @@ def _payload(item: tuple[int, int, Any]) -> bytes:
         return dumps((job, i, (False, mpool.MaybeEncodingError(exc, result[1]))))
 
 
-def _send_now(item: tuple[int, int, Any], outqueue: Any, wlock: Any) -> bool:
+def _send_now(item: tuple[int, int, Any], outqueue: Any) -> bool:
     """Write ``item`` to the result pipe if its lock is free at once; False if it was not."""
+    wlock = outqueue._wlock
     if wlock is None:
         return False
     payload = _payload(item)  # before the lock, which every process's results wait for

@@ -25,6 +25,12 @@ def release_then_nap(seconds: float) -> float:
     return time.monotonic()
 
 
+def thread_count(release: bool = False) -> int:
+    if release:
+        release_slot()
+    return threading.active_count()
+
+
 def fail(message: str) -> None:
     raise ValueError(message)
 
@@ -133,6 +139,22 @@ def test_without_a_release_the_slot_is_held_to_the_end() -> None:
         assert time.monotonic() - started >= 0.8  # the spare thread took no task: no slot was free
         assert released == []
         assert pool._releases == {}  # forgotten with the result
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def test_spare_threads_start_only_once_tasks_give_their_slots_back() -> None:
+    pool = ThreadedPool(1, 1, context=multiprocessing.get_context("fork"), spare=2)
+    try:
+        def run(release: bool) -> int:
+            return pool.apply_async(thread_count, (release,), on_release=lambda: None).get(timeout=10)
+
+        before = [run(False) for _ in range(3)]
+        assert before == [before[0]] * 3  # tasks that keep their slots start no thread
+        assert run(True) == before[0] + 1
+        after = [run(True) for _ in range(3)]
+        assert after[-1] == before[0] + 2  # at most `spare` more
     finally:
         pool.terminate()
         pool.join()

@@ -282,3 +282,34 @@ def test_full_tree_only_when_selecting(setup, monkeypatch, options, full):
     rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
     worker.process(Task("http://a.test/"))
     assert seen == [full]  # without selectors or hook, the fast lxml path
+
+
+@pytest.mark.parametrize(("elapsed_ms", "status", "released"),
+                         [(45.0, 200, True), (5.0, 200, False), (45.0, 503, False)])
+def test_a_slow_response_gives_its_slot_back_before_the_parse(setup, monkeypatch, elapsed_ms, status, released):
+    init, _ = setup
+    init(depth=1)
+    calls: list[str | None] = []
+
+    def fetched(url, config, **kwargs):
+        return fetch_module.Fetched(url=url, final_url=url, status=status, content_type="text/html",
+                                    charset="utf-8", body=HTML, elapsed_ms=elapsed_ms)
+
+    monkeypatch.setattr(worker, "fetch", fetched)
+    monkeypatch.setattr(worker, "release_slot", lambda: calls.append(page_title()))
+    real_parse = worker.parse_html
+    parsed: list[str] = []
+
+    def page_title() -> str | None:
+        return parsed[-1] if parsed else None
+
+    def parse(*args, **kwargs):
+        result = real_parse(*args, **kwargs)
+        parsed.append(result.title)
+        return result
+
+    monkeypatch.setattr(worker, "parse_html", parse)
+    page = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/")).page
+    assert page.title == "Home page"
+    # Released before the parse: a fast server's page, or a 503, keeps its slot to the end.
+    assert calls == ([None] if released else [])

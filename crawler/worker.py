@@ -12,6 +12,7 @@ import hashlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,14 @@ ROBOTS_MAX_BYTES = 512 * 1024  # Google reads the first 500 KiB; so do we
 SLOW_RESPONSE_MS = 30.0
 
 log = logging.getLogger(__name__)
+
+# One page parsed at a time per process. Parsing is CPU work under the
+# process's GIL: when a wave of responses came in at -c 64, some 30 threads
+# parsed at once, each holding the GIL in turn, and the threads that need it
+# only briefly (to send a request, read a response, hand a result over)
+# waited behind them, 5-9 ms per step. Waiting here, a parser does not ask
+# for the GIL. Hooks and selectors run outside: they may wait on I/O.
+_parse_gate = threading.Lock()
 
 
 class _State:
@@ -206,7 +215,8 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     # Only hooks and selectors need BeautifulSoup's whole tree; without them
     # lxml alone reads title and links, many times faster.
     try:
-        parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
+        with _parse_gate:
+            parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
     except Exception as exc:  # a parser bug on one odd page must not kill the worker
         log.debug("parse failed for %s", page.url, exc_info=True)
         page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
@@ -233,7 +243,8 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
             # are not followed, as search-engine crawlers do.
             skip = set(parsed.nofollow)
             follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
-        result.links = [link for link in follow if _state.links.reason(link, seed) is None]
+        with _parse_gate:
+            result.links = [link for link in follow if _state.links.reason(link, seed) is None]
 
 
 def _landed_in_scope(fetched: Fetched, seed: str) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import threading
+import time
 
 import pytest
 import requests
@@ -313,3 +315,36 @@ def test_a_slow_response_gives_its_slot_back_before_the_parse(setup, monkeypatch
     assert page.title == "Home page"
     # Released before the parse: a fast server's page, or a 503, keeps its slot to the end.
     assert calls == ([None] if released else [])
+
+
+def test_one_page_parsed_at_a_time_while_hooks_overlap(setup, monkeypatch):
+    init, rs = setup
+    active = {"parse": 0, "hook": 0}
+    most = {"parse": 0, "hook": 0}
+    lock = threading.Lock()
+
+    def busy(kind: str, seconds: float) -> None:
+        with lock:
+            active[kind] += 1
+            most[kind] = max(most[kind], active[kind])
+        time.sleep(seconds)
+        with lock:
+            active[kind] -= 1
+
+    real_parse = worker.parse_html
+
+    def parse(*args, **kwargs):
+        busy("parse", 0.02)
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "parse_html", parse)
+    worker.init_worker(CrawlConfig(depth=1), extract=lambda url, soup: busy("hook", 0.3))
+    for i in range(4):
+        rs.add(responses.GET, f"http://a.test/{i}", body=HTML, headers={"Content-Type": "text/html"})
+    threads = [threading.Thread(target=worker.process, args=(Task(f"http://a.test/{i}"),)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert most == {"parse": 1, "hook": most["hook"]}
+    assert most["hook"] > 1  # a hook may wait on I/O: hooks are not serialised

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -48,6 +49,15 @@ log = logging.getLogger(__name__)
 # waited behind them, 5-9 ms per step. Waiting here, a parser does not ask
 # for the GIL. Hooks and selectors run outside: they may wait on I/O.
 _parse_gate = threading.Lock()
+
+
+def _new_parse_gate() -> None:
+    # A process forked while one of its threads parsed would start with the gate held.
+    global _parse_gate
+    _parse_gate = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_parse_gate)
 
 
 class _State:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -348,3 +349,15 @@ def test_one_page_parsed_at_a_time_while_hooks_overlap(setup, monkeypatch):
         thread.join(timeout=10)
     assert most == {"parse": 1, "hook": most["hook"]}
     assert most["hook"] > 1  # a hook may wait on I/O: hooks are not serialised
+
+
+def test_a_forked_process_starts_with_the_parse_gate_free():
+    worker._parse_gate.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 if it could take the gate
+            os._exit(0 if worker._parse_gate.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        worker._parse_gate.release()

@@ -185,9 +185,7 @@ def release_slot() -> None:
         return
     job, results, _, idle, outqueue = current
     current[2] = True
-    notice = (_RELEASE_JOB, job, (True, None))
-    if not (results.empty() and _send_now(notice, outqueue)):
-        results.put(notice)
+    _hand_over((_RELEASE_JOB, job, (True, None)), results, outqueue)
     idle.release()
     if _spares is not None:
         _spares.grow()
@@ -272,12 +270,7 @@ def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], i
                 exc = mpool.ExceptionWithTraceback(exc, exc.__traceback__)
             result = (False, exc)
         _task.current = None
-        # Sent from here when nothing waits for the sender and the pipe is
-        # free: handing over to the sender costs a wake-up and a turn at the
-        # GIL, milliseconds when the process is busy. Never waits for the
-        # lock (threads queueing there held up every process's results).
-        if not (results.empty() and _send_now((job, i, result), outqueue)):
-            results.put((job, i, result))
+        _hand_over((job, i, result), results, outqueue)
         task = func = args = kwds = result = None  # drop references while idle, as the stock loop does
         if not current[2]:
             idle.release()
@@ -308,6 +301,19 @@ def _payload(item: tuple[int, int, Any]) -> bytes:
     except Exception as exc:  # an unpicklable result fails its task, not the pool
         job, i, result = item
         return dumps((job, i, (False, mpool.MaybeEncodingError(exc, result[1]))))
+
+
+def _hand_over(item: tuple[int, int, Any], results: queue.SimpleQueue[Any], outqueue: Any) -> None:
+    """Send a result or release notice from this thread, or leave it to the sender.
+
+    Sent from here only when nothing is queued for the sender (so a result
+    does not pass its own task's queued release notice) and the pipe is free: handing
+    over to the sender costs a wake-up and a turn at the GIL, milliseconds
+    when the process is busy. Never waits for the lock (threads queueing
+    there held up every process's results).
+    """
+    if not (results.empty() and _send_now(item, outqueue)):
+        results.put(item)
 
 
 def _send_now(item: tuple[int, int, Any], outqueue: Any) -> bool:

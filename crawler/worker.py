@@ -21,7 +21,7 @@ from . import headers
 from .config import CrawlConfig
 from .fetch import Fetched, fetch
 from .page import ROBOTS, SITEMAP, Page, Result, Task
-from .parse import is_html, parse_html
+from .parse import Parsed, is_html, parse_html
 from .policy import LinkFilter
 from .pool import release_slot
 from .select import Compiled, compile_selectors, run_selectors
@@ -224,14 +224,15 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
     extract, selectors = _state.extract, _state.selectors
     # Only hooks and selectors need BeautifulSoup's whole tree; without them
     # lxml alone reads title and links, many times faster.
-    try:
-        with _parse_gate:
+    with _parse_gate:  # the parse and the link filter; hooks and selectors come after
+        try:
             parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
-    except Exception as exc:  # a parser bug on one odd page must not kill the worker
-        log.debug("parse failed for %s", page.url, exc_info=True)
-        page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
-        page.ok = False
-        return
+        except Exception as exc:  # a parser bug on one odd page must not kill the worker
+            log.debug("parse failed for %s", page.url, exc_info=True)
+            page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
+            page.ok = False
+            return
+        _follow(result, parsed, fetched, config)
     page.title = parsed.title
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
@@ -244,7 +245,11 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
         for name, value in selected.items():
             page.extra.pop(name, None)  # a selector wins over a hook field of its name
             page.extra[name] = value
-    status = page.status or 0
+
+
+def _follow(result: Result, parsed: Parsed, fetched: Fetched, config: CrawlConfig) -> None:
+    """Set the links of the page that the crawl is to follow (none at the depth limit)."""
+    status = result.page.status or 0
     seed = result.task.seed or result.task.url
     if result.task.depth < config.depth and 200 <= status < 300 and _landed_in_scope(fetched, seed):
         follow = parsed.links
@@ -253,8 +258,7 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
             # are not followed, as search-engine crawlers do.
             skip = set(parsed.nofollow)
             follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
-        with _parse_gate:
-            result.links = [link for link in follow if _state.links.reason(link, seed) is None]
+        result.links = [link for link in follow if _state.links.reason(link, seed) is None]
 
 
 def _landed_in_scope(fetched: Fetched, seed: str) -> bool:

@@ -347,7 +347,7 @@ def test_one_page_parsed_at_a_time_while_hooks_overlap(setup, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
-    assert most == {"parse": 1, "hook": most["hook"]}
+    assert most["parse"] == 1
     assert most["hook"] > 1  # a hook may wait on I/O: hooks are not serialised
 
 

@@ -14,10 +14,10 @@ import logging
 
 from .api import crawl
 from .config import CrawlConfig, __version__
-from .crawler import Crawler, CrawlStats
+from .engine.crawler import Crawler, CrawlStats
 from .errors import ConfigError, CrawlerError, FrontierError, SeedError, UsageError
 from .page import FIELDS, RECORD_FIELDS, Page
-from .seeds import read_seeds
+from .store.seeds import read_seeds
 
 __all__ = [
     "FIELDS",

@@ -6,12 +6,12 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig
-from .crawler import Crawler
+from .engine.crawler import Crawler
 from .page import Page
-from .seeds import parse_seed
+from .store.seeds import parse_seed
 
 if TYPE_CHECKING:
-    from .worker import Extract
+    from .worker.tasks import Extract
 
 
 def crawl(seeds: Iterable[str] | str, extract: Extract | None = None, **options: Any) -> Iterator[Page]:

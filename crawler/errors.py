@@ -10,7 +10,7 @@ Hierarchy::
         └── RedisLostError    Redis stayed unreachable mid-run (--redis): the node stopped
 
 Page-level failures (DNS, refused, timeout, HTTP 4xx/5xx) are never raised:
-they become the ``error`` field of a record. `crawler.fetch.error_kind` turns a
+they become the ``error`` field of a record. `crawler.worker.fetch.error_kind` turns a
 requests exception into the short stable kind used there.
 """
 

@@ -55,7 +55,7 @@ class Task:
     ``seed`` is the seed URL the task descends from (scope is judged against
     it); ``attempt`` counts tries already made (retries are rescheduled by the
     main process, not slept on inside a worker). ``cookies`` are the run's
-    cookies for the task's host (see `crawler.cookies`), None when there are none.
+    cookies for the task's host (see `crawler.engine.cookies`), None when there are none.
     """
 
     url: str

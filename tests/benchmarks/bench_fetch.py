@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Per-request cost of `crawler.fetch.fetch` against a local keep-alive server.
+"""Per-request cost of `crawler.worker.fetch.fetch` against a local keep-alive server.
 
 Run from the project root with the project's venv::
 
@@ -20,7 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from crawler.config import CrawlConfig
-from crawler.fetch import fetch, make_session
+from crawler.worker.fetch import fetch, make_session
 
 BODY = b"<html><head><title>bench</title></head><body>" + b"<p>lorem ipsum</p>" * 900 + b"</body></html>"
 

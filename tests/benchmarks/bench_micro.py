@@ -31,10 +31,10 @@ from urllib.parse import urljoin
 import bs4
 import lxml.etree
 
-from crawler import parse as parse_mod
 from crawler.page import Page, Result, Task
-from crawler.parse import parse_html, resolve_links
 from crawler.urls import fingerprint, normalize_url
+from crawler.worker import parse as parse_mod
+from crawler.worker.parse import parse_html, resolve_links
 
 HERE = Path(__file__).resolve().parent
 MAX_URLS = 20_000  # cap on the distinct URLs of the URL benchmarks

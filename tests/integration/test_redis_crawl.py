@@ -18,7 +18,7 @@ import pytest
 
 from crawler import CrawlConfig, Crawler
 from crawler.errors import RedisLostError
-from crawler.merge import read_records
+from crawler.store.records import read_records
 from tests.conftest import ROOT, assert_usage_error, cli_command, cli_env, kill_group, read_output, run_cli
 from tests.redisserver import RedisServer, free_port
 from tests.site import Site, gen_depths

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import crawl_cli
 from tests.site import DEFAULT_ROBOTS, Site
-from tests.unit.test_sitemaps import BILLION_LAUGHS
+from tests.unit.worker.test_sitemaps import BILLION_LAUGHS
 
 WORKERS = ("-w", "2")
 

@@ -171,7 +171,7 @@ def test_at_in_attribute_value_selector_runs():
 
 def test_importing_the_cli_does_not_load_selectors_or_bs4():
     # The main process of a crawl without --select stays light (soupsieve imports bs4 and lxml).
-    code = ("import sys, crawler.cli; "
+    code = ("import sys, crawler.cli.main; "
             "print(sorted(m for m in ('bs4', 'soupsieve', 'lxml', 'crawler.select') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr

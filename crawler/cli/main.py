@@ -1,0 +1,440 @@
+"""The command line: argparse (over a ``--config`` file) → `CrawlConfig`, seeds,
+progress, run log and summary, exit status.
+
+Exit status: 0 the run finished (page errors are records); 1 nothing could be
+fetched; 2 bad usage or input; 3 lost Redis mid-run (``--redis``); 130/143
+stopped by SIGINT/SIGTERM.
+
+``crawler merge …`` and ``crawler status …`` are subcommands of a
+distributed crawl (`crawler.cli.merge`, `crawler.cli.status`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DELAY,
+    DEFAULT_LEASE_TIMEOUT,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_MAX_URL_LENGTH,
+    DEFAULT_PER_HOST,
+    DEFAULT_REDIS_OUTAGE,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
+    FORMATS,
+    SCOPES,
+    CrawlConfig,
+    __version__,
+)
+from ..engine.crawler import Crawler, CrawlStats
+from ..errors import ConfigError, CrawlerError, RedisLostError, SeedError, UsageError
+from ..store.output import format_for
+from ..store.seeds import read_seeds
+from .progress import Progress, summary
+from .runlog import runlog, setup_logging, teardown_logging
+from .summary import RunSummary, summary_path, write_summary
+from .usage import EXIT_NOTHING, EXIT_OK, EXIT_REDIS_LOST, EXIT_USAGE, UsageParser, fail
+
+if TYPE_CHECKING:
+    from ..select import Selector
+
+#: ``python -m crawler NAME …``: commands other than a crawl
+SUBCOMMANDS = ("merge", "status")
+_SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class _Repeated(argparse.Action):
+    """``action="append"``, except that the command line replaces a list that a
+    config file set (it arrives as the default) instead of adding to it.
+
+    ``many`` (for ``--select``/``--select-all``, which share one list to keep
+    their order) stores ``(value, many)`` pairs.
+    """
+
+    def __init__(self, *args: Any, many: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.many = many
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        items = getattr(namespace, self.dest, None)
+        if items is None or items is self.default:  # first use in this parse
+            items = []
+            setattr(namespace, self.dest, items)
+        items.append(values if self.many is None else (values, self.many))
+
+
+def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m crawler``.
+
+    ``raise_errors`` makes a bad value raise `UsageError` instead of exiting.
+    """
+    p = UsageParser(prog="crawler", description="Fetch URLs in parallel (or crawl outward from them) "
+                "and write one record per page as CSV, JSON or JSON Lines.",
+                epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
+                "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
+                "Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
+                raise_errors=raise_errors)
+    p.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML file of seeds and options (keys: long options in snake_case); "
+                   "the command line overrides it")
+    p.add_argument("-o", "--output", default="-", metavar="PATH",
+                   help="output file; format from .csv/.json/.jsonl; - = stdout as JSONL (default)")
+    p.add_argument("--format", choices=FORMATS, help="output format (overrides the extension)")
+    p.add_argument("-d", "--depth", type=_nonneg_int, default=0, metavar="N",
+                   help="follow links up to N hops from the seeds (default 0: seeds only)")
+    p.add_argument("--max-pages", type=_pos_int, metavar="N", help="stop after N pages")
+    p.add_argument("--max-pages-per-host", type=_pos_int, metavar="N",
+                   help="fetch at most N pages of each host (scheme://host:port); the rest are left out")
+    p.add_argument("--max-url-length", type=_pos_int, default=DEFAULT_MAX_URL_LENGTH, metavar="N",
+                   help=f"skip seeds and links longer than N characters (default {DEFAULT_MAX_URL_LENGTH})")
+    p.add_argument("--scope", choices=SCOPES, default="host",
+                   help="links followed: same host as the seed (default), same registered domain, or any")
+    p.add_argument("--allow", action=_Repeated, default=[], metavar="REGEX",
+                   help="follow only links matching REGEX (repeatable)")
+    p.add_argument("--deny", action=_Repeated, default=[], metavar="REGEX",
+                   help="never follow links matching REGEX (repeatable)")
+    p.add_argument("-w", "--workers", type=_pos_int, metavar="N", help="worker processes (default: CPU count)")
+    p.add_argument("-c", "--concurrency", type=_pos_int, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"requests in flight in total (default {DEFAULT_CONCURRENCY})")
+    p.add_argument("--per-host", type=_pos_int, default=DEFAULT_PER_HOST, metavar="N",
+                   help=f"requests in flight per host (default {DEFAULT_PER_HOST})")
+    p.add_argument("--delay", type=_nonneg_float, default=DEFAULT_DELAY, metavar="SECONDS",
+                   help="minimum gap between requests to one host (robots.txt Crawl-delay wins if larger)")
+    p.add_argument("--timeout", type=_pos_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"bound on each whole request, redirects and body included (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--retries", type=_nonneg_int, default=DEFAULT_RETRIES, metavar="N",
+                   help=f"retries on connection errors, timeouts, 429 and 5xx (default {DEFAULT_RETRIES})")
+    p.add_argument("--max-retry-after", type=_nonneg_float, default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",
+                   help="longest Retry-After honoured; a longer one ends the retries (default 120)")
+    p.add_argument("--max-bytes", type=_pos_int, default=DEFAULT_MAX_BYTES, metavar="N",
+                   help="largest body read, decompressed (default 10 MiB)")
+    p.add_argument("--user-agent", default=DEFAULT_USER_AGENT, metavar="STR",
+                   help=f"User-Agent header (default {DEFAULT_USER_AGENT})")
+    p.add_argument("-H", "--header", action=_Repeated, default=[], metavar="'K: V'",
+                   help="extra request header (repeatable)")
+    p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    p.add_argument("--follow-nofollow", action="store_true",
+                   help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
+    p.add_argument("--sitemaps", action="store_true",
+                   help="also seed from each seed origin's sitemaps (robots.txt Sitemap: lines, /sitemap.xml)")
+    p.add_argument("--state", metavar="PATH",
+                   help="SQLite state file: a killed run resumes; a finished one is re-crawled incrementally")
+    p.add_argument("--changed-only", action="store_true",
+                   help="with --state: write only pages that are new, changed or gone")
+    p.add_argument("--recrawl-after", type=_duration, metavar="DURATION",
+                   help="with --state: skip pages fetched within DURATION (e.g. 30m, 6h, 2d)")
+    p.add_argument("--redis", metavar="URL",
+                   help="share the crawl through Redis (redis://HOST:PORT/DB): run the same command on "
+                   "every machine; each writes its own output (see 'crawler merge')")
+    p.add_argument("--crawl-id", metavar="NAME",
+                   help="with --redis: the crawl's name in Redis (default: a hash of the seeds)")
+    p.add_argument("--node", metavar="NAME",
+                   help="with --redis: this node's name (default: host name and a hash of the output path)")
+    p.add_argument("--lease-timeout", type=_pos_float, default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
+                   help="with --redis: a dead node's pages go to other nodes after this long "
+                   f"(default {DEFAULT_LEASE_TIMEOUT:g}; live nodes renew their leases)")
+    p.add_argument("--redis-outage", type=_nonneg_float, default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
+                   help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
+                   f"(default {DEFAULT_REDIS_OUTAGE:g})")
+    p.add_argument("--strict", action="store_true",
+                   help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
+    selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
+    p.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
+                   help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")
+    p.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
+                   metavar="NAME=CSS[@ATTR]", help="add field NAME: a list of every match (repeatable)")
+    p.add_argument("--summary", metavar="PATH",
+                   help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
+    p.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
+    p.add_argument("--version", action="version", version=f"crawler {__version__}")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> CrawlConfig:
+    """The `CrawlConfig` an argument namespace asks for (raises `UsageError`)."""
+    format_for(args.output, args.format)  # an unknown extension is a usage error, found before any fetch
+    options: dict[str, Any] = dict(
+        output=args.output, format=args.format, depth=args.depth, max_pages=args.max_pages,
+        scope=args.scope, allow=tuple(args.allow), deny=tuple(args.deny), concurrency=args.concurrency,
+        per_host=args.per_host, delay=args.delay, timeout=args.timeout, retries=args.retries,
+        max_retry_after=args.max_retry_after, max_bytes=args.max_bytes, user_agent=args.user_agent,
+        headers=tuple(_header(h) for h in args.header), robots=not args.no_robots,
+        follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
+        max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
+        changed_only=args.changed_only, recrawl_after=args.recrawl_after,
+        select=_selectors(args.select),
+        # "" is "not given" (a config file's way to show the key with its default)
+        redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
+        lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
+    )
+    if args.workers:
+        options["workers"] = args.workers
+    return CrawlConfig(**options)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line over the ``--config`` file it names, if any (the command line wins).
+
+    Raises `UsageError` for a bad config file; a bad command line exits 2.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        values = config_file_defaults(args.config)
+        if "format" in values and _gives_output(argv):
+            # The file's format goes with the file's output: "-o x.jsonl"
+            # must not write the CSV a file's format = "csv" asked for.
+            del values["format"]
+        # The file's values become the parser's defaults: what the command
+        # line gives wins, what it leaves out comes from the file.
+        parser.set_defaults(**values)
+        args = parser.parse_args(argv)
+    return args
+
+
+def _gives_output(argv: list[str]) -> bool:
+    """True when the command line has -o (and no --format of its own)."""
+    probe = build_parser()
+    probe.set_defaults(output=None)
+    args = probe.parse_args(argv)
+    return args.output is not None and args.format is None
+
+
+def config_file_defaults(path: str) -> dict[str, Any]:
+    """Parsed values of a config file, by argparse destination; raises `ConfigFileError`."""
+    from ..select import check_selectors
+    from .configfile import ConfigFileError, read_config_file  # only runs with --config need it
+
+    checker = build_parser(raise_errors=True)
+    values: dict[str, Any] = {}
+    for key, tokens in read_config_file(path):
+        try:
+            parsed = checker.parse_args(tokens)
+        except UsageError as exc:
+            raise ConfigFileError(f"{path}: {key}: {exc}") from None
+        if key in ("select", "select_all"):
+            values.setdefault("select", []).extend(parsed.select)
+        else:
+            values[key] = getattr(parsed, key)
+    try:  # here rather than later, so that the message names the file
+        check_selectors(_selectors(values.get("select", [])))
+    except ConfigError as exc:
+        raise ConfigFileError(f"{path}: {exc}") from None
+    return values
+
+
+def _selectors(pairs: list[tuple[str, bool]]) -> tuple[Selector, ...]:
+    if not pairs:
+        return ()
+    from ..select import Selector  # imported only by runs that select
+
+    return tuple(Selector.parse(spec, many) for spec, many in pairs)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:  # a seed file named so is reached as ./merge
+        return _subcommand(argv[0], argv[1:])
+    try:
+        return _main(argv)
+    finally:
+        teardown_logging()
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "merge":
+        from .merge import main as run
+    else:
+        from .status import main as run
+    try:
+        return run(argv)
+    except SystemExit as exc:  # argparse: --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = parse_args(argv)
+        setup_logging(args.verbose, args.log_file)
+        if not args.seeds:
+            raise UsageError("no SEED given: name a seed file, a URL, or - for stdin")
+        config = config_from_args(args)
+        manifest = summary_path(config.output, args.summary)
+        skipped: list[SeedError] = []
+        try:
+            seeds = read_seeds(args.seeds, skipped=None if args.strict else skipped,
+                               max_url_length=config.max_url_length)
+        finally:
+            for error in skipped:
+                # A cron run keeps going on the good lines; the mail still shows the bad ones.
+                print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
+        if config.redis:
+            config = _name_the_node(config, seeds, args.quiet)
+    except CrawlerError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
+    crawler = Crawler(config)
+    tally = RunSummary()
+    status = _crawl(crawler, seeds, args, tally)
+    if manifest is not None and status != EXIT_USAGE:  # exit 2 here: the output could not be opened
+        try:
+            write_summary(manifest, tally.manifest(crawler.stats, status, config.output))
+        except OSError as exc:
+            fail(f"cannot write summary {manifest!r}: {exc.strerror or exc}", status)
+    runlog.info("exit status %d%s", status, f", summary {manifest}" if manifest else "")
+    return status
+
+
+def _crawl(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: RunSummary) -> int:
+    """Run the crawl, print and log the summary line, and return the exit status."""
+    try:
+        stats = _run(crawler, seeds, args, tally)
+    except RedisLostError as exc:
+        # Records already written stay: each was committed in Redis first.
+        fail(f"{exc}; stopped (records written so far are kept; run the command again to resume)",
+              EXIT_REDIS_LOST)
+        line = summary(crawler.stats)
+        runlog.info("%s", line)
+        return EXIT_REDIS_LOST
+    except CrawlerError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except Exception as exc:  # no traceback for users; -v shows it
+        logging.getLogger("crawler").debug("internal error", exc_info=True)
+        return fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", EXIT_NOTHING)
+    line = summary(stats)
+    runlog.info("%s", line)
+    if not args.quiet:
+        print(line, file=sys.stderr)
+        if args.verbose:
+            for url in stats.refused_urls:
+                print(f"crawler: refused by robots.txt: {url}", file=sys.stderr)
+    if stats.stopped_by in _SIGNAL_EXIT:
+        return _SIGNAL_EXIT[stats.stopped_by]
+    # Nothing to do (every page fetched recently, under --state) is not a failure.
+    return EXIT_OK if stats.responses or not stats.pages else EXIT_NOTHING
+
+
+def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: RunSummary) -> CrawlStats:
+    progress = None
+    if not (args.quiet or args.no_progress) and sys.stderr.isatty():
+        progress = Progress(crawler)
+    crawler.on_page = tally.add if progress is None else _both(tally.add, progress.on_page)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    owner = os.getpid()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:
+            # A pool worker forked a moment ago, before it reset its handlers:
+            # Pool.terminate()'s SIGTERM must still end it (Ctrl-C is the
+            # main process's business).
+            if signum == signal.SIGTERM:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+        crawler.stop(signal.Signals(signum).name)
+        # A second Ctrl-C means "now": the default handlers take over.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        return crawler.run(seeds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if progress is not None:
+            progress.close()
+
+
+def _name_the_node(config: CrawlConfig, seeds: list[str], quiet: bool) -> CrawlConfig:
+    """Check that Redis answers (exit 2 if not), fill in the default crawl id and node
+    name, and say them (status and merge need them)."""
+    import dataclasses
+
+    from ..cluster.link import connect
+    from ..cluster.node import default_crawl_id, default_node
+
+    connect(config.redis or "").close()  # unreachable: one error line, before anything is said
+    config = dataclasses.replace(config, crawl_id=config.crawl_id or default_crawl_id(seeds),
+                                 node=config.node or default_node(config.output))
+    runlog.info("crawl %s, node %s, Redis %s", config.crawl_id, config.node, config.redis)
+    if not quiet:
+        print(f"crawler: crawl {config.crawl_id}, node {config.node}", file=sys.stderr)
+    return config
+
+
+def _both(first: Any, second: Any) -> Any:
+    def on_page(page: Any) -> None:
+        first(page)
+        second(page)
+
+    return on_page
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise UsageError(f"bad header {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``6h``, ``2d``, ``1w`` as seconds."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value[-1:].isalpha() else 1
+    number = value[:-1] if value[-1:].isalpha() else value
+    try:
+        seconds = float(number) * (unit or 0)
+    except ValueError:
+        seconds = -1.0
+    if not unit or not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (like 90s, 30m, 6h, 2d)")
+    return seconds
+
+
+def _pos_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def _nonneg_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
+
+
+def _pos_float(text: str) -> float:
+    return _number(text, float, lambda v: v > 0, "a number > 0")
+
+
+def _nonneg_float(text: str) -> float:
+    return _number(text, float, lambda v: v >= 0, "a number >= 0")
+
+
+def _number(text: str, kind: Any, ok: Any, what: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not ok(value) or value != value:  # NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    return value

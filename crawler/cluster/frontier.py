@@ -1,0 +1,246 @@
+"""`RedisFrontier`: the shared frontier of a distributed crawl, and `RedisHostGate`,
+its global per-host politeness.
+
+Work is leased, not popped: `RedisFrontier.get` moves tasks into the crawl's
+in-flight set with a lease expiry, the node renews the leases of every task
+it still holds (buffered or fetching) every third of ``--lease-timeout``, and
+any node's next `get` puts expired leases back first in line. A page ends with
+`RedisFrontier.complete`: one script marks it done, keeps its record in the
+node's outbox and queues its links; a page that is already done (a late
+report after its lease ran out and another node fetched it) is refused, so
+every URL is reported once.
+
+Round trips are kept few: one `get` leases a batch, one `complete` per page
+also acknowledges the records written since the last call and frees host
+slots, and each reply carries the crawl's state (queued, in flight, lowest
+unfinished depth), so `pending` and `min_depth` need no calls of their own
+while pages complete. Not thread-safe: the crawler calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..page import ROBOTS, Task
+from ..urls import fingerprint
+from .link import Keys, RedisLink
+from .scripts import ACQUIRE, COMPLETE, HAND_BACK, PUT, RENEW, STATUS, TAKE
+
+#: Seconds the crawl's state (from the last reply) is trusted before asking again.
+STATE_TTL = 0.2
+#: Seconds between `get` calls that found nothing (others' leases may expire meanwhile).
+EMPTY_POLL = 0.2
+#: Seeds and sitemap URLs are queued this many per call.
+PUT_BATCH = 1000
+#: Seconds to wait before asking again for a slot of a host whose slots are all taken.
+FULL_POLL = 0.05
+
+
+def fp_of(url: str) -> str:
+    """The fingerprint Redis keys a URL by (16 hex digits)."""
+    return f"{fingerprint(url):016x}"
+
+
+def _encode(task: Task) -> str:
+    return json.dumps([task.url, task.depth, task.referrer, task.seed or task.url], ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def _decode(text: Any) -> Task:
+    url, depth, referrer, seed = json.loads(text)
+    return Task(url, int(depth), referrer, seed or url)
+
+
+class RedisFrontier:
+    """The `Frontier` of one node of a distributed crawl (see the module docstring)."""
+
+    def __init__(self, link: RedisLink, keys: Keys, node: str, lease_timeout: float) -> None:
+        self.link = link
+        self.keys = keys
+        self.node = node
+        self.lease_ms = max(1, int(lease_timeout * 1000))
+        self.heartbeat = ""
+        #: fingerprint -> task, for every task this node leased and has not completed
+        self.held: dict[str, Task] = {}
+        #: (slot zset, token) pairs to free with the next call
+        self.releases: list[tuple[str, str]] = []
+        #: records written to the output since the last acknowledgement
+        self.unacked = 0
+        self._scripts = {name: link.script(text) for name, text in
+                         (("put", PUT), ("take", TAKE), ("complete", COMPLETE), ("renew", RENEW),
+                          ("hand_back", HAND_BACK), ("status", STATUS), ("acquire", ACQUIRE))}
+        self._state = (0, 0, -1)
+        self._state_at = float("-inf")
+        self._empty_at = float("-inf")
+        self._renewed_at = time.monotonic()
+        self._call_id = int(time.time() * 1000)  # unique across restarts of the node
+
+    # -- Frontier ------------------------------------------------------------------
+    def put(self, tasks: Sequence[Task]) -> int:
+        """Queue tasks whose URL the crawl has not seen; returns how many were new."""
+        fresh = 0
+        by_depth: dict[int, list[Task]] = {}
+        for task in tasks:
+            by_depth.setdefault(task.depth, []).append(task)
+        for depth, group in sorted(by_depth.items()):
+            for start in range(0, len(group), PUT_BATCH):
+                batch = group[start:start + PUT_BATCH]
+                args: list[Any] = [depth, len(batch)]
+                for task in batch:
+                    args += [fp_of(task.url), _encode(task)]
+                reply = self.link.call(self._scripts["put"], self._frontier_keys() + [self.keys.seen, self.keys.task],
+                                       args)
+                fresh += int(reply[0])
+                self._note(reply[1:4])
+        return fresh
+
+    def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
+        """Lease up to ``limit`` tasks (expired leases first), lowest depth first, none deeper than ``max_depth``."""
+        if limit <= 0 or time.monotonic() - self._empty_at < EMPTY_POLL:
+            return []
+        k = self.keys
+        reply = self.link.call(self._scripts["take"], self._frontier_keys() + [k.task, k.done, k.hosts],
+                               [limit, self.lease_ms, -1 if max_depth is None else max_depth])
+        self._note(reply[:3])
+        tasks = [_decode(text) for text in reply[3:]]
+        if not tasks:
+            self._empty_at = time.monotonic()
+        for task in tasks:
+            self.held[fp_of(task.url)] = task
+        tasks.sort(key=lambda t: t.depth)
+        return tasks
+
+    def pending(self) -> int:
+        """Tasks anywhere in the crawl not finished yet: queued, or leased by any node."""
+        queued, inflight, _ = self._fresh_state()
+        return queued + inflight
+
+    def queued(self) -> int:
+        """Tasks waiting in the shared queue (from the last reply)."""
+        return self._state[0]
+
+    def min_depth(self) -> int | None:
+        """Lowest depth of a task queued or leased anywhere in the crawl."""
+        low = self._fresh_state()[2]
+        return None if low < 0 else low
+
+    def close(self) -> None:
+        """Nothing to release here: `hand_back` is the crawl's choice (see `RedisNode.close`)."""
+
+    # -- completion --------------------------------------------------------------------
+    def complete(self, task: Task, record: str | None, links: Sequence[Task] = (), error: bool = False) -> bool:
+        """Mark ``task`` done with its record (None: no record) and queue its links, atomically.
+
+        Returns False when the URL was already done: report nothing then.
+        """
+        k = self.keys
+        fp = fp_of(task.url) if task.url else ""  # "": acknowledge and release only
+        self._call_id += 1
+        depth = links[0].depth if links else task.depth + 1
+        args: list[Any] = [self.node, self._call_id, self.unacked, fp, task.depth, record or "",
+                           int(error), depth, len(links)]
+        for link in links:
+            args += [fp_of(link.url), _encode(link)]
+        slot_keys, tokens = self._take_releases()
+        keys = self._frontier_keys() + [k.seen, k.task, k.done, k.outbox(self.node), k.calls, *slot_keys]
+        reply = self.link.call(self._scripts["complete"], keys, args + tokens)
+        self.unacked = 0
+        self.held.pop(fp, None)
+        self._note(reply[1:4])
+        return int(reply[0]) == 1
+
+    def ack(self) -> None:
+        """Acknowledge the records written since the last call and free pending slots."""
+        if self.unacked or self.releases:
+            self.complete(Task(""), None)
+
+    def renew_due(self) -> bool:
+        """True when the leases should be renewed (a third of the lease has passed)."""
+        return time.monotonic() - self._renewed_at >= self.lease_ms / 3000
+
+    def renew(self, slots: dict[str, str]) -> None:
+        """Extend the leases of held tasks, of the host ``slots`` (token -> zset) and the heartbeat."""
+        fps = list(self.held)
+        keys = self._frontier_keys() + [self.keys.alive(self.node), *slots.values()]
+        reply = self.link.call(self._scripts["renew"], keys,
+                               [self.lease_ms, self.heartbeat, len(fps), *fps, *slots])
+        self._renewed_at = time.monotonic()
+        self._note(reply)
+
+    def hand_back(self, slots: dict[str, str]) -> None:
+        """Give every held task back to the crawl (first in line) and free ``slots``."""
+        fps = list(self.held)
+        slot_keys, tokens = self._take_releases()
+        keys = self._frontier_keys() + [self.keys.task, *slot_keys, *slots.values()]
+        self.link.call(self._scripts["hand_back"], keys, [len(fps), *fps, *tokens, *slots])
+        self.held.clear()
+
+    def flush(self) -> None:
+        """Free pending host slots now, if no other call has carried them."""
+        if self.releases:
+            slot_keys, tokens = self._take_releases()
+            self._note(self.link.call(self._scripts["status"], self._frontier_keys() + slot_keys, tokens))
+
+    # -- internals ---------------------------------------------------------------------
+    def _frontier_keys(self) -> list[str]:
+        k = self.keys
+        return [k.queue, k.requeued, k.inflight, k.depths, k.meta]
+
+    def _take_releases(self) -> tuple[list[str], list[str]]:
+        releases, self.releases = self.releases, []
+        return [key for key, _ in releases], [token for _, token in releases]
+
+    def _note(self, state: Sequence[Any]) -> None:
+        self._state = (int(state[0]), int(state[1]), int(state[2]))
+        self._state_at = time.monotonic()
+
+    def _fresh_state(self) -> tuple[int, int, int]:
+        if time.monotonic() - self._state_at > STATE_TTL:
+            self.flush()
+            if time.monotonic() - self._state_at > STATE_TTL:
+                self._note(self.link.call(self._scripts["status"], self._frontier_keys(), []))
+        return self._state
+
+
+class RedisHostGate:
+    """`HostGate` of the scheduler: per-host slots and pacing shared by every node.
+
+    A request to an origin needs a slot: the scheduler asks `acquire` just
+    before it starts one (robots.txt fetches too) and `release` when it
+    ends. Slots carry a lease like tasks do, renewed while the request runs,
+    so a dead node's slots come free after ``--lease-timeout``.
+    """
+
+    def __init__(self, frontier: RedisFrontier) -> None:
+        self.frontier = frontier
+        #: token -> slot zset, for every slot this node holds
+        self.held: dict[str, str] = {}
+        self.waits = 0
+
+    def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
+        """0 when a request to ``origin`` may start now (its slot is taken), else seconds to wait
+        (negative: every slot is taken, see `HostGate.acquire`)."""
+        front = self.frontier
+        key, token = front.keys.slots(origin), self._token(task)
+        slot_keys, tokens = front._take_releases()
+        wait = int(front.link.call(front._scripts["acquire"], [key, front.keys.pace, *slot_keys],
+                                   [origin, token, limit, int(delay * 1000), front.lease_ms, *tokens]))
+        if wait == 0:
+            self.held[token] = key
+            return 0.0
+        self.waits += 1
+        return -FULL_POLL if wait < 0 else wait / 1000
+
+    def release(self, origin: str, task: Task) -> None:
+        """The request for ``task`` ended: its slot goes back with the node's next call."""
+        token = self._token(task)
+        key = self.held.pop(token, None)
+        if key is not None:
+            self.frontier.releases.append((key, token))
+
+    def _token(self, task: Task) -> str:
+        kind = "r" if task.kind == ROBOTS else "p"
+        return f"{self.frontier.node}|{kind}|{fp_of(task.url)}"

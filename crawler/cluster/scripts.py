@@ -1,0 +1,251 @@
+"""The Lua scripts of a distributed crawl: every change to shared state is one atomic script.
+
+Each script runs inside Redis as one step, so two nodes never see a
+half-made change: a page's done-mark, its record (into the node's outbox)
+and the links it found land together or not at all (`COMPLETE`), the same
+way `crawler.store.journal` commits a page under ``--state``. Times come from the
+Redis server's clock (``TIME``), so nodes need not agree on the time.
+
+Every script that changes the frontier ends by returning the crawl's state,
+``{queued, in_flight, min_depth}``, so a node refreshes its view of the
+crawl without another round trip. Key layout: `crawler.cluster.link.Keys`.
+"""
+
+from __future__ import annotations
+
+#: Helpers prepended to every script. ``2^32``: a queue score is depth · 2^32 + sequence.
+_COMMON = r"""
+local SPAN = 4294967296
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function undepth(depths, d)
+  if redis.call('HINCRBY', depths, d, -1) <= 0 then redis.call('HDEL', depths, d) end
+end
+-- queued (within --max-pages), in flight (leased or waiting to be re-leased), lowest unfinished depth
+local function status(queue, requeued, inflight, depths, meta)
+  local queued = redis.call('ZCARD', queue)
+  local cap = tonumber(redis.call('HGET', meta, 'max_pages') or '0')
+  if cap > 0 and tonumber(redis.call('HGET', meta, 'admitted') or '0') >= cap then queued = 0 end
+  local low = -1
+  local counts = redis.call('HGETALL', depths)
+  for i = 1, #counts, 2 do
+    local d = tonumber(counts[i])
+    if tonumber(counts[i + 1]) > 0 and (low < 0 or d < low) then low = d end
+  end
+  return {queued + redis.call('ZCARD', requeued), redis.call('ZCARD', inflight), low}
+end
+-- Queue ARGV[first..] = count pairs (fingerprint, task JSON) at ``depth``; returns how many were new.
+-- A URL still queued at a greater depth takes the shorter one (as the local frontiers do).
+local function put(seen, task, queue, depths, meta, depth, first, count)
+  if count == 0 then return 0 end
+  local seq = redis.call('HINCRBY', meta, 'seq', count) - count
+  local fresh = 0
+  for i = 0, count - 1 do
+    local fp, json = ARGV[first + 2 * i], ARGV[first + 2 * i + 1]
+    local score = depth * SPAN + seq + i + 1
+    if redis.call('SADD', seen, fp) == 1 then
+      redis.call('HSET', task, fp, json)
+      redis.call('ZADD', queue, score, fp)
+      redis.call('HINCRBY', depths, depth, 1)
+      fresh = fresh + 1
+    else
+      local old = redis.call('ZSCORE', queue, fp)
+      if old then
+        local od = math.floor(tonumber(old) / SPAN)
+        if od > depth then
+          redis.call('ZADD', queue, score, fp)
+          redis.call('HSET', task, fp, json)
+          undepth(depths, od)
+          redis.call('HINCRBY', depths, depth, 1)
+        end
+      end
+    end
+  end
+  return fresh
+end
+-- Release slot tokens: KEYS[first..] are slot zsets, ARGV[afirst..] their tokens, pairwise.
+local function release(first, afirst)
+  for i = first, #KEYS do redis.call('ZREM', KEYS[i], ARGV[afirst + i - first]) end
+end
+"""
+
+#: KEYS: queue, requeued, inflight, depths, meta, seen, task. ARGV: depth, count, count × (fp, json).
+#: Returns {fresh, queued, in_flight, min_depth}.
+PUT = _COMMON + r"""
+local fresh = put(KEYS[6], KEYS[7], KEYS[1], KEYS[4], KEYS[5], tonumber(ARGV[1]), 3, tonumber(ARGV[2]))
+local s = status(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return {fresh, s[1], s[2], s[3]}
+"""
+
+#: KEYS: queue, requeued, inflight, depths, meta, task, done, hosts. ARGV: n, lease_ms.
+#: Requeues expired leases, then leases up to n tasks: re-leases first, then new
+#: ones within --max-pages and --max-pages-per-host (a URL over its host's cap
+#: is marked done without a record). Returns {queued, in_flight, min_depth, task JSON...}.
+TAKE = _COMMON + r"""
+local queue, requeued, inflight, depths, meta, task, done, hosts = unpack(KEYS)
+local n, lease, max_depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_ms()
+-- Nothing deeper than max_depth (-1: no bound) leaves the queues: see Frontier.get.
+local function pop(zset, count)
+  if max_depth < 0 then return redis.call('ZPOPMIN', zset, count) end
+  local got = redis.call('ZRANGEBYSCORE', zset, '-inf', '(' .. ((max_depth + 1) * SPAN), 'WITHSCORES',
+                         'LIMIT', 0, count)
+  for i = 1, #got, 2 do redis.call('ZREM', zset, got[i]) end
+  return got
+end
+local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 1000)
+for _, fp in ipairs(expired) do
+  redis.call('ZREM', inflight, fp)
+  local t = redis.call('HGET', task, fp)
+  local d = t and cjson.decode(t)[2] or 0
+  redis.call('ZADD', requeued, d * SPAN, fp)
+end
+if #expired > 0 then redis.call('HINCRBY', meta, 'requeues', #expired) end
+local out = {}
+local function lease_one(fp)
+  redis.call('ZADD', inflight, now + lease, fp)
+  out[#out + 1] = redis.call('HGET', task, fp)
+end
+if n > 0 then
+  local got = pop(requeued, n)
+  for i = 1, #got, 2 do lease_one(got[i]) end
+  n = n - #got / 2
+end
+local cap = tonumber(redis.call('HGET', meta, 'max_pages') or '0')
+local per_host = tonumber(redis.call('HGET', meta, 'max_per_host') or '0')
+while n > 0 do
+  local room = n
+  if cap > 0 then room = math.min(room, cap - tonumber(redis.call('HGET', meta, 'admitted') or '0')) end
+  if room <= 0 then break end
+  local got = pop(queue, room)
+  if #got == 0 then break end
+  local admitted = 0
+  for i = 1, #got, 2 do
+    local fp = got[i]
+    local over = false
+    if per_host > 0 then
+      local t = cjson.decode(redis.call('HGET', task, fp))
+      local origin = string.match(t[1], '^[^:]+://[^/]+') or t[1]
+      if redis.call('HINCRBY', hosts, origin, 1) > per_host then
+        over = true
+        redis.call('SADD', done, fp)
+        redis.call('HDEL', task, fp)
+        undepth(depths, t[2])
+        redis.call('HINCRBY', meta, 'capped', 1)
+      end
+    end
+    if not over then
+      admitted = admitted + 1
+      lease_one(fp)
+      n = n - 1
+    end
+  end
+  redis.call('HINCRBY', meta, 'admitted', admitted)
+end
+local s = status(queue, requeued, inflight, depths, meta)
+local reply = {s[1], s[2], s[3]}
+for _, t in ipairs(out) do reply[#reply + 1] = t end
+return reply
+"""
+
+#: KEYS: queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls, slot zsets...
+#: ARGV: node, call_id, ack, fp, depth, record ('' = drop), error (0/1), link_depth,
+#: link_count, link_count × (fp, json), then one token per slot zset.
+#: Acknowledges ``ack`` outbox records (written since the last call), releases the
+#: slots, and, unless ``fp`` is already done, marks it done, keeps the record in the
+#: node's outbox and queues the links. A retried call (same call_id) returns the first
+#: answer. Returns {accepted (1/0), queued, in_flight, min_depth}.
+COMPLETE = _COMMON + r"""
+local queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls = unpack(KEYS, 1, 10)
+local node, call_id = ARGV[1], ARGV[2]
+local last = redis.call('HGET', calls, node)
+local accepted = nil
+if last then
+  local id, res = string.match(last, '^(%d+):(%d)$')
+  if id == call_id then accepted = tonumber(res) end
+end
+if accepted == nil then
+  local ack = tonumber(ARGV[3])
+  if ack > 0 then redis.call('LTRIM', outbox, ack, -1) end
+  local count = tonumber(ARGV[9])
+  release(11, 10 + 2 * count)
+  local fp, record = ARGV[4], ARGV[6]
+  accepted = 0
+  if fp ~= '' and redis.call('SADD', done, fp) == 1 then
+    accepted = 1
+    if redis.call('ZREM', inflight, fp) + redis.call('ZREM', requeued, fp) > 0 then
+      undepth(depths, tonumber(ARGV[5]))
+    end
+    redis.call('HDEL', task, fp)
+    if record ~= '' then
+      redis.call('RPUSH', outbox, record)
+      redis.call('HINCRBY', meta, 'pages', 1)
+      if ARGV[7] == '1' then redis.call('HINCRBY', meta, 'errors', 1) end
+    else
+      redis.call('HINCRBY', meta, 'dropped', 1)
+    end
+    put(seen, task, queue, depths, meta, tonumber(ARGV[8]), 10, count)
+  end
+  redis.call('HSET', calls, node, call_id .. ':' .. accepted)
+end
+local s = status(queue, requeued, inflight, depths, meta)
+return {accepted, s[1], s[2], s[3]}
+"""
+
+#: KEYS: slots(origin), pace, slot zsets to release... ARGV: origin, token, limit, delay_ms,
+#: lease_ms, one token per released zset. A request to ``origin`` may start when fewer
+#: than ``limit`` are in flight (across nodes) and its pace time has come. Returns 0
+#: (granted: the slot is held until released or its lease runs out), ms to wait for the
+#: pace, or -1 (every slot taken).
+ACQUIRE = _COMMON + r"""
+local slots, pace = KEYS[1], KEYS[2]
+local origin, token = ARGV[1], ARGV[2]
+local limit, delay, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+release(3, 6)
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+local next_at = tonumber(redis.call('HGET', pace, origin) or '0')
+if next_at > now then return next_at - now end
+if redis.call('ZSCORE', slots, token) == false and redis.call('ZCARD', slots) >= limit then return -1 end
+redis.call('ZADD', slots, now + lease, token)
+if delay > 0 then redis.call('HSET', pace, origin, now + delay) end
+return 0
+"""
+
+#: KEYS: queue, requeued, inflight, depths, meta, alive, slot zsets... ARGV: lease_ms,
+#: heartbeat, fp_count, fps..., one token per slot zset. Extends the leases of the
+#: tasks and slots a node holds (only those it still holds: XX) and its heartbeat.
+#: Returns the crawl's state.
+RENEW = _COMMON + r"""
+local lease, count = tonumber(ARGV[1]), tonumber(ARGV[3])
+local expiry = now_ms() + lease
+for i = 4, 3 + count do redis.call('ZADD', KEYS[3], 'XX', expiry, ARGV[i]) end
+for i = 7, #KEYS do redis.call('ZADD', KEYS[i], 'XX', expiry, ARGV[4 + count + i - 7]) end
+redis.call('SET', KEYS[6], ARGV[2], 'PX', lease)
+return status(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+"""
+
+#: KEYS: queue, requeued, inflight, depths, meta, task, slot zsets... ARGV: fp_count, fps...,
+#: one token per slot zset. A node stopping early hands its leased tasks back (first in
+#: line) and frees its slots, so no one waits for its leases to run out.
+HAND_BACK = _COMMON + r"""
+local count = tonumber(ARGV[1])
+for i = 2, 1 + count do
+  local fp = ARGV[i]
+  if redis.call('ZREM', KEYS[3], fp) == 1 then
+    local t = redis.call('HGET', KEYS[6], fp)
+    redis.call('ZADD', KEYS[2], (t and cjson.decode(t)[2] or 0) * SPAN, fp)
+  end
+end
+release(7, 2 + count)
+return status(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+"""
+
+#: KEYS: queue, requeued, inflight, depths, meta, slot zsets... ARGV: tokens.
+#: Frees slots (when no other call carried them) and returns the crawl's state.
+STATUS = _COMMON + r"""
+release(6, 1)
+return status(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+"""

@@ -1,0 +1,50 @@
+"""The functions the pool runs, importable without the worker's dependencies.
+
+The main process only needs to *name* the worker functions (the pool pickles
+them by reference); importing `crawler.worker.tasks` there would load requests,
+lxml and BeautifulSoup into the main process and, through fork, into the
+Manager process too (~25 MB each) for nothing. These shims import the worker
+on first use, inside the pool processes.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import CrawlConfig
+    from ..page import Result, Task
+
+
+def init_worker(config: CrawlConfig, extract: Any = None) -> None:
+    """Pool initializer (see `crawler.worker.tasks.init_worker`)."""
+    # Signals first: a forked worker inherits the CLI's SIGTERM handler, and
+    # Pool.terminate() may come while the import below is still running.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _few_malloc_arenas()
+    from .tasks import init_worker as init
+
+    init(config, extract)
+
+
+def _few_malloc_arenas() -> None:
+    # glibc gives each new thread its own malloc arena (up to 8 per core), and
+    # each arena keeps the memory its thread freed: with dozens of fetch
+    # threads that is tens of MB per worker. Two arenas are plenty when the
+    # GIL serialises the allocating code anyway.
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+def process(task: Task) -> Result:
+    """Run one task in a pool process (see `crawler.worker.tasks.process`)."""
+    from .tasks import process as run
+
+    return run(task)

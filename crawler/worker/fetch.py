@@ -1,0 +1,399 @@
+"""HTTP fetching for the workers: one pooled `requests.Session` per fetch in flight.
+
+Why not one Session per process: requests has never documented a Session as
+thread-safe (psf/requests#2766), and a worker process runs several fetch
+threads. Each fetch borrows a Session no other fetch is using and gives it
+back when the response is read, so a process keeps as many Sessions (and
+keep-alive connections per host) as it has fetches in flight at most, not one
+per thread: a thread that goes on to parse holds none.
+
+`fetch` never raises for a page-level failure: it returns a `Fetched` whose
+``error`` says what went wrong and whose ``retryable`` says whether trying
+again could help. Whether to retry is the main process's call.
+
+``config.timeout`` bounds a whole fetch, redirects included: each fetch runs
+under a `watchdog.Deadline`, and redirects are followed here (`_get`), not
+by requests.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.cookiejar import Cookie
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.utils import requote_uri
+
+from ..config import CrawlConfig
+from ..page import utc_now
+from ..urls import normalize_url
+from .adapter import CrawlAdapter, sets_cookies
+from .watchdog import Deadline
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CHUNK = 64 * 1024
+REDIRECT_BODY_MAX = 64 * 1024  # read of a redirect's body, to reuse its connection
+
+_idle_sessions: list[requests.Session] = []  # this process's Sessions no fetch is using
+# A forked worker must not reuse the parent's connections: the sockets would be shared.
+os.register_at_fork(after_in_child=_idle_sessions.clear)
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The outcome of one HTTP fetch (redirects followed)."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    body: bytes = b""
+    truncated: bool = False
+    elapsed_ms: float = 0.0
+    fetched_at: str = ""
+    error: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    #: cookies the responses (redirects included) set, for the other threads
+    cookies: list[Cookie] | None = None
+    #: the X-Robots-Tag header(s), joined
+    robots_tag: str | None = None
+    #: validators for the next conditional request
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
+    """A Session with the crawl's identity, redirect limit and connection pool."""
+    session = requests.Session()
+    session.headers["User-Agent"] = config.user_agent
+    session.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"
+    for name, value in config.headers:
+        session.headers[name] = value
+    session.max_redirects = config.max_redirects
+    session.trust_env = _environment_matters()
+    bundle = _ca_bundle()
+    if not session.trust_env and bundle:
+        # Without trust_env, a CA bundle named in the environment is the
+        # session's to use (Session.send takes its verify).
+        session.verify = bundle
+    # pool_connections is the number of hosts kept alive at once; pool_maxsize
+    # the connections per host: one thread makes one request at a time.
+    # The watched adapter lets the watchdog cut a request at its deadline
+    # (and skips requests' proxy and cookie work where there is none).
+    adapter = CrawlAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _environment_matters() -> bool:
+    """True when requests would take a proxy or ~/.netrc credentials from the environment."""
+    # With trust_env, requests looks these up on every request (file-system
+    # calls per page, ~0.1 ms); only pay for it when there is something to find.
+    # no_proxy alone configures nothing: it only exempts hosts from a proxy.
+    # (The bench harness sets no_proxy=*, as many shells do.)
+    if any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value
+           for name, value in os.environ.items()):
+        return True
+    return bool(os.environ.get("NETRC")) or os.path.exists(os.path.expanduser("~/.netrc"))
+
+
+def _ca_bundle() -> str | None:
+    # What requests' trust_env path would verify HTTPS against, in its order.
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def borrow_session(config: CrawlConfig) -> requests.Session:
+    """A Session no other fetch of this process is using (the last one given back, whose
+    connections are the warmest), or a new one; give it back with `return_session`."""
+    try:
+        return _idle_sessions.pop()
+    except IndexError:
+        return make_session(config)
+
+
+def return_session(session: requests.Session) -> None:
+    """Give back a Session from `borrow_session`, for the next fetch to use."""
+    _idle_sessions.append(session)
+
+
+def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None,
+          max_bytes: int | None = None, cookies: tuple[Cookie, ...] | None = None,
+          validators: tuple[str | None, str | None] | None = None) -> Fetched:
+    """GET ``url``, following redirects, reading at most ``max_bytes`` of decoded body.
+
+    ``config.timeout`` bounds the whole fetch, redirects and body included.
+    ``cookies`` (the run's cookies for this host) join the session's jar
+    first; ``validators`` (ETag, Last-Modified) make the request conditional.
+    """
+    if session is not None:
+        return _fetch(url, config, session, max_bytes, cookies, validators)
+    session = borrow_session(config)
+    try:
+        return _fetch(url, config, session, max_bytes, cookies, validators)
+    finally:
+        return_session(session)
+
+
+def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: int | None,
+           cookies: tuple[Cookie, ...] | None, validators: tuple[str | None, str | None] | None) -> Fetched:
+    limit = config.max_bytes if max_bytes is None else max_bytes
+    result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    for cookie in cookies or ():
+        session.cookies.set_cookie(cookie)
+    start = time.monotonic()
+    with Deadline(config.timeout) as deadline:
+        try:
+            with _get(session, url, config.max_redirects, deadline, result, _conditional(validators)) as resp:
+                result.status = resp.status_code
+                _content_type(resp, result)
+                result.robots_tag = resp.headers.get("X-Robots-Tag")
+                result.etag = resp.headers.get("ETag")
+                result.last_modified = resp.headers.get("Last-Modified")
+                _read_body(resp, result, limit, deadline.at)
+                if deadline.expired:  # cut at the very end: the body may lack its tail
+                    raise TimeoutError("body not read within the timeout")
+                if resp.status_code >= 400:
+                    result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
+                    if resp.status_code in RETRY_STATUSES:
+                        result.retryable = True
+                        result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            _failed(result, exc, deadline.expired, config.timeout)
+    result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
+    return result
+
+
+def _conditional(validators: tuple[str | None, str | None] | None) -> dict[str, str] | None:
+    if not validators:
+        return None
+    etag, modified = validators
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if modified:
+        headers["If-Modified-Since"] = modified
+    return headers
+
+
+def _failed(result: Fetched, exc: BaseException, expired: bool, timeout: float) -> None:
+    host = urlsplit(result.final_url).netloc
+    if expired or isinstance(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        # Whatever the watchdog's cut made urllib3 raise, the cause is the deadline.
+        result.error = f"timeout: no complete response from {host} within {timeout:g} s"
+        result.retryable = True
+    elif isinstance(exc, requests.exceptions.RequestException):
+        kind = error_kind(exc)
+        result.error = f"{kind}: {_describe(kind, exc, result.final_url, timeout)}"
+        result.retryable = kind in ("timeout", "connection", "refused", "body")
+    else:
+        # A reset mid-body, a malformed chunked body, a bad gzip stream.
+        inner = exc.args[-1] if isinstance(exc, urllib3.exceptions.ProtocolError) and exc.args else None
+        # ProtocolError("Connection broken: X", X): say X once.
+        text = f"connection broken: {inner}" if isinstance(inner, BaseException) else _short(exc)
+        result.error = f"body: {text}"[:200]
+        result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
+
+
+class RedirectError(requests.exceptions.RequestException):
+    """A redirect that is not followed: a loop, or a target that is not http(s)."""
+
+
+def _send(session: requests.Session, url: str, timeout: float, headers: dict[str, str | None] | None
+          ) -> requests.Response:
+    """One GET, not following redirects, as ``session.get`` would send it."""
+    if session.trust_env or session.auth is not None:
+        # Proxies and ~/.netrc come from the environment: requests' whole path.
+        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers)
+    # Session.request merges every setting of the session with the call's
+    # (several runtime Protocol isinstance checks each) and copies the cookie
+    # jar, ~0.3 ms a request; with nothing in the environment to merge, the
+    # request it prepares is this one.
+    sent = requests.structures.CaseInsensitiveDict(session.headers)
+    for name, value in (headers or {}).items():
+        if value is None:
+            sent.pop(name, None)
+        else:
+            sent[name] = value
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method="GET", url=url, headers=sent, cookies=session.cookies, hooks=session.hooks)
+    if session.proxies or session.hooks.get("response"):
+        return session.send(prepared, stream=True, timeout=timeout, allow_redirects=False)
+    # What Session.send does for a streamed GET that follows no redirect, no
+    # proxy and no hook: the adapter's send, then the response's cookies into
+    # the session's jar (for the next hop) -- only if it set any.
+    resp = session.get_adapter(url).send(prepared, stream=True, timeout=timeout, verify=session.verify,
+                                         cert=session.cert, proxies={})
+    if sets_cookies(resp.raw):
+        requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
+    return resp
+
+
+def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
+         result: Fetched, headers: dict[str, str] | None = None) -> requests.Response:
+    # Redirects are followed here rather than by requests, to refuse what it
+    # would try (ftp:, file: targets), to catch a loop at its first repeat
+    # instead of at the hop limit, to give each hop only the time left, and
+    # to read at most a little of a redirect's body (requests reads it all).
+    visited: dict[str, int] = {}  # canonical URL -> hop that requested it
+    cookie_hop = -1  # the last hop whose response set a cookie
+    sent: dict[str, str | None] | None = dict(headers) if headers else None
+    for hop in range(max_redirects + 1):
+        result.final_url = url
+        left = deadline.remaining()
+        if left <= 0:
+            raise TimeoutError("deadline passed between redirects")
+        resp = _send(session, url, left, sent)
+        if resp.cookies:  # what this response set (and the jar accepted), for the other threads
+            result.cookies = (result.cookies or []) + list(resp.cookies)
+        if deadline.expired:
+            # http.client takes a cut in the middle of the headers for their
+            # end: what arrived is no response to go by.
+            resp.close()
+            raise TimeoutError("headers not read within the timeout")
+        target = session.get_redirect_target(resp)
+        if target is None:
+            return resp
+        _drain(resp)
+        visited[_key(url)] = hop
+        if "Set-Cookie" in resp.headers:
+            cookie_hop = hop
+        target = urljoin(url, requote_uri(target))
+        scheme = urlsplit(target).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise RedirectError(f"refused redirect to {target[:100]} (only http and https are followed)")
+        # A URL already requested, with no cookie set since, would answer the same again:
+        # a loop. (A site that sets a cookie and redirects to the same URL is no loop.)
+        if visited.get(_key(target), -1) > cookie_hop:
+            raise RedirectError(f"redirect loop: {url} redirects back to {target[:100]}")
+        # requests drops Authorization when a redirect leaves the host; so do we.
+        if session.should_strip_auth(url, target):
+            sent = {**(sent or {}), "Authorization": None}
+        url = target
+    raise requests.exceptions.TooManyRedirects(f"more than {max_redirects} redirects")
+
+
+def _key(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return url
+
+
+def _drain(resp: requests.Response) -> None:
+    # A short redirect body read to its end frees the connection for reuse;
+    # a longer one is not worth the wait: close the connection.
+    try:
+        resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass
+    resp.close()
+
+
+def _content_type(resp: requests.Response, result: Fetched) -> None:
+    header = resp.headers.get("Content-Type")
+    if not header:
+        return
+    media, _, params = header.partition(";")
+    result.content_type = media.strip().lower() or None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            result.charset = value.strip().strip("\"'")
+
+
+def _read_body(resp: requests.Response, result: Fetched, limit: int, deadline: float) -> None:
+    # read1() returns after at most one recv(), so the deadline is checked
+    # at least once per read timeout even when a server drips a byte a
+    # second (read(amt) would wait for the whole chunk, resetting the socket
+    # timeout with every byte). Decoded bytes are counted, so a compressed
+    # body cannot inflate past the limit before we notice.
+    chunks: list[bytes] = []
+    size = 0
+    raw = resp.raw
+    try:
+        while True:
+            chunk = raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                break
+            if size + len(chunk) > limit:
+                chunks.append(chunk[: limit - size])
+                size = limit
+                result.truncated = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError("body not read within the timeout")
+    finally:
+        result.body = b"".join(chunks)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def error_kind(exc: BaseException) -> str:
+    """Map a fetch exception to a short, stable kind (``timeout``, ``dns``…)."""
+    if isinstance(exc, (requests.exceptions.TooManyRedirects, RedirectError)):
+        return "redirects"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+            return "dns"
+        if "Connection refused" in text or "ConnectionRefused" in text:
+            return "refused"
+        return "connection"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                        requests.exceptions.MissingSchema)):
+        return "url"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "body"
+    return "fetch"
+
+
+def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:
+    host = urlsplit(getattr(exc.request, "url", None) or url).netloc if hasattr(exc, "request") else url
+    if kind == "dns":
+        return f"cannot resolve host {host.rsplit(':', 1)[0] if ':' in host and not host.endswith(']') else host}"
+    if kind == "refused":
+        return f"connection refused by {host}"
+    if kind == "timeout":
+        return f"no answer from {host} within {timeout:g} s"
+    return _short(exc)
+
+
+def _short(exc: BaseException) -> str:
+    # urllib3 wraps the useful part in layers of reprs; the innermost reason
+    # is what a user wants to read.
+    text = str(exc)
+    for marker in ("Caused by ", "Failed to ", "[Errno"):
+        idx = text.rfind(marker)
+        if idx >= 0:
+            text = text[idx:]
+            break
+    return text.strip("()'\" ")[:200]

@@ -1,0 +1,288 @@
+"""Worker-side processing: fetch, parse, extract, filter links.
+
+`init_worker` runs once per pool process; `process` runs once per task, in
+one of the process's fetch threads, and returns a plain picklable `Result`.
+Page-level failures become ``Page.error``: nothing a page does raises across
+the pipe. This module never touches the output, the frontier or the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config import CrawlConfig
+from ..page import ROBOTS, SITEMAP, Page, Result, Task
+from ..policy import LinkFilter
+from ..select import Compiled, compile_selectors, run_selectors
+from ..urls import normalize_url
+from . import headers
+from .fetch import Fetched, fetch
+from .parse import Parsed, is_html, parse_html
+from .serve import release_slot
+from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
+from .sitemaps import SitemapError, parse_sitemap
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
+#: ``extract(url, soup) -> dict``: a user hook run in the workers.
+Extract = Callable[[str, "BeautifulSoup"], "dict[str, Any] | None"]
+
+ROBOTS_MAX_BYTES = 512 * 1024  # Google reads the first 500 KiB; so do we
+#: A response that took this long (ms) came from a server slower than our
+#: parsing: its slot goes back before the page is parsed (see `process`).
+SLOW_RESPONSE_MS = 30.0
+
+log = logging.getLogger(__name__)
+
+# One page parsed at a time per process. Parsing is CPU work under the
+# process's GIL: when a wave of responses came in at -c 64, some 30 threads
+# parsed at once, each holding the GIL in turn, and the threads that need it
+# only briefly (to send a request, read a response, hand a result over)
+# waited behind them, 5-9 ms per step. Waiting here, a parser does not ask
+# for the GIL. Hooks and selectors run outside: they may wait on I/O.
+_parse_gate = threading.Lock()
+
+
+def _new_parse_gate() -> None:
+    # A process forked while one of its threads parsed would start with the gate held.
+    global _parse_gate
+    _parse_gate = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_parse_gate)
+
+
+class _State:
+    config: CrawlConfig
+    extract: Extract | None = None
+    selectors: Sequence[Compiled] = ()
+    #: a hook or selectors need BeautifulSoup's whole tree of every HTML page
+    full_tree: bool = False
+    links: LinkFilter
+
+
+_state = _State()
+
+
+def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
+    """Pool initializer: keep the config and hook for every task of this process."""
+    # Ctrl-C reaches the whole process group; the main process decides how to
+    # stop, and workers must not print KeyboardInterrupt tracebacks meanwhile.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the CLI's SIGTERM handler; Pool.terminate()
+    # relies on SIGTERM ending the worker.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Fetch threads wake from I/O needing the GIL while another parses; the
+    # default 5 ms switch interval adds that wait to every response.
+    sys.setswitchinterval(0.001)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # urllib3 logs a warning with a traceback for every response whose
+        # headers it cannot fully parse: common on the open web, and what a
+        # response cut mid-headers at its deadline leaves. The page's record
+        # says what went wrong; the details are for -v.
+        logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
+    # The worker is the crawl's own process: http.client may parse headers faster here.
+    headers.install()
+    _state.config = config
+    _state.extract = extract
+    _state.selectors = compile_selectors(config.select)
+    _state.full_tree = extract is not None or bool(_state.selectors)
+    _state.links = LinkFilter.from_config(config)
+
+
+def process(task: Task) -> Result:
+    """Fetch one task and turn it into a `Result` (never raises for page failures)."""
+    config = _state.config
+    if task.kind == ROBOTS:
+        return _process_robots(task, config)
+    if task.kind == SITEMAP:
+        return _process_sitemap(task, config)
+    fetched = fetch(task.url, config, cookies=task.cookies, validators=task.validators)
+    page = _page(task, fetched)
+    result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
+    if config.state:
+        # What a later run compares with: the body's hash and the validators.
+        result.digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
+        result.validators = (fetched.etag, fetched.last_modified)
+    if fetched.body and is_html(fetched.content_type):
+        if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
+            # The response is read: the slot may serve another request while
+            # this page's BeautifulSoup tree is built and searched (~8 ms), or
+            # while lxml reads a page that came slowly: there the slots, not
+            # the CPU, bound the crawl (bench lat -c 16, 4 runs each: 286
+            # pages/s against 280). A fast server's page parsed by lxml alone
+            # (~0.5 ms) keeps its slot: releasing every page, the notices and
+            # early wake-ups cost more than they won (fast and list 3-5 %
+            # slower in an earlier A/B). Not for a 429/503 either:
+            # the main process must see it (and maybe slow the host down)
+            # before its slot goes to another request.
+            release_slot()
+        _parse_into(result, fetched, config)
+    return result
+
+
+def _process_robots(task: Task, config: CrawlConfig) -> Result:
+    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=task.cookies)
+    body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
+    return Result(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
+                  cookies=fetched.cookies)
+
+
+def _process_sitemap(task: Task, config: CrawlConfig) -> Result:
+    fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=task.cookies)
+    page = _page(task, fetched)
+    result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
+    if page.error is not None or not page.ok:
+        return result
+    try:
+        sitemap = parse_sitemap(fetched.body)
+    except SitemapError as exc:
+        page.error = f"sitemap: {exc}"[:200]
+        page.ok = False
+        return result
+    seed = task.seed or task.url
+    result.links, result.lastmods = [], []
+    for url, lastmod in zip(sitemap.urls, sitemap.lastmods, strict=True):
+        link = _canonical(url)
+        # sitemaps.org: a sitemap lists its own site's URLs; scope and filters still apply.
+        if link is not None and _state.links.reason(link, seed) is None:
+            result.links.append(link)
+            result.lastmods.append(lastmod)
+    result.sitemaps = [link for link in map(_canonical, sitemap.sitemaps) if link is not None]
+    page.links = len(result.links)
+    return result
+
+
+def _canonical(url: str) -> str | None:
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return None
+
+
+def _retry_hint(fetched: Fetched) -> float | None:
+    if not fetched.retryable:
+        return None
+    # 0 means "retryable, no server hint": the main process picks the backoff.
+    return fetched.retry_after if fetched.retry_after is not None else 0.0
+
+
+def _page(task: Task, fetched: Fetched) -> Page:
+    error = fetched.error
+    if error is None and fetched.truncated:
+        error = f"truncated: body larger than {len(fetched.body)} bytes, cut there"
+    status = fetched.status
+    return Page(
+        url=task.url,
+        final_url=fetched.final_url,
+        status=status,
+        ok=error is None and status is not None and 200 <= status < 300,
+        content_type=fetched.content_type,
+        bytes=len(fetched.body),
+        elapsed_ms=fetched.elapsed_ms,
+        depth=task.depth,
+        referrer=task.referrer,
+        error=error,
+        fetched_at=fetched.fetched_at,
+        attempts=task.attempt + 1,
+        noindex=_robots_tag_noindex(fetched.robots_tag, _state.config.user_agent),
+    )
+
+
+def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
+    """Whether an X-Robots-Tag header says noindex (or none) to every crawler or to us.
+
+    ``X-Robots-Tag: noindex, nofollow`` applies to all; ``otherbot: noindex``
+    only to the crawler whose product token is ``otherbot``.
+    """
+    if not header:
+        return False
+    ours = user_agent.split("/", 1)[0].strip().lower()
+    applies = True
+    for part in header.lower().split(","):
+        name, sep, rest = part.partition(":")
+        if sep and " " not in name.strip() and name.strip() not in ("unavailable_after",):
+            applies = name.strip() in (ours, "*")
+            part = rest
+        if applies and part.strip() in ("noindex", "none"):
+            return True
+    return False
+
+
+def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
+    page = result.page
+    extract, selectors = _state.extract, _state.selectors
+    # Only hooks and selectors need BeautifulSoup's whole tree; without them
+    # lxml alone reads title and links, many times faster.
+    with _parse_gate:  # the parse and the link filter; hooks and selectors come after
+        try:
+            parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
+        except Exception as exc:  # a parser bug on one odd page must not kill the worker
+            log.debug("parse failed for %s", page.url, exc_info=True)
+            page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
+            page.ok = False
+            return
+        _follow(result, parsed, fetched, config)
+    page.title = parsed.title
+    page.links = len(parsed.links)
+    page.noindex = page.noindex or parsed.noindex
+    if parsed.soup is not None:
+        # Selectors run first, so they see the page as served even if the
+        # hook changes the tree; their fields still go last in the record.
+        selected = _run_select(selectors, page, parsed.soup) if selectors else {}
+        if extract is not None:
+            _run_extract(extract, page, parsed.soup)
+        for name, value in selected.items():
+            page.extra.pop(name, None)  # a selector wins over a hook field of its name
+            page.extra[name] = value
+
+
+def _follow(result: Result, parsed: Parsed, fetched: Fetched, config: CrawlConfig) -> None:
+    """Set the links of the page that the crawl is to follow (none at the depth limit)."""
+    status = result.page.status or 0
+    seed = result.task.seed or result.task.url
+    if result.task.depth < config.depth and 200 <= status < 300 and _landed_in_scope(fetched, seed):
+        follow = parsed.links
+        if not config.follow_nofollow:
+            # rel="nofollow" links and pages whose <meta name="robots"> says nofollow
+            # are not followed, as search-engine crawlers do.
+            skip = set(parsed.nofollow)
+            follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
+        result.links = [link for link in follow if _state.links.reason(link, seed) is None]
+
+
+def _landed_in_scope(fetched: Fetched, seed: str) -> bool:
+    # A redirect that left the scope is recorded where it landed, but the
+    # links of that page are not the crawl's to follow (even those that point
+    # back into scope: they were found outside it).
+    return fetched.final_url == fetched.url or _state.links.in_scope(fetched.final_url, seed)
+
+
+def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
+    try:
+        fields = extract(page.final_url, soup)
+    except Exception as exc:  # the user's hook failing is a page error, not a crash
+        page.error = page.error or f"extract: {type(exc).__name__}: {exc}"[:200]
+        page.ok = False
+        return
+    if fields:
+        page.extra.update(fields)
+
+
+def _run_select(selectors: Sequence[Compiled], page: Page, soup: BeautifulSoup) -> dict[str, Any]:
+    try:
+        return run_selectors(selectors, soup)
+    except Exception as exc:  # a matcher bug on one odd page must not kill the worker
+        page.error = page.error or f"extract: {type(exc).__name__}: {exc}"[:200]
+        page.ok = False
+        return {}  # the main process fills the fields with None

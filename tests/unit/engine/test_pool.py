@@ -1,0 +1,194 @@
+"""ThreadedPool: each worker process runs several tasks at once through the stock Pool protocol."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from crawler.engine.pool import ThreadedPool
+from crawler.worker.serve import release_slot
+
+
+def nap(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def release_then_nap(seconds: float) -> float:
+    release_slot()
+    release_slot()  # a second call changes nothing
+    time.sleep(seconds)
+    return time.monotonic()
+
+
+def thread_count(release: bool = False) -> int:
+    if release:
+        release_slot()
+    return threading.active_count()
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def unpicklable() -> object:
+    return threading.Lock()
+
+
+@pytest.fixture
+def pool():
+    pool = ThreadedPool(2, 3, context=multiprocessing.get_context("fork"))
+    yield pool
+    pool.terminate()
+    pool.join()
+
+
+def test_every_thread_of_every_process_runs_a_task_at_once(pool: ThreadedPool) -> None:
+    started = time.monotonic()
+    results = [pool.apply_async(nap, (0.5,)) for _ in range(6)]
+    pids = [r.get(timeout=10) for r in results]
+    # Serially this is 3 s; a process taking more tasks than it has idle threads would make it 1 s.
+    assert time.monotonic() - started < 0.95
+    assert len(set(pids)) == 2
+    assert sorted(pids.count(pid) for pid in set(pids)) == [3, 3]
+
+
+def test_many_small_tasks_come_back_each_once(pool: ThreadedPool) -> None:
+    done: list[int] = []
+    results = [pool.apply_async(nap, (0,), callback=lambda pid: done.append(pid)) for _ in range(2000)]
+    for r in results:
+        r.get(timeout=30)
+    assert len(done) == 2000
+
+
+def test_a_task_that_raises_reaches_error_callback(pool: ThreadedPool) -> None:
+    errors: list[BaseException] = []
+    result = pool.apply_async(fail, ("boom",), error_callback=errors.append)
+    with pytest.raises(ValueError, match="boom"):
+        result.get(timeout=10)
+    assert isinstance(errors[0], ValueError)
+
+
+def test_an_unpicklable_result_fails_its_task_only(pool: ThreadedPool) -> None:
+    with pytest.raises(multiprocessing.pool.MaybeEncodingError):
+        pool.apply_async(unpicklable).get(timeout=10)
+    assert pool.apply_async(nap, (0,)).get(timeout=10) > 0
+
+
+def test_terminate_ends_busy_workers_at_once() -> None:
+    pool = ThreadedPool(2, 4, context=multiprocessing.get_context("fork"))
+    for _ in range(8):
+        pool.apply_async(nap, (30,))
+    time.sleep(0.3)
+    started = time.monotonic()
+    pool.terminate()
+    pool.join()
+    assert time.monotonic() - started < 5
+    assert all(not p.is_alive() for p in pool._pool)
+
+
+def _thread_cpu(native_id: int) -> float:
+    with open(f"/proc/self/task/{native_id}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_the_worker_handler_thread_sleeps_while_results_stream(pool: ThreadedPool) -> None:
+    # The stock Pool also wakes it for every unread result: it then spins.
+    handler = pool._worker_handler.native_id
+    before = _thread_cpu(handler)
+    results = [pool.apply_async(nap, (0.001,)) for _ in range(3000)]
+    for r in results:
+        r.get(timeout=30)
+    assert _thread_cpu(handler) - before < 0.1
+
+
+def test_a_task_that_releases_its_slot_lets_its_process_take_the_next() -> None:
+    pool = ThreadedPool(1, 1, context=multiprocessing.get_context("fork"), spare=1)
+    try:
+        events: list[tuple[str, int]] = []
+        started = time.monotonic()
+        results = [pool.apply_async(release_then_nap, (0.6,), callback=lambda _, i=i: events.append(("done", i)),
+                                    on_release=lambda i=i: events.append(("released", i)))
+                   for i in range(2)]
+        for r in results:
+            r.get(timeout=10)
+        # One slot: held to the end, the second task would start after the first (1.2 s).
+        assert time.monotonic() - started < 1.1
+        for i in range(2):
+            assert events.index(("released", i)) < events.index(("done", i))
+        assert pool._releases == {}
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def test_without_a_release_the_slot_is_held_to_the_end() -> None:
+    pool = ThreadedPool(1, 1, context=multiprocessing.get_context("fork"), spare=1)
+    try:
+        released: list[int] = []
+        started = time.monotonic()
+        results = [pool.apply_async(nap, (0.4,), on_release=lambda i=i: released.append(i)) for i in range(2)]
+        for r in results:
+            r.get(timeout=10)
+        assert time.monotonic() - started >= 0.8  # the spare thread took no task: no slot was free
+        assert released == []
+        assert pool._releases == {}  # forgotten with the result
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def test_spare_threads_start_only_once_tasks_give_their_slots_back() -> None:
+    pool = ThreadedPool(1, 1, context=multiprocessing.get_context("fork"), spare=2)
+    try:
+        def run(release: bool) -> int:
+            return pool.apply_async(thread_count, (release,), on_release=lambda: None).get(timeout=10)
+
+        before = [run(False) for _ in range(3)]
+        assert before == [before[0]] * 3  # tasks that keep their slots start no thread
+        assert run(True) == before[0] + 1
+        after = [run(True) for _ in range(3)]
+        assert after[-1] == before[0] + 2  # at most `spare` more
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def test_close_and_join_end_a_pool_that_takes_release_notices() -> None:
+    pool = ThreadedPool(2, 2, context=multiprocessing.get_context("fork"))
+    assert pool.apply_async(release_then_nap, (0,), on_release=lambda: None).get(timeout=10) > 0
+    pool.close()
+    joiner = threading.Thread(target=pool.join, daemon=True)
+    joiner.start()
+    joiner.join(timeout=10)
+    alive = joiner.is_alive()
+    if alive:
+        pool.terminate()
+    assert not alive
+
+
+def test_terminate_right_after_start_ends_every_worker() -> None:
+    # With a Python SIGTERM handler in the parent (the CLI has one), a worker
+    # that had not run yet when terminate() signalled it used to lose the
+    # signal (the interpreter clears pending signals after fork) and live on:
+    # terminate() then waited for it forever, about one pool in two here.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        for _ in range(20):
+            pool = ThreadedPool(4, 2, context=multiprocessing.get_context("fork"))
+            ended = threading.Event()
+            threading.Thread(target=lambda p=pool, e=ended: (p.terminate(), p.join(), e.set()), daemon=True).start()
+            if not ended.wait(10):
+                for process in pool._pool:  # leave nothing behind
+                    if process.is_alive():
+                        os.kill(process.pid, signal.SIGKILL)
+                pytest.fail("a worker outlived terminate()")
+    finally:
+        signal.signal(signal.SIGTERM, previous)

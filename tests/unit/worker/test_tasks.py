@@ -1,0 +1,363 @@
+"""crawler.worker.tasks, in-process: a fetched page becomes a Page record and links to follow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+import responses
+
+from crawler.config import CrawlConfig
+from crawler.page import RECORD_FIELDS, ROBOTS, Task
+from crawler.select import Selector
+from crawler.worker import fetch as fetch_module
+from crawler.worker import tasks as worker
+
+HTML = b"""<html><head><title> Home  page </title></head><body>
+<a href="/a">a</a><a href="/b#x">b</a><a href="http://other.test/">o</a><a href="mailto:x@y">m</a>
+</body></html>"""
+
+
+@pytest.fixture
+def setup(monkeypatch):
+    """init_worker without touching this process's signal handlers, and a fresh Session per test."""
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    monkeypatch.setattr(fetch_module, "_idle_sessions", [])
+
+    def init(**options):
+        worker.init_worker(CrawlConfig(**options))
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        yield init, rs
+
+
+def test_html_page_record(setup):
+    init, rs = setup
+    init(depth=1)
+    rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html; charset=utf-8"})
+    result = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/"))
+    page = result.page
+    assert list(page.to_dict()) == list(RECORD_FIELDS)
+    assert page.url == page.final_url == "http://a.test/"
+    assert page.status == 200
+    assert page.ok is True
+    assert page.content_type == "text/html"
+    assert page.bytes == len(HTML)
+    assert page.title == "Home page"
+    assert page.links == 3  # /a, /b, other.test; mailto is not a link
+    assert page.error is None
+    assert page.depth == 0
+    assert page.referrer is None
+    assert page.fetched_at.endswith("Z")
+    assert result.links == ["http://a.test/a", "http://a.test/b"]  # scope host: other.test not followed
+    assert result.retry_after is None
+
+
+def test_no_links_to_follow_at_depth_limit(setup):
+    init, rs = setup
+    init(depth=1)
+    rs.add(responses.GET, "http://a.test/p", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/p", depth=1, referrer="http://a.test/", seed="http://a.test/"))
+    assert result.page.links == 3
+    assert result.page.referrer == "http://a.test/"
+    assert result.links == []
+
+
+def test_scope_any_follows_other_hosts(setup):
+    init, rs = setup
+    init(depth=2, scope="any")
+    rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/", seed="http://a.test/"))
+    assert result.links == ["http://a.test/a", "http://a.test/b", "http://other.test/"]
+
+
+def test_non_html_not_parsed(setup):
+    init, rs = setup
+    init(depth=1)
+    rs.add(responses.GET, "http://a.test/f.pdf", body=b"%PDF-1.4 <a href='/x'>",
+           headers={"Content-Type": "application/pdf"})
+    result = worker.process(Task("http://a.test/f.pdf", seed="http://a.test/"))
+    assert result.page.status == 200
+    assert result.page.content_type == "application/pdf"
+    assert result.page.title is None
+    assert result.page.links == 0
+    assert result.links == []
+
+
+def test_http_error_record(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/gone", status=404, body=b"<title>Not found</title>",
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/gone", seed="http://a.test/")).page
+    assert page.status == 404
+    assert page.ok is False
+    assert page.error is not None
+    assert page.error.startswith("http: 404")
+
+
+def test_retryable_failure_carries_hint(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/busy", status=429, headers={"Retry-After": "7"})
+    rs.add(responses.GET, "http://a.test/down", body=requests.exceptions.ConnectionError("boom"))
+    assert worker.process(Task("http://a.test/busy")).retry_after == 7.0
+    down = worker.process(Task("http://a.test/down"))
+    assert down.retry_after == 0.0  # retryable, no server hint
+    assert down.page.status is None
+    assert down.page.ok is False
+    assert down.page.bytes == 0
+
+
+def test_truncated_page_flagged(setup):
+    init, rs = setup
+    init(max_bytes=100)
+    rs.add(responses.GET, "http://a.test/big", body=b"<title>big</title>" + b"x" * 1000,
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/big")).page
+    assert page.bytes == 100
+    assert page.ok is False
+    assert page.error is not None
+    assert page.error.startswith("truncated")
+    assert page.title == "big"
+
+
+def test_redirect_final_url(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
+    rs.add(responses.GET, "http://a.test/new", body=b"<a href='x'>x</a>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/old")).page
+    assert page.url == "http://a.test/old"
+    assert page.final_url == "http://a.test/new"
+
+
+def test_redirect_out_of_scope_follows_no_links(setup):
+    # HTML links back to a.test (in the seed's scope), but it was found on other.test.
+    init, rs = setup
+    init(depth=2)
+    rs.add(responses.GET, "http://a.test/out", status=302, headers={"Location": "http://other.test/page"})
+    rs.add(responses.GET, "http://other.test/page", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/out", seed="http://a.test/"))
+    assert result.page.final_url == "http://other.test/page"
+    assert result.page.links == 3
+    assert result.links == []
+
+
+def test_redirect_within_scope_follows_links(setup):
+    init, rs = setup
+    init(depth=2)
+    rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
+    rs.add(responses.GET, "http://a.test/new", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/old", seed="http://a.test/"))
+    assert result.links == ["http://a.test/a", "http://a.test/b"]
+
+
+def test_robots_task(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/robots.txt", body=b"User-agent: *\nDisallow: /private\n",
+           headers={"Content-Type": "text/plain"})
+    result = worker.process(Task("http://a.test/robots.txt", kind=ROBOTS))
+    assert result.body == "User-agent: *\nDisallow: /private\n"
+    assert result.page.status == 200
+
+
+def test_robots_404_has_no_body(setup):
+    init, rs = setup
+    init()
+    rs.add(responses.GET, "http://a.test/robots.txt", status=404, body=b"nope")
+    result = worker.process(Task("http://a.test/robots.txt", kind=ROBOTS))
+    assert result.body is None
+    assert result.page.status == 404
+
+
+def _extract_h1(url, soup):
+    return {"h1": soup.find("h1").get_text(strip=True)}
+
+
+def _extract_fails(url, soup):
+    raise RuntimeError("hook broke")
+
+
+def test_extract_hook(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(), _extract_h1)
+    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title><h1> Big </h1>",
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.extra == {"h1": "Big"}
+    assert list(page.to_dict())[-1] == "h1"
+    assert page.ok is True
+
+
+def test_extract_hook_failure_is_a_page_error(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(), _extract_fails)
+    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.ok is False
+    assert page.error is not None
+    assert page.error.startswith("extract:")
+    assert page.title == "t"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, False),
+    ("noindex", True),
+    ("NoIndex, nofollow", True),
+    ("none", True),
+    ("nofollow", False),
+    ("otherbot: noindex", False),
+    ("crawler: noindex", True),
+    ("otherbot: noindex, nofollow", False),
+    ("otherbot: nofollow, crawler: noindex", True),
+    ("unavailable_after: 25 Jun 2010 15:00:00 PST", False),
+])
+def test_x_robots_tag_noindex(header, expected):
+    assert worker._robots_tag_noindex(header, "crawler/0.1.0") is expected
+
+
+SELECT_HTML = b"""<title>t</title><h1> Big   one </h1><p class="tag">x</p><p class="tag">y</p>
+<a href="/n" rel="next">n</a>"""
+
+
+def test_selectors_add_fields_last_in_order(setup):
+    init, rs = setup
+    init(select=["h1=h1", "next=a[rel=next]@href", "missing=table"])
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.extra == {"h1": "Big one", "next": "/n", "missing": None}
+    assert list(page.to_dict()) == [*RECORD_FIELDS, "h1", "next", "missing"]
+    assert page.title == "t"
+    assert page.links == 1
+    assert page.ok is True
+
+
+def test_selectors_beside_the_extract_hook(setup):
+    init, rs = setup
+    config = CrawlConfig(select=[Selector("tags", "p.tag", many=True), Selector("h1", "h1")])
+    worker.init_worker(config, _extract_h1)
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    # the hook's fields first, then the selected ones (a selected name wins over the hook's)
+    assert page.extra == {"tags": ["x", "y"], "h1": "Big one"}
+    assert list(page.to_dict())[len(RECORD_FIELDS):] == ["tags", "h1"]
+
+
+def _extract_changes_tree(url, soup):
+    soup.h1.decompose()
+    return {"hook": True}
+
+
+def test_selectors_see_the_page_before_the_hook_changes_it(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(select=["h1=h1"]), _extract_changes_tree)
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.extra == {"hook": True, "h1": "Big one"}
+
+
+def test_selectors_not_run_on_non_html(setup):
+    init, rs = setup
+    init(select=["h1=h1"])
+    rs.add(responses.GET, "http://a.test/f.pdf", body=b"<h1>no</h1>", headers={"Content-Type": "application/pdf"})
+    page = worker.process(Task("http://a.test/f.pdf")).page
+    assert page.extra == {}  # the main process fills in None for every selected field
+
+
+@pytest.mark.parametrize(("options", "full"), [({}, False), ({"select": ["h1=h1"]}, True)])
+def test_full_tree_only_when_selecting(setup, monkeypatch, options, full):
+    init, rs = setup
+    seen = []
+    real = worker.parse_html
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("full"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "parse_html", spy)
+    init(**options)
+    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    worker.process(Task("http://a.test/"))
+    assert seen == [full]  # without selectors or hook, the fast lxml path
+
+
+@pytest.mark.parametrize(("elapsed_ms", "status", "released"),
+                         [(45.0, 200, True), (5.0, 200, False), (45.0, 503, False)])
+def test_a_slow_response_gives_its_slot_back_before_the_parse(setup, monkeypatch, elapsed_ms, status, released):
+    init, _ = setup
+    init(depth=1)
+    calls: list[str | None] = []
+
+    def fetched(url, config, **kwargs):
+        return fetch_module.Fetched(url=url, final_url=url, status=status, content_type="text/html",
+                                    charset="utf-8", body=HTML, elapsed_ms=elapsed_ms)
+
+    monkeypatch.setattr(worker, "fetch", fetched)
+    monkeypatch.setattr(worker, "release_slot", lambda: calls.append(page_title()))
+    real_parse = worker.parse_html
+    parsed: list[str] = []
+
+    def page_title() -> str | None:
+        return parsed[-1] if parsed else None
+
+    def parse(*args, **kwargs):
+        result = real_parse(*args, **kwargs)
+        parsed.append(result.title)
+        return result
+
+    monkeypatch.setattr(worker, "parse_html", parse)
+    page = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/")).page
+    assert page.title == "Home page"
+    # Released before the parse: a fast server's page, or a 503, keeps its slot to the end.
+    assert calls == ([None] if released else [])
+
+
+def test_one_page_parsed_at_a_time_while_hooks_overlap(setup, monkeypatch):
+    init, rs = setup
+    active = {"parse": 0, "hook": 0}
+    most = {"parse": 0, "hook": 0}
+    lock = threading.Lock()
+
+    def busy(kind: str, seconds: float) -> None:
+        with lock:
+            active[kind] += 1
+            most[kind] = max(most[kind], active[kind])
+        time.sleep(seconds)
+        with lock:
+            active[kind] -= 1
+
+    real_parse = worker.parse_html
+
+    def parse(*args, **kwargs):
+        busy("parse", 0.02)
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "parse_html", parse)
+    worker.init_worker(CrawlConfig(depth=1), extract=lambda url, soup: busy("hook", 0.3))
+    for i in range(4):
+        rs.add(responses.GET, f"http://a.test/{i}", body=HTML, headers={"Content-Type": "text/html"})
+    threads = [threading.Thread(target=worker.process, args=(Task(f"http://a.test/{i}"),)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert most["parse"] == 1
+    assert most["hook"] > 1  # a hook may wait on I/O: hooks are not serialised
+
+
+def test_a_forked_process_starts_with_the_parse_gate_free():
+    worker._parse_gate.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 if it could take the gate
+            os._exit(0 if worker._parse_gate.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        worker._parse_gate.release()

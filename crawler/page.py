@@ -133,6 +133,8 @@ class Result:
     #: a sitemap fetch: the sitemaps an index lists, and each link's <lastmod> (Unix time)
     sitemaps: list[str] | None = None
     lastmods: list[float | None] | None = None
+    #: links of the page not followed, counted by reason (`crawler.policy`): the same rules as the gate's
+    refused: dict[str, int] | None = None
 
 
 def utc_now() -> str:

@@ -1,7 +1,12 @@
-"""Which discovered links are followed: scope and ``--allow``/``--deny`` rules.
+"""The rules of what is fetched, and the reasons a URL is not: shared by both processes.
 
-`LinkFilter` is built once per worker process and applied to every link of a
-page there, so the main process only sees links it may have to queue.
+`crawler.engine.gate.Gate` answers "fetch this or not, and why not" in the
+main process; the workers pre-filter each page's links with the same
+`LinkFilter` (scope, ``--allow``/``--deny``, URL length) and the same depth
+rule (`follows_links`), so the main process only sees links it may have to
+queue and the two sides can never disagree. Every refusal is one of the
+reasons below: stable strings, counted in the run summary and printed by
+``crawler explain``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,29 @@ import re
 
 from .config import CrawlConfig
 from .urls import host_of, registered_domain
+
+#: Why a URL is not fetched. Link reasons are counted per link found on a page (workers):
+LENGTH = "length"  #: longer than --max-url-length
+SCOPE = "scope"  #: outside --scope of its seed
+ALLOW = "allow"  #: matches no --allow pattern
+DENY = "deny"  #: matches a --deny pattern
+DEPTH = "depth"  #: found on a page at the --depth limit
+NOFOLLOW = "nofollow"  #: rel="nofollow", or the page's <meta name="robots"> says nofollow
+#: ... and URL reasons per URL (main process):
+SEEN = "seen"  #: queued or fetched already in this run
+ROBOTS = "robots"  #: robots.txt disallows it (or its origin's robots.txt failed)
+MAX_PAGES = "max-pages"  #: --max-pages reached
+HOST_CAP = "host-cap"  #: --max-pages-per-host reached for its origin
+UNCHANGED = "unchanged"  #: its sitemap <lastmod> is not after our last fetch (--state --recrawl-after)
+
+#: Every reason, in the order summaries list them.
+REASONS: tuple[str, ...] = (SEEN, DEPTH, SCOPE, ALLOW, DENY, LENGTH, NOFOLLOW, ROBOTS, MAX_PAGES, HOST_CAP,
+                            UNCHANGED)
+
+
+def follows_links(depth: int, max_depth: int) -> bool:
+    """True when the links of a page at ``depth`` are followed under ``--depth max_depth``."""
+    return depth < max_depth
 
 
 class LinkFilter:
@@ -33,13 +61,13 @@ class LinkFilter:
         # Over-long URLs are the usual sign of an infinite URL space
         # (session ids or paths that grow on every hop).
         if self.max_length is not None and len(link) > self.max_length:
-            return "length"
+            return LENGTH
         if not self.in_scope(link, seed):
-            return "scope"
+            return SCOPE
         if self.allow and not any(p.search(link) for p in self.allow):
-            return "allow"
+            return ALLOW
         if any(p.search(link) for p in self.deny):
-            return "deny"
+            return DENY
         return None
 
     def in_scope(self, url: str, seed: str) -> bool:

@@ -29,6 +29,10 @@ from ..urls import fingerprint
 from .link import Keys, RedisLink
 from .scripts import ACQUIRE, COMPLETE, HAND_BACK, PUT, RENEW, STATUS, TAKE
 
+#: Tasks a node keeps leased per request slot (and at least), see `RedisFrontier.want`.
+SHARED_BUFFER_PER_SLOT = 2
+SHARED_BUFFER_MIN = 4
+
 #: Seconds the crawl's state (from the last reply) is trusted before asking again.
 STATE_TTL = 0.2
 #: Seconds between `get` calls that found nothing (others' leases may expire meanwhile).
@@ -129,6 +133,17 @@ class RedisFrontier:
 
     def close(self) -> None:
         """Nothing to release here: `hand_back` is the crawl's choice (see `RedisNode.close`)."""
+
+    def drop(self, task: Task) -> None:
+        """``task`` ends without a record (refused by robots.txt, a cap): done, for every node."""
+        self.complete(task, None)
+
+    def want(self, concurrency: int, buffered: int) -> int:
+        """How many tasks to lease now: buffered tasks are leased, so a node holds only about
+        two rounds of work (the other nodes get theirs) and refills at half of that, so one
+        lease call serves many pages."""
+        high = max(SHARED_BUFFER_MIN, concurrency * SHARED_BUFFER_PER_SLOT)
+        return high - buffered if buffered <= high // 2 else 0
 
     # -- completion --------------------------------------------------------------------
     def complete(self, task: Task, record: str | None, links: Sequence[Task] = (), error: bool = False) -> bool:

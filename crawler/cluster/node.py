@@ -40,6 +40,7 @@ from .link import Keys, RedisLink, connect
 
 if TYPE_CHECKING:
     from ..config import CrawlConfig
+    from ..engine.sink import Done
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,11 @@ def default_node(output: str | None) -> str:
 class RedisNode:
     """This process's part of a distributed crawl: frontier, host gate, records, output."""
 
-    def __init__(self, config: CrawlConfig, seeds: Sequence[str]) -> None:
+    def __init__(self, config: CrawlConfig, seeds: Sequence[str], last_fields: tuple[str, ...] = ()) -> None:
         assert config.redis is not None
         self.config = config
+        self.seeds = list(seeds)
+        self.last_fields = last_fields
         self.crawl_id = config.crawl_id or default_crawl_id(seeds)
         self.name = config.node or default_node(config.output)
         self.keys = Keys(self.crawl_id)
@@ -88,15 +91,15 @@ class RedisNode:
         self.frontier.heartbeat = f"{socket.gethostname()}:{os.getpid()}"
 
     # -- lifecycle ---------------------------------------------------------------
-    def open(self, seeds: Sequence[str], last_fields: tuple[str, ...] = ()) -> None:
+    def open(self) -> None:
         """Join the crawl: claim the node name, fix the crawl's caps, open the output, queue the seeds."""
         self._claim()
         client, k, config = self.link.client, self.keys, self.config
         # The first node fixes the crawl's caps; later ones (the same command) agree.
         self.link.run(lambda: client.hsetnx(k.meta, "max_pages", config.max_pages or 0))
         self.link.run(lambda: client.hsetnx(k.meta, "max_per_host", config.max_pages_per_host or 0))
-        self._open_output(last_fields)
-        self.frontier.put([Task(url, 0, None, url) for url in seeds])
+        self._open_output(self.last_fields)
+        self.frontier.put([Task(url, 0, None, url) for url in self.seeds])
 
     def close(self, finished: bool) -> None:
         """Leave the crawl: hand back unfinished leases, acknowledge the last records, close the file."""
@@ -139,6 +142,14 @@ class RedisNode:
                          "give this one another --node or --output")
 
     # -- records ----------------------------------------------------------------------
+    def write(self, done: Done) -> bool:
+        """`Sink.write`: commit the record with its links in Redis, then write it to this node's file."""
+        return self.record(done.page, done.task, done.links)
+
+    def describe(self) -> dict[str, object]:
+        """The crawl, this node, and the round trips it made to Redis (for the run summary)."""
+        return {"crawl_id": self.crawl_id, "node": self.name, "redis_calls": self.link.calls}
+
     def record(self, page: Page, task: Task, links: Sequence[Task] = ()) -> bool:
         """Commit ``page`` (done-mark, record, ``links``), then write it; False if already reported."""
         page.node = self.name
@@ -150,10 +161,6 @@ class RedisNode:
             self.writer.write_record(record)
         self.frontier.unacked += 1  # acknowledged by the next call
         return True
-
-    def drop(self, task: Task, links: Sequence[Task] = ()) -> None:
-        """``task`` ends without a record (refused by robots.txt); ``links`` are still queued."""
-        self.frontier.complete(task, None, links)
 
     def tick(self) -> None:
         """Renew leases and heartbeat when due; free host slots no call has carried yet."""

@@ -1,20 +1,20 @@
-"""`Crawler`: owns the worker pool, the frontier, the scheduler and the output.
+"""`Crawler`: the crawl loop, over a frontier, a gate, a scheduler, a pool and sinks.
 
 Data flow (all bookkeeping in the main process)::
 
-    seeds ─► frontier ─► scheduler ─► pool.apply_async(worker.process)
-                ▲                                   │
-                └── links ◄── _on_result (callback) ◄┘──► writer, on_page
+    seeds ─► frontier ─► scheduler ─► gate ─► pool.apply_async(worker.process)
+                ▲                                          │
+                └── links ◄── sinks ◄── _handle ◄── result ◄┘──► on_page
 
 The loop thread pulls tasks from the frontier into the scheduler and
-dispatches what the gates allow; the pool's result thread runs
-`_on_result`, which writes the record and queues the new links. One lock
-guards the shared state between the two threads.
+dispatches what the gate allows; the pool's result thread only hands each
+result over (`_on_result`), and the loop thread handles it: the record and
+its links go to the sinks, which commit and write them. One lock guards the
+shared state between the two threads.
 
-With ``--redis`` the frontier, the completed set and the per-host gate are a
-`crawler.cluster.node.RedisNode`'s, shared with the crawl's other nodes: a
-record is committed there (with its links) before it is written, as under
-``--state``.
+What a crawl is made of (its mode: plain, ``--state`` or ``--redis``) is
+picked once, before the loop starts (`crawler.engine.backend`): the loop
+never asks which mode it is in. Tests give their own backend and pool.
 """
 
 from __future__ import annotations
@@ -26,44 +26,34 @@ import multiprocessing
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
-from ..page import PAGE, ROBOTS, SITEMAP, Page, Result, Task, utc_now
-from ..store.journal import Journal
-from ..store.output import Writer, open_writer
-from ..store.state import StateStore
+from ..page import ROBOTS, SITEMAP, Page, Result, Task, utc_now
+from ..policy import MAX_PAGES
 from ..urls import host_of, origin_of
 from ..worker import entry
+from .backend import open_backend
 from .cookies import CookieStore
 from .discovery import SitemapDiscovery
-from .frontier import Frontier, ManagerFrontier, start_manager
+from .gate import Gate, Refusal
 from .pool import ThreadedPool
 from .robots import RobotsRules
 from .scheduler import Scheduler
+from .sink import Backend, Done
+from .stats import CrawlStats
 
 if TYPE_CHECKING:
-    from ..cluster.node import RedisNode
     from ..worker.tasks import Extract
+
+__all__ = ["Crawler", "CrawlStats"]
 
 log = logging.getLogger(__name__)
 
 OnPage = Callable[[Page], None]
 BACKOFF_BASE = 0.5  # seconds; doubled per attempt, with jitter
-# Tasks kept buffered in the scheduler. The frontier is FIFO, so a page's
-# links arrive together and are mostly of one host: a buffer of a few slots'
-# worth leaves the other hosts idle under --per-host. A few thousand small
-# tasks keep every host fed and cost well under a megabyte.
-_BUFFER_MIN = 2000
-_BUFFER_PER_SLOT = 16
-# With --redis, buffered tasks are leased: a node holds only about two
-# rounds of work (so the others get theirs) and refills at half of that, so
-# one lease call serves many pages.
-_SHARED_BUFFER_PER_SLOT = 2
-_SHARED_BUFFER_MIN = 4
 # Threads per worker process beyond its request slots, to parse the pages
 # whose slot already fetches again (a hook's tree, a slow server's page). Parsing
 # is CPU work under one GIL per process: more parsing threads only queue for
@@ -74,41 +64,35 @@ _SHARED_BUFFER_MIN = 4
 _SPARE_THREADS = 2
 
 
-@dataclass
-class CrawlStats:
-    """Counts of a run, for the end summary and the exit status."""
+class TaskPool(Protocol):
+    """What the loop needs of its pool (`crawler.engine.pool.ThreadedPool`, or a test's)."""
 
-    pages: int = 0
-    errors: int = 0
-    responses: int = 0
-    retries: int = 0
-    robots_refused: int = 0
-    #: URLs left out by --max-pages-per-host
-    host_capped: int = 0
-    refused_urls: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    stopped_by: str | None = None
-    statuses: Counter[int] = field(default_factory=Counter)
-    #: --sitemaps: sitemaps fetched and the page URLs they gave
-    sitemaps: int = 0
-    sitemap_urls: int = 0
-    #: with --state: records by change (new, changed, unchanged, gone)
-    changes: Counter[str] = field(default_factory=Counter)
-    #: with --redis: the crawl and this node, and round trips made to Redis
-    crawl_id: str | None = None
-    node: str | None = None
-    redis_calls: int | None = None
+    def apply_async(self, func: Callable[..., Any], args: Any = (), kwds: Any = None,
+                    callback: Callable[[Any], None] | None = None,
+                    error_callback: Callable[[BaseException], None] | None = None,
+                    on_release: Callable[[], None] | None = None) -> Any:
+        """Run ``func(*args)`` in a worker; ``callback(result)`` in the pool's result thread."""
 
-    @property
-    def elapsed(self) -> float:
-        """Seconds from start to finish (or to now while running)."""
-        return (self.finished or time.monotonic()) - self.started
+    def terminate(self) -> None:
+        """Stop every worker now."""
 
-    @property
-    def rate(self) -> float:
-        """Records per second."""
-        return self.pages / self.elapsed if self.elapsed > 0 else 0.0
+    def join(self) -> None:
+        """Wait for the workers to be gone."""
+
+
+#: ``(config, extract, multiprocessing context) -> pool``
+PoolFactory = Callable[[CrawlConfig, "Extract | None", Any], TaskPool]
+#: ``(config, seeds, context, stopping, selected fields) -> backend`` (see `open_backend`)
+BackendFactory = Callable[[CrawlConfig, list[str], Any, Callable[[], bool], tuple[str, ...]], Backend]
+
+
+def threaded_pool(config: CrawlConfig, extract: Extract | None, ctx: Any) -> TaskPool:
+    """The crawl's worker processes: ``config.workers`` of them, sharing ``config.concurrency`` slots."""
+    threads = math.ceil(config.concurrency / config.workers)
+    # A page may give its request slot back once its response is read
+    # (worker.process): spare threads, started once one does, parse meanwhile.
+    return ThreadedPool(config.workers, threads, entry.init_worker, (config, extract), context=ctx,
+                        spare=_SPARE_THREADS)
 
 
 class Crawler:
@@ -117,17 +101,22 @@ class Crawler:
     ``on_page(page)`` runs in the main process for every record;
     ``extract(url, soup) -> dict`` runs in the workers on every HTML page and
     must be picklable (a module-level function), its dict merged into the record.
+    ``backend`` and ``pool`` replace how the crawl's frontier and sinks, and
+    its worker pool, are made (tests run the loop without processes).
 
     >>> Crawler(CrawlConfig(depth=1)).config.depth
     1
     """
 
     def __init__(self, config: CrawlConfig | None = None, on_page: OnPage | None = None,
-                 extract: Extract | None = None) -> None:
+                 extract: Extract | None = None, *, backend: BackendFactory | None = None,
+                 pool: PoolFactory | None = None) -> None:
         self.config = config or CrawlConfig()
         self.on_page = on_page
         self.extract = extract
         self.stats = CrawlStats()
+        self._open_backend: BackendFactory = backend or open_backend
+        self._make_pool: PoolFactory = pool or threaded_pool
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop: str | None = None
@@ -136,16 +125,11 @@ class Crawler:
         # thread to handle: results, and tasks whose response is read (slot free).
         self._results: deque[Result | Task] = deque()
         self._collect = False
-        self._writer: Writer | None = None
-        self._frontier: Frontier | None = None
+        self._backend: Backend | None = None
         self._scheduler: Scheduler | None = None
-        self._dispatched = 0
-        self._per_host: Counter[str] = Counter()
+        self._gate = Gate()
         self._cookies = CookieStore()
-        self._journal: Journal | None = None
-        self._shared: RedisNode | None = None
         self._sitemaps: SitemapDiscovery | None = None
-        self._unchanged: set[str] = set()  # sitemap <lastmod> says so: not fetched this run
         self._exhausted = False
         self._selected = tuple(sel.name for sel in self.config.select)
 
@@ -162,8 +146,8 @@ class Crawler:
 
     def queued(self) -> int:
         """URLs waiting: in the frontier plus buffered for dispatch."""
-        frontier, sched = self._frontier, self._scheduler
-        return (frontier.pending() if frontier else 0) + (sched.buffered if sched else 0)
+        backend, sched = self._backend, self._scheduler
+        return (backend.frontier.pending() if backend else 0) + (sched.buffered if sched else 0)
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the crawl to stop soon (safe from signal handlers and other threads)."""
@@ -176,44 +160,23 @@ class Crawler:
         self._collect = collect
         seeds = list(seeds)
         ctx = multiprocessing.get_context(config.start_method)
-        # The state's lock is taken first: a second run on it stops before
-        # starting anything.
-        store = StateStore(config.state) if config.state else None
-        shared = self._join(config, seeds)  # Redis unreachable: UsageError before anything starts
-        # Only a crawl that can discover URLs needs the Manager's queue to feed
-        # them back: a URL list (--depth 0, no sitemaps) saves its process (~23 MB).
-        discovers = config.depth > 0 or config.sitemaps
-        manager = start_manager(ctx) if store is None and shared is None and discovers else None
-        pool: ThreadedPool | None = None
+        # A state in use, an unreachable Redis, an output that cannot be
+        # written: UsageError here, before anything starts.
+        backend = self._backend = self._open_backend(config, seeds, ctx, self._stopping, self._selected)
+        caps = config.max_pages, config.max_pages_per_host
+        gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
+                                 history=backend.history, recrawl_after=config.recrawl_after)
+        self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
+        pool: TaskPool | None = None
         failed = False
         try:
-            if shared is not None:
-                shared.open(seeds, last_fields=self._selected)
-                self._frontier = shared.frontier
-            elif store is not None:
-                store.begin(seeds, config.recrawl_after)
-                self._journal = Journal(config, store)
-                self._journal.open(last_fields=self._selected)
-                self._frontier = store
-            else:
-                if config.output:
-                    self._writer = open_writer(config.output, config.format, last_fields=self._selected)
-                self._frontier = ManagerFrontier(manager)
-                self._frontier.put([Task(url, 0, None, url) for url in seeds])
-            self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay,
-                                        config.user_agent, robots=config.robots,
-                                        gate=shared.gate if shared is not None else None)
+            sched = self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay, config.user_agent,
+                                                robots=config.robots, gate=backend.host_gate, check=gate.robots)
             if config.sitemaps:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():
-                    self._scheduler.add(task)
-            threads = math.ceil(config.concurrency / config.workers)
-            # A page may give its request slot back once its response is read
-            # (worker.process): spare threads, started once one does, parse meanwhile.
-            pool = ThreadedPool(config.workers, threads, entry.init_worker,
-                                (config, self.extract), context=ctx, spare=_SPARE_THREADS)
-            # With --redis the loop also renews leases: wake often enough for that.
-            tick = 0.5 if shared is None else min(0.5, config.lease_timeout / 6)
+                    sched.add(task)
+            pool = self._make_pool(config, self.extract, ctx)
             while True:
                 # Cleared before the step, so a result landing during it
                 # wakes the next wait at once instead of being missed.
@@ -225,55 +188,42 @@ class Crawler:
                     yield self._out.popleft()
                 if finished:
                     break
-                timeout = self._scheduler.next_wakeup()
-                self._wake.wait(tick if timeout is None else min(timeout, tick))
+                timeout = sched.next_wakeup()
+                self._wake.wait(backend.tick if timeout is None else min(timeout, backend.tick))
         except BaseException as exc:
             # A consumer leaving iter_pages() early is no failure: what has come in is still recorded.
             failed = not isinstance(exc, GeneratorExit)
             raise
         finally:
-            self.stats.finished = time.monotonic()
-            self.stats.stopped_by = self._stop
+            self._finish(backend, pool, failed)
+
+    def _stopping(self) -> bool:
+        return self._stop is not None
+
+    def _finish(self, backend: Backend, pool: TaskPool | None, failed: bool) -> None:
+        self.stats.finished = time.monotonic()
+        self.stats.stopped_by = self._stop
+        try:
             if pool is not None:
                 pool.terminate()
                 pool.join()
                 if not failed:
                     with self._lock:  # results that came in before the pool stopped: records too
                         self._drain()
-            if shared is not None:
-                with self._lock:  # the pool is gone: hand back what was not finished
-                    shared.close(finished=self._exhausted and self._stop is None)
-                self.stats.redis_calls = shared.link.calls
-            if self._journal is not None:
-                with self._lock:  # the pool is gone; nothing else touches the state now
-                    self._journal.close(completed=self._exhausted and self._stop is None)
-            if self._frontier is not None:
-                self._frontier.close()
-            elif store is not None:
-                store.close()
-            if manager is not None:
-                manager.shutdown()
-            if self._writer is not None:
-                self._writer.close()
+        finally:
+            with self._lock:  # the pool is gone; nothing else touches the sinks now
+                backend.close(finished=self._exhausted and self._stop is None)
+            if backend.describe is not None:
+                for name, value in backend.describe().items():
+                    setattr(self.stats, name, value)
 
-    def _join(self, config: CrawlConfig, seeds: list[str]) -> RedisNode | None:
-        if not config.redis:
-            return None
-        from ..cluster.node import RedisNode  # only distributed runs need the redis package
-
-        self._shared = RedisNode(config, seeds)
-        self._shared.link.abort = lambda: self._stop is not None
-        self.stats.crawl_id, self.stats.node = self._shared.crawl_id, self._shared.name
-        return self._shared
-
-    def _step(self, pool: ThreadedPool) -> bool:
+    def _step(self, pool: TaskPool) -> bool:
         """Refill, dispatch what may go; True when the crawl is complete. Holds the lock."""
-        frontier, sched = self._frontier, self._scheduler
-        assert frontier is not None
+        backend, sched, gate = self._backend, self._scheduler, self._gate
+        assert backend is not None
         assert sched is not None
-        # With --redis the crawl's --max-pages is counted in Redis, across nodes.
-        limit = self.config.max_pages if self._shared is None else None
-        want = self._want(sched)
+        frontier = backend.frontier
+        want = backend.want(self.config.concurrency, sched.buffered)
         if want > 0 and frontier.pending():
             # Never take a task the depth gate would hold back: once out of the
             # frontier, a URL keeps its depth even if a shorter path turns up.
@@ -282,72 +232,44 @@ class Crawler:
                 sched.add(task)
         floor = _min(frontier.min_depth(), sched.min_depth())
         while True:
-            if limit is not None and self._dispatched >= limit and sched.inflight == 0:
-                return True
-            task = sched.next_task(floor)
-            if task is None:
+            if gate.exhausted() and sched.inflight == 0:
+                return True  # --max-pages: what is left stays queued for a resumed run
+            item = sched.next_task(floor)
+            if item is None:
                 break
-            if task.kind == PAGE and task.attempt == 0 and (
-                    task.url in self._unchanged or not self._admit(task, limit)):
-                sched.done(task)  # never started: give the slot back
+            if isinstance(item, Refusal):
+                self._refused(item)
                 continue
-            if self._cookies:
-                task.cookies = self._cookies.for_host(host_of(task.url))
-            pool.apply_async(entry.process, (task,), callback=self._on_result,
-                             error_callback=functools.partial(self._on_error, task),
-                             on_release=functools.partial(self._on_release, task))
-        self._record_refused(sched)
-        if self._journal is not None:
-            self._journal.maybe_flush()
-        if self._shared is not None:
-            self._shared.tick()
+            refusal = gate.admit(item)
+            if refusal is not None:
+                sched.done(item)  # never started: give the slot back
+                if refusal.reason != MAX_PAGES:  # left out for good, not just for this run's cap
+                    frontier.drop(item)
+                continue
+            self._dispatch(pool, item)
         self._exhausted = sched.idle() and frontier.pending() == 0
         return self._exhausted
 
-    def _want(self, sched: Scheduler) -> int:
-        """How many tasks to pull from the frontier now."""
-        concurrency = self.config.concurrency
-        if self._shared is None:
-            return max(_BUFFER_MIN, concurrency * _BUFFER_PER_SLOT) - sched.buffered
-        high = max(_SHARED_BUFFER_MIN, concurrency * _SHARED_BUFFER_PER_SLOT)
-        return high - sched.buffered if sched.buffered <= high // 2 else 0
+    def _dispatch(self, pool: TaskPool, task: Task) -> None:
+        if self._cookies:
+            task.cookies = self._cookies.for_host(host_of(task.url))
+        pool.apply_async(entry.process, (task,), callback=self._on_result,
+                         error_callback=functools.partial(self._on_error, task),
+                         on_release=functools.partial(self._on_release, task))
 
-    def _admit(self, task: Task, limit: int | None) -> bool:
-        """Count a first attempt against --max-pages and --max-pages-per-host."""
-        if limit is not None and self._dispatched >= limit:
-            return False
-        cap = self.config.max_pages_per_host if self._shared is None else None  # with --redis: in Redis
-        if cap is not None:
-            origin = origin_of(task.url)
-            if self._per_host[origin] >= cap:
-                self.stats.host_capped += 1
-                if self._journal is not None:
-                    self._journal.store.dropped(task)
-                return False
-            self._per_host[origin] += 1
-        self._dispatched += 1
-        return True
-
-    def _record_refused(self, sched: Scheduler) -> None:
-        for task, rules in sched.refused:
-            if task.kind == SITEMAP:  # bookkeeping: no record, no count
-                continue
-            if rules.unreachable:  # the host is down: every page of it is an error record
-                self._emit(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
-                                error=rules.refusal(), fetched_at=utc_now(), attempts=0), task)
-                continue
-            self.stats.robots_refused += 1
-            if task.depth == 0:  # a seed gets a record; found links are only counted
-                self._emit(Page(url=task.url, final_url=task.url, depth=0, error=rules.refusal(),
-                                fetched_at=utc_now(), attempts=0), task)
-                continue
-            if self._journal is not None:
-                self._journal.store.dropped(task)
-            if self._shared is not None:
-                self._shared.drop(task)
-            if len(self.stats.refused_urls) < 10_000:
-                self.stats.refused_urls.append(task.url)
-        sched.refused.clear()
+    def _refused(self, refusal: Refusal) -> None:
+        """A task robots.txt refused: a record for a seed or an unreachable origin, else left out."""
+        task = refusal.task
+        if task.kind == SITEMAP:  # bookkeeping: no record
+            return
+        if refusal.unreachable or task.depth == 0:
+            # The host is down (every page of it is an error record), or a seed was refused.
+            referrer = task.referrer if refusal.unreachable else None
+            self._emit(Done(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=referrer,
+                                 error=refusal.error, fetched_at=utc_now(), attempts=0), task))
+            return
+        assert self._backend is not None
+        self._backend.frontier.drop(task)
 
     # -- callbacks (pool's result thread) ---------------------------------------
     def _on_result(self, result: Result) -> None:
@@ -374,26 +296,24 @@ class Crawler:
         self._on_result(Result(task=task, page=page))
 
     def _drain(self) -> None:
-        """Handle every result handed over so far; their links go to the frontier in one call."""
-        links: list[Task] = []
+        """Handle every result handed over so far, then let the sinks commit (links queued in one call)."""
         results = self._results
         sched = self._scheduler
         assert sched is not None
+        assert self._backend is not None
         while results:
             item = results.popleft()
             if isinstance(item, Task):
                 sched.released(item)
             else:
-                self._handle(item, links)
-        if links:
-            assert self._frontier is not None
-            self._frontier.put(links)
+                self._handle(item)
+        for sink in self._backend.sinks:
+            sink.tick()
 
-    def _handle(self, result: Result, new_links: list[Task]) -> None:
+    def _handle(self, result: Result) -> None:
         task, page = result.task, result.page
-        sched, frontier = self._scheduler, self._frontier
+        sched = self._scheduler
         assert sched is not None
-        assert frontier is not None
         sched.done(task)
         if result.cookies:
             self._cookies.add(result.cookies)
@@ -411,66 +331,68 @@ class Crawler:
                 return
             page.error = f"{page.error} (Retry-After {wait:.0f} s exceeds --max-retry-after)"
         if task.kind == ROBOTS:
-            rules = RobotsRules.from_fetch(page, result.body)
-            sched.set_robots(origin, rules)
-            if self._sitemaps is not None:
-                for sitemap in self._sitemaps.from_robots(origin, rules.sitemaps()):
-                    sched.add(sitemap)
-            return
-        if task.kind == SITEMAP:
+            self._handle_robots(origin, result)
+        elif task.kind == SITEMAP:
             self._handle_sitemap(task, page, result)
-            return
-        links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
-            if result.links and not self._stop else []
-        if self._shared is not None:
-            self._emit(page, task, result, links)  # committed with the record
-            return
-        self._emit(page, task, result)
-        new_links.extend(links)
+        else:
+            self._gate.count_links(result.refused)
+            links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
+                if result.links and not self._stop else []
+            self._emit(Done(page, task, result, links))
+
+    def _handle_robots(self, origin: str, result: Result) -> None:
+        sched = self._scheduler
+        assert sched is not None
+        rules = RobotsRules.from_fetch(result.page, result.body)
+        sched.set_robots(origin, rules)
+        if self._sitemaps is not None:
+            for sitemap in self._sitemaps.from_robots(origin, rules.sitemaps()):
+                sched.add(sitemap)
 
     def _handle_sitemap(self, task: Task, page: Page, result: Result) -> None:
-        discovery, sched, frontier = self._sitemaps, self._scheduler, self._frontier
+        discovery, sched, backend = self._sitemaps, self._scheduler, self._backend
         assert discovery is not None
         assert sched is not None
-        assert frontier is not None
+        assert backend is not None
         self.stats.sitemaps += 1
         if page.error is not None or not page.ok:
             if discovery.worth_a_record(task, page):
-                self._emit(page, task, result)
+                self._emit(Done(page, task, result))
             return
         for sitemap in discovery.from_index(task, result.sitemaps or ()):
             sched.add(sitemap)
         links = result.links
-        if self._journal is not None and self.config.recrawl_after is not None and result.lastmods:
+        if result.lastmods:
             # <lastmod> no later than our last fetch: the page has not changed since.
-            links, unchanged = self._journal.changed_since_fetch(links, result.lastmods)
-            self._unchanged.update(unchanged)
+            links, unchanged = self._gate.changed(links, result.lastmods)
+            for link in unchanged:
+                backend.frontier.drop(Task(link))
         self.stats.sitemap_urls += len(links)
         if links and not self._stop:
-            frontier.put([Task(link, 0, task.url, task.seed) for link in links])
+            backend.frontier.put([Task(link, 0, task.url, task.seed) for link in links])
 
-    def _emit(self, page: Page, task: Task, result: Result | None = None, links: list[Task] | None = None) -> None:
+    def _emit(self, done: Done) -> None:
+        page = done.page
         for name in self._selected:
             # Pages the selectors did not run on (not HTML, errors, refusals)
             # carry the fields too, as None: every record has the same keys.
             if name not in page.extra:
                 page.extra[name] = None
-        if self._shared is not None and not self._shared.record(page, task, links or ()):
+        assert self._backend is not None
+        record_sink, *more = self._backend.sinks
+        if not record_sink.write(done):
             return  # another node reported this URL already
-        write = self._journal is None and self._shared is None
-        if self._journal is not None:
-            # The journal writes the record once the state has committed it.
-            self._journal.record(page, task, result)
-            self.stats.changes[page.change or ""] += 1
+        for sink in more:
+            sink.write(done)
         stats = self.stats
         stats.pages += 1
+        if page.change is not None:
+            stats.changes[page.change] += 1
         if page.status is not None:
             stats.responses += 1
             stats.statuses[page.status] += 1
         if page.error is not None:
             stats.errors += 1
-        if write and self._writer is not None:
-            self._writer.write(page)
         if self.on_page is not None:
             self.on_page(page)
         if self._collect:

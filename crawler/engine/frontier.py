@@ -46,6 +46,9 @@ class Frontier(Protocol):
     def min_depth(self) -> int | None:
         """The lowest depth among queued tasks, None when empty."""
 
+    def drop(self, task: Task) -> None:
+        """``task`` (taken out by `get`) will not be fetched this run: robots.txt or a cap refused it."""
+
     def close(self) -> None:
         """Release the backend."""
 
@@ -152,6 +155,9 @@ class ManagerFrontier:
         with self._lock:
             live = [d for d, n in self._depths.items() if n > 0]
         return min(live) if live else None
+
+    def drop(self, task: Task) -> None:
+        """Nothing to remember: a URL refused in a run without state is simply not fetched."""
 
     def seen_count(self) -> int:
         """How many distinct URLs were ever queued."""

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from ..page import ROBOTS, SITEMAP, Task
 from ..urls import origin_of
+from .gate import Gate, Refusal
 from .robots import RobotsRules
 
 #: Successes in a row before a throttled host gets one slot back (slow growth).
@@ -73,7 +74,8 @@ class Scheduler:
 
     def __init__(self, concurrency: int, per_host: int, delay: float, user_agent: str,
                  robots: bool = True, clock: Callable[[], float] = time.monotonic,
-                 gate: HostGate | None = None) -> None:
+                 gate: HostGate | None = None,
+                 check: Callable[[Task, RobotsRules], Refusal | None] | None = None) -> None:
         self.concurrency = concurrency
         self.per_host = per_host
         self.delay = delay
@@ -81,6 +83,8 @@ class Scheduler:
         self.use_robots = robots
         self.clock = clock
         self.gate = gate
+        # What robots.txt says of a task whose host's rules are known: the crawl's `Gate` decides.
+        self.check = check or Gate(user_agent).robots
         self.hosts: dict[str, Host] = {}
         self._ring: deque[Host] = deque()  # hosts that have queued tasks
         self._depths: Counter[int] = Counter()  # page tasks buffered or in flight, by depth
@@ -90,8 +94,6 @@ class Scheduler:
         # In-flight tasks that gave their slot back, as (kind, url): the result
         # brings back a copy of its task, and a URL is in flight once at a time.
         self._released: set[tuple[str, str]] = set()
-        #: page tasks robots.txt refused (with the rules that did), for the caller to record or count
-        self.refused: list[tuple[Task, RobotsRules]] = []
 
     # -- filling --------------------------------------------------------
     def add(self, task: Task) -> None:
@@ -142,8 +144,9 @@ class Scheduler:
         live = [d for d, n in self._depths.items() if n > 0]
         return min(live) if live else None
 
-    def next_task(self, depth_floor: int | None) -> Task | None:
-        """The next task allowed to start now, or None.
+    def next_task(self, depth_floor: int | None) -> Task | Refusal | None:
+        """The next task allowed to start now, a task robots.txt refused (done with; the
+        caller records or counts it), or None when nothing may go now.
 
         ``depth_floor`` is the lowest depth still unfinished anywhere
         (frontier included); tasks deeper than it + 1 wait.
@@ -162,7 +165,7 @@ class Scheduler:
                 return task
         return None
 
-    def _take(self, host: Host, now: float, depth_floor: int | None) -> Task | None:
+    def _take(self, host: Host, now: float, depth_floor: int | None) -> Task | Refusal | None:
         while host.tasks:
             if host.fetching >= host.limit or host.next_at > now:
                 return None
@@ -187,12 +190,12 @@ class Scheduler:
                 return None
             host.tasks.popleft()
             self.buffered -= 1
-            if not host.robots.allowed(head.url, self.user_agent):
+            refusal = self.check(head, host.robots)
+            if refusal is not None:
                 self._depths[head.depth] -= 1
                 if head.kind == SITEMAP:
                     host.sitemaps -= 1
-                self.refused.append((head, host.robots))
-                continue
+                return refusal
             if not self._granted(host, head, now):
                 host.tasks.appendleft(head)
                 self.buffered += 1

@@ -26,6 +26,7 @@ from .output import Writer, format_for, open_writer
 
 if TYPE_CHECKING:
     from ..config import CrawlConfig
+    from ..engine.sink import Done
     from .state import StateStore
 
 #: Commit (and write out) at least this often, or every COMMIT_RECORDS records.
@@ -50,24 +51,28 @@ def change_of(page: Page, digest: str | None, prev_status: int | None, prev_hash
 
 
 class Journal:
-    """The record path of a crawl with a state file."""
+    """The record sink of a crawl with a state file (see `crawler.engine.sink.Sink`).
 
-    def __init__(self, config: CrawlConfig, store: StateStore) -> None:
+    ``last_fields`` name the ``--select`` fields, the last CSV columns.
+    """
+
+    def __init__(self, config: CrawlConfig, store: StateStore, last_fields: tuple[str, ...] = ()) -> None:
         self.config = config
         self.store = store
+        self.last_fields = last_fields
         self.writer: Writer | None = None
         self._format = format_for(config.output, config.format) if config.output else None
         self._unwritten: list[tuple[int, Page]] = []
         self._last_commit = time.monotonic()
 
     # -- lifecycle ---------------------------------------------------------------
-    def open(self, extra_fields: tuple[str, ...] = (), last_fields: tuple[str, ...] = ()) -> None:
+    def open(self) -> None:
         """Open the output: append after a resumed run's records, else start it afresh."""
         path = self.config.output
         previous = self.store.output_path(path)
         if not path:
             return
-        fields = STATE_FIELDS + extra_fields
+        fields, last_fields = STATE_FIELDS, self.last_fields
         if self._format == "json" and path != "-":
             if not (self.store.resumed and os.path.exists(path)):
                 open_writer(path, "json").close()  # the file exists (valid, empty) from the start
@@ -80,10 +85,10 @@ class Journal:
         if self.store.resumed:  # another output than last time: what it never got goes here
             self._write_pending(self.store.written_mark()[0])
 
-    def close(self, completed: bool) -> None:
-        """Commit and write out everything; on completion mark the state finished."""
+    def close(self, finished: bool) -> None:
+        """Commit and write out everything; once the crawl finished, mark the state so."""
         self.flush()
-        if completed:
+        if finished:
             self.store.finish()
         if self._format == "json" and self.config.output and self.config.output != "-":
             self._rewrite_json(self.config.output)
@@ -91,6 +96,17 @@ class Journal:
             self.writer.close()
 
     # -- records -------------------------------------------------------------------
+    def write(self, done: Done) -> bool:
+        """Note the page (and queue its links) in the state; written out once committed."""
+        self.record(done.page, done.task, done.result)
+        if done.links:
+            self.store.put(done.links)
+        return True
+
+    def tick(self) -> None:
+        """Commit and write out when enough time or records have gone by."""
+        self.maybe_flush()
+
     def record(self, page: Page, task: Task, result: Result | None) -> bool:
         """Note the page in the state; returns False when ``--changed-only`` leaves it out."""
         store = self.store
@@ -114,19 +130,6 @@ class Journal:
         seq = store.add_record(page.to_dict())
         self._unwritten.append((seq, page))
         return True
-
-    def changed_since_fetch(self, links: list[str], lastmods: list[float | None]) -> tuple[list[str], list[str]]:
-        """Split links into those whose sitemap ``<lastmod>`` is after their last fetch
-        (or unknown), and the others, which are marked done for this generation."""
-        keep, skip = [], []
-        for link, lastmod in zip(links, lastmods, strict=True):
-            fetched_at = self.store.previous(link).fetched_at
-            if lastmod is not None and fetched_at is not None and lastmod <= fetched_at:
-                self.store.dropped(Task(link))
-                skip.append(link)
-            else:
-                keep.append(link)
-        return keep, skip
 
     def maybe_flush(self) -> None:
         """Commit and write out when enough time or records have gone by."""

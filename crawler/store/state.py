@@ -29,6 +29,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from typing import TextIO
 from dataclasses import dataclass
 
 from ..errors import UsageError
@@ -240,6 +241,10 @@ class StateStore:
             (DONE, self.generation, status, digest, etag, last_modified, time.time(), title, links,
              _fp(task.url)))
 
+    def drop(self, task: Task) -> None:
+        """`Frontier.drop`: ``task`` will not be fetched this generation (see `dropped`)."""
+        self.dropped(task)
+
     def dropped(self, task: Task) -> None:
         """``task`` will not be fetched this generation (robots.txt, a cap): not queued any more."""
         self.db.execute("UPDATE url SET queued = ?, gen = ? WHERE fp = ?", (DONE, self.generation, _fp(task.url)))
@@ -288,7 +293,7 @@ class StateStore:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def _lock(path: str):  # noqa: ANN202 - an open file object
+def _lock(path: str) -> TextIO:
     lock_path = path + ".lock"
     try:
         handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run

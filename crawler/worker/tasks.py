@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import CrawlConfig
 from ..page import ROBOTS, SITEMAP, Page, Result, Task
-from ..policy import LinkFilter
+from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
 from . import headers
@@ -248,17 +248,33 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
 
 
 def _follow(result: Result, parsed: Parsed, fetched: Fetched, config: CrawlConfig) -> None:
-    """Set the links of the page that the crawl is to follow (none at the depth limit)."""
+    """Set the links of the page that the crawl is to follow, and count the others by reason."""
     status = result.page.status or 0
     seed = result.task.seed or result.task.url
-    if result.task.depth < config.depth and 200 <= status < 300 and _landed_in_scope(fetched, seed):
-        follow = parsed.links
-        if not config.follow_nofollow:
-            # rel="nofollow" links and pages whose <meta name="robots"> says nofollow
-            # are not followed, as search-engine crawlers do.
-            skip = set(parsed.nofollow)
-            follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
-        result.links = [link for link in follow if _state.links.reason(link, seed) is None]
+    if not (200 <= status < 300 and parsed.links and _landed_in_scope(fetched, seed)):
+        return
+    if not follows_links(result.task.depth, config.depth):
+        result.refused = {DEPTH: len(parsed.links)}
+        return
+    follow = parsed.links
+    refused: dict[str, int] = {}
+    if not config.follow_nofollow:
+        # rel="nofollow" links and pages whose <meta name="robots"> says nofollow
+        # are not followed, as search-engine crawlers do.
+        skip = set(parsed.nofollow)
+        follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
+        if len(follow) < len(parsed.links):
+            refused[NOFOLLOW] = len(parsed.links) - len(follow)
+    keep = []
+    reason_of = _state.links.reason
+    for link in follow:
+        reason = reason_of(link, seed)
+        if reason is None:
+            keep.append(link)
+        else:
+            refused[reason] = refused.get(reason, 0) + 1
+    result.links = keep
+    result.refused = refused or None
 
 
 def _landed_in_scope(fetched: Fetched, seed: str) -> bool:

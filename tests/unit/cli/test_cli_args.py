@@ -185,7 +185,7 @@ def test_bad_seed_files_exit_2(tmp_path, capsys):
 def test_unwritable_output_exit_2(tmp_path, capsys, monkeypatch):
     # fails when the writer opens, before any fetch; no manager/pool is needed to see it
     out = str(tmp_path / "no" / "dir" / "out.jsonl")
-    monkeypatch.setattr("crawler.engine.crawler.start_manager", _no_manager)
+    monkeypatch.setattr("crawler.engine.backend.start_manager", _no_manager)
     assert exit_code(["-o", out, "-q", "http://a.test/"]) == 2
     assert_one_line_error(capsys)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 
 import pytest
 
@@ -38,7 +39,7 @@ PAGES = (
 
 
 def test_manifest_counts():
-    stats = CrawlStats(robots_refused=4, stopped_by=None)
+    stats = CrawlStats(refused=Counter({"robots": 4}), stopped_by=None)
     stats.finished = stats.started + 12.3456
     data = tally_of(*PAGES).manifest(stats, exit_status=0, output="-")
     assert data["pages"] == 6

@@ -37,7 +37,7 @@ def page(url: str) -> Page:
 def test_a_restarted_node_has_each_of_its_records_once(redis_url, tmp_path, fmt):
     out = tmp_path / f"out.{fmt}"
     first = make_node(redis_url, out)
-    first.open([f"{H}/"])
+    first.open()
     first.frontier.put([Task(f"{H}/p{i}", 1) for i in range(1, 4)])
     tasks = {t.url: t for t in first.frontier.get(10)}
     assert first.record(page(f"{H}/"), tasks[f"{H}/"])
@@ -53,7 +53,7 @@ def test_a_restarted_node_has_each_of_its_records_once(redis_url, tmp_path, fmt)
     abandon(first)
 
     again = make_node(redis_url, out)
-    again.open([f"{H}/"])
+    again.open()
     assert again.record(page(f"{H}/p3"), tasks[f"{H}/p3"])
     again.close(finished=True)
     records = read_output(out)
@@ -64,7 +64,7 @@ def test_a_restarted_node_has_each_of_its_records_once(redis_url, tmp_path, fmt)
 
 def test_a_node_on_another_output_starts_it_afresh_with_its_leftovers(redis_url, tmp_path):
     first = make_node(redis_url, tmp_path / "a.jsonl")
-    first.open([f"{H}/"])
+    first.open()
     [task] = first.frontier.get(1)
     p = page(f"{H}/")
     p.node = "n1"
@@ -72,15 +72,15 @@ def test_a_node_on_another_output_starts_it_afresh_with_its_leftovers(redis_url,
     abandon(first)
     assert [r["url"] for r in outbox_records(redis_url, "c")] == [f"{H}/"]
     again = make_node(redis_url, tmp_path / "b.jsonl")
-    again.open([f"{H}/"])
+    again.open()
     again.close(finished=True)
     assert [r["url"] for r in read_output(tmp_path / "b.jsonl")] == [f"{H}/"]
 
 
 def test_a_late_duplicate_is_neither_written_nor_counted(redis_url, tmp_path):
     a, b = make_node(redis_url, tmp_path / "a.jsonl", node="a"), make_node(redis_url, tmp_path / "b.jsonl", node="b")
-    a.open([f"{H}/"])
-    b.open([f"{H}/"])
+    a.open()
+    b.open()
     [task] = a.frontier.get(1)
     assert b.record(page(f"{H}/"), task)
     assert not a.record(page(f"{H}/"), task)
@@ -92,10 +92,10 @@ def test_a_late_duplicate_is_neither_written_nor_counted(redis_url, tmp_path):
 
 def test_a_second_process_under_a_live_nodes_name_is_refused(redis_url, tmp_path):
     first = make_node(redis_url, tmp_path / "a.jsonl")
-    first.open([f"{H}/"])
+    first.open()
     second = make_node(redis_url, tmp_path / "b.jsonl")
     with pytest.raises(UsageError, match="node 'n1' of crawl 'c' is already running"):
-        second.open([f"{H}/"])
+        second.open()
     second.close(finished=False)  # must not touch the first node's registration
     assert first.link.client.exists(first.keys.alive("n1"))
     first.close(finished=True)
@@ -104,11 +104,11 @@ def test_a_second_process_under_a_live_nodes_name_is_refused(redis_url, tmp_path
 
 def test_clean_stop_hands_back_what_the_node_held(redis_url, tmp_path):
     a = make_node(redis_url, tmp_path / "a.jsonl", node="a")
-    a.open([f"{H}/"])
+    a.open()
     assert len(a.frontier.get(5)) == 1
     a.close(finished=False)
     b = make_node(redis_url, tmp_path / "b.jsonl", node="b")
-    b.open([f"{H}/"])
+    b.open()
     assert [t.url for t in b.frontier.get(5)] == [f"{H}/"]
     b.close(finished=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from protego import Protego
 
+from crawler.engine.gate import Refusal
 from crawler.engine.robots import RobotsRules
 from crawler.engine.scheduler import Scheduler
 from crawler.page import PAGE, ROBOTS, Task
@@ -33,9 +34,14 @@ def task(url: str, depth: int = 0) -> Task:
     return Task(url, depth=depth, seed=url)
 
 
-def drain(sched: Scheduler, floor: int | None = None) -> list[Task]:
+def drain(sched: Scheduler, floor: int | None = None, refused: list[Refusal] | None = None) -> list[Task]:
+    """Tasks the scheduler lets go now; robots.txt refusals go to ``refused`` (an error if not given)."""
     out = []
     while (t := sched.next_task(floor)) is not None:
+        if isinstance(t, Refusal):
+            assert refused is not None, f"unexpected refusal {t}"
+            refused.append(t)
+            continue
         out.append(t)
     return out
 
@@ -107,10 +113,11 @@ def test_robots_disallowed_refused(clock):
     sched.done(robots)
     rules = RobotsRules(Protego.parse("User-agent: *\nDisallow: /private/\n"))
     sched.set_robots("http://a.test", rules)
-    assert urls(drain(sched)) == ["http://a.test/public"]
-    assert [(t.url, rules.refusal()) for t, rules in sched.refused] == [
-        ("http://a.test/private/x", "robots: disallowed"),
-        ("http://a.test/private/y", "robots: disallowed"),
+    refused: list[Refusal] = []
+    assert urls(drain(sched, refused=refused)) == ["http://a.test/public"]
+    assert [(r.task.url, r.reason, r.error) for r in refused] == [
+        ("http://a.test/private/x", "robots", "robots: disallowed"),
+        ("http://a.test/private/y", "robots", "robots: disallowed"),
     ]
     assert sched.buffered == 0
     assert sched.inflight == 1
@@ -124,8 +131,9 @@ def test_robots_unavailable_refuses_origin(clock):
     robots = sched.next_task(None)
     sched.done(robots)
     sched.set_robots("http://a.test", RobotsRules(deny_reason="robots: robots.txt unavailable (HTTP 503)"))
-    assert drain(sched) == []
-    assert [rules.refusal() for _, rules in sched.refused] == ["robots: robots.txt unavailable (HTTP 503)"] * 2
+    refused: list[Refusal] = []
+    assert drain(sched, refused=refused) == []
+    assert [r.error for r in refused] == ["robots: robots.txt unavailable (HTTP 503)"] * 2
     assert sched.idle()
     assert sched.min_depth() is None
 

@@ -1,0 +1,87 @@
+"""Picks the mode of a crawl once, at start: plain, ``--state`` or ``--redis``.
+
+The only place that asks which mode a crawl is in; everything it builds
+serves the interfaces of `crawler.engine.sink` and `crawler.engine.frontier`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import CrawlConfig
+from ..page import Task
+from .frontier import ManagerFrontier, start_manager
+from .sink import Backend, local_want
+
+
+def open_backend(config: CrawlConfig, seeds: Sequence[str], ctx: Any, stopping: Callable[[], bool],
+                 selected: tuple[str, ...] = ()) -> Backend:
+    """The frontier and sinks ``config`` asks for, opened, with the seeds queued.
+
+    ``stopping()`` tells a Redis link to give up its retries once the crawl
+    is stopping; ``selected`` names the ``--select`` fields (last CSV columns).
+    Raises `crawler.errors.UsageError` (state in use, Redis unreachable, output
+    not writable) before anything is fetched.
+    """
+    if config.redis:
+        return _redis(config, seeds, stopping, selected)
+    if config.state:
+        return _state(config, seeds, selected)
+    return _plain(config, seeds, ctx, selected)
+
+
+def _plain(config: CrawlConfig, seeds: Sequence[str], ctx: Any, selected: tuple[str, ...]) -> Backend:
+    from ..store.plain import PlainSink
+
+    # Only a crawl that can discover URLs needs the Manager's queue to feed
+    # them back: a URL list (--depth 0, no sitemaps) saves its process (~23 MB).
+    manager = start_manager(ctx) if config.depth > 0 or config.sitemaps else None
+    frontier = ManagerFrontier(manager)
+    backend = Backend(frontier, [], local_want, closers=[manager.shutdown] if manager is not None else [])
+    try:
+        sink = PlainSink(config.output, config.format, frontier, last_fields=selected)
+        sink.open()
+        backend.sinks.append(sink)
+        frontier.put([Task(url, 0, None, url) for url in seeds])
+    except BaseException:
+        backend.close(finished=False)
+        raise
+    return backend
+
+
+def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...]) -> Backend:
+    from ..store.journal import Journal
+    from ..store.state import StateStore
+
+    store = StateStore(config.state or "")  # its lock first: a second run on it stops here
+    backend = Backend(store, [], local_want, history=lambda url: store.previous(url).fetched_at)
+    try:
+        store.begin(seeds, config.recrawl_after)
+        journal = Journal(config, store, last_fields=selected)
+        journal.open()
+        backend.sinks.append(journal)
+    except BaseException:
+        backend.close(finished=False)
+        raise
+    return backend
+
+
+def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], bool],
+           selected: tuple[str, ...]) -> Backend:
+    from ..cluster.node import RedisNode  # only distributed runs need the redis package
+
+    node = RedisNode(config, seeds, last_fields=selected)  # Redis unreachable: UsageError before anything starts
+    node.link.abort = stopping
+    frontier = node.frontier
+    # The crawl's caps are counted in Redis, across nodes; the loop also
+    # renews this node's leases, so it wakes often enough for that.
+    backend = Backend(frontier, [], frontier.want, host_gate=node.gate, tick=min(0.5, config.lease_timeout / 6),
+                      local_caps=False, describe=node.describe)
+    try:
+        node.open()
+        backend.sinks.append(node)
+    except BaseException:
+        node.close(finished=False)
+        raise
+    return backend

@@ -1,0 +1,107 @@
+"""Where finished pages go: the `Sink` protocol, and `Backend`, what one mode of crawl is made of.
+
+A crawl has one *record sink*, picked once at start by the mode
+(`crawler.engine.backend.open_backend`):
+
+* plain: `crawler.store.plain.PlainSink` writes each record to the output and
+  queues the page's links;
+* ``--state``: `crawler.store.journal.Journal` commits record, done-mark and
+  links to the SQLite state in one transaction, then writes the record;
+* ``--redis``: `crawler.cluster.node.RedisNode` commits them in Redis in one
+  script, then writes the record to this node's file.
+
+More sinks may follow it (an archive, a report): they see every record the
+record sink reported. `crawler.engine.crawler.Crawler` calls them and never
+asks which mode it is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from ..page import Page, Result, Task
+
+if TYPE_CHECKING:
+    from .frontier import Frontier
+    from .scheduler import HostGate
+
+
+@dataclass(slots=True)
+class Done:
+    """A finished page on its way to the sinks.
+
+    ``result`` is None for a record made in the main process (a page robots.txt
+    refused, a worker bug); ``links`` are the tasks its links became.
+    """
+
+    page: Page
+    task: Task
+    result: Result | None = None
+    links: Sequence[Task] = ()
+
+
+class Sink(Protocol):
+    """Where finished pages go. Called from the crawl loop's thread only, under its lock."""
+
+    def open(self) -> None:
+        """Get ready before the first record: open or reopen the output."""
+
+    def write(self, done: Done) -> bool:
+        """Take one finished page; False when it is not to be reported (another node did already)."""
+
+    def tick(self) -> None:
+        """Called after every batch of results and on every loop turn: commit, flush, renew leases."""
+
+    def close(self, finished: bool) -> None:
+        """The crawl ended, ``finished`` (every URL done) or not (stopped, killed, failed)."""
+
+
+@dataclass
+class Backend:
+    """What one mode of crawl is made of: its frontier, sinks and shared host gate.
+
+    ``want(concurrency, buffered)`` says how many tasks to take from the
+    frontier now; ``tick`` is how often (seconds) the loop must turn even
+    when nothing happens (the Redis leases need renewing); ``closers`` run
+    last, after the sinks and the frontier (a Manager process to stop).
+    ``history`` and ``local_caps`` configure the gate: the state's memory of
+    past fetches, and whether the caps are counted here (not in Redis).
+    """
+
+    frontier: Frontier
+    sinks: list[Sink]
+    want: Callable[[int, int], int]
+    host_gate: HostGate | None = None
+    tick: float = 0.5
+    local_caps: bool = True
+    history: Callable[[str], float | None] | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    #: facts for the run summary (crawl id, node, Redis calls), filled in at close
+    describe: Callable[[], dict[str, object]] | None = None
+
+    def close(self, finished: bool) -> None:
+        """Close the sinks (record sink last), then the frontier, then the rest; every step runs."""
+        try:
+            for sink in reversed(self.sinks):
+                sink.close(finished)
+        finally:
+            try:
+                self.frontier.close()
+            finally:
+                for close in self.closers:
+                    close()
+
+
+#: Tasks kept buffered in the scheduler. The frontier is FIFO, so a page's
+#: links arrive together and are mostly of one host: a buffer of a few slots'
+#: worth leaves the other hosts idle under --per-host. A few thousand small
+#: tasks keep every host fed and cost well under a megabyte.
+BUFFER_MIN = 2000
+BUFFER_PER_SLOT = 16
+
+
+def local_want(concurrency: int, buffered: int) -> int:
+    """How many tasks to take from a frontier of this machine: keep the buffer full."""
+    return max(BUFFER_MIN, concurrency * BUFFER_PER_SLOT) - buffered

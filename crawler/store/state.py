@@ -29,8 +29,8 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from typing import TextIO
 from dataclasses import dataclass
+from typing import TextIO
 
 from ..errors import UsageError
 from ..page import Task

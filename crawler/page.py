@@ -1,17 +1,17 @@
-"""The records that travel between processes: `Task` (work) and `Page` (result).
+"""The values that travel between processes: `Task` (work), its `Result`, and the `Page` record.
 
-Both are plain dataclasses of str/int/float/bool/None so that they pickle
-cheaply across the pool and can be stored as JSON by other frontiers.
+All are dataclasses of plain values (str, int, float, bool, None, and tuples
+or lists of them): they pickle cheaply across the pool and other frontiers
+store them as JSON. `Task` and the results are frozen: a retry or a task
+with cookies is a `dataclasses.replace` copy. `Page` is the record the main
+process still completes (``change``, ``node``, selected fields), so it is not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from http.cookiejar import Cookie
+from typing import Any, NamedTuple
 
 #: The record's fields, in the order SPEC.md fixes for every output format.
 FIELDS: tuple[str, ...] = (
@@ -48,7 +48,25 @@ ROBOTS = "robots"
 SITEMAP = "sitemap"
 
 
-@dataclass(slots=True)
+class CookieData(NamedTuple):
+    """A cookie a response set, as plain values (the fields of `http.cookiejar.Cookie` a jar uses)."""
+
+    name: str
+    value: str | None
+    domain: str
+    path: str
+    secure: bool = False
+    expires: int | None = None
+    version: int | None = 0
+    port: str | None = None
+    port_specified: bool = False
+    domain_specified: bool = False
+    domain_initial_dot: bool = False
+    path_specified: bool = False
+    discard: bool = False
+
+
+@dataclass(slots=True, frozen=True)
 class Task:
     """One URL to fetch.
 
@@ -64,7 +82,7 @@ class Task:
     seed: str = ""
     kind: str = PAGE
     attempt: int = 0
-    cookies: tuple[Cookie, ...] | None = None
+    cookies: tuple[CookieData, ...] | None = None
     #: (ETag, Last-Modified) of the last fetch, for a conditional request (``--state``)
     validators: tuple[str | None, str | None] | None = None
 
@@ -109,32 +127,58 @@ class Page:
         return d
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Result:
-    """What a worker returns for one task.
+    """What a worker returns for one task; one subclass per task kind.
 
-    ``links`` holds the canonical, in-scope links to follow (empty when the
-    page is at the depth limit or is not HTML). ``retry_after`` is set when
-    the fetch failed in a retryable way: the main process decides whether to
-    try again (after that many seconds) or to record the failure.
-    ``body`` carries the text of a robots.txt fetch; ``cookies`` those the
-    responses set.
+    ``retry_after`` is set when the fetch failed in a retryable way: the main
+    process decides whether to try again (after that many seconds) or to
+    record the failure. ``cookies`` are those the responses set.
     """
 
     task: Task
     page: Page
-    links: list[str] = field(default_factory=list)
     retry_after: float | None = None
-    body: str | None = None
-    cookies: list[Cookie] | None = None
+    cookies: tuple[CookieData, ...] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class PageResult(Result):
+    """A page's result.
+
+    ``links`` holds the canonical, in-scope links to follow (empty when the
+    page is at the depth limit or is not HTML); ``refused`` counts the others
+    by reason (`crawler.policy`: the gate's rules, applied in the worker).
+    """
+
+    links: tuple[str, ...] = ()
+    refused: dict[str, int] | None = None
     #: with ``--state``: body hash and the validators for the next conditional request
     digest: str | None = None
     validators: tuple[str | None, str | None] | None = None
-    #: a sitemap fetch: the sitemaps an index lists, and each link's <lastmod> (Unix time)
-    sitemaps: list[str] | None = None
-    lastmods: list[float | None] | None = None
-    #: links of the page not followed, counted by reason (`crawler.policy`): the same rules as the gate's
-    refused: dict[str, int] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class RobotsResult(Result):
+    """A robots.txt fetch: its text (None unless it answered 2xx)."""
+
+    body: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SitemapResult(Result):
+    """A sitemap fetch: the page URLs it lists (in scope), each one's ``<lastmod>`` (Unix
+    time), and the sitemaps an index lists."""
+
+    links: tuple[str, ...] = ()
+    lastmods: tuple[float | None, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+
+
+def result_for(task: Task, page: Page) -> Result:
+    """The result of ``task``'s kind with nothing but ``page`` (a failure made in the main process)."""
+    kind = RobotsResult if task.kind == ROBOTS else SitemapResult if task.kind == SITEMAP else PageResult
+    return kind(task=task, page=page)
 
 
 def utc_now() -> str:

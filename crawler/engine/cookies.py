@@ -14,10 +14,9 @@ The cookie jar has already refused domains the setting host may not claim.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
-if TYPE_CHECKING:  # http.cookiejar costs the main process ~50 ms to import; unpickling loads it when needed
-    from http.cookiejar import Cookie
+from ..page import CookieData
 
 #: cookies kept per domain; a browser keeps about this many too
 MAX_PER_DOMAIN = 50
@@ -27,13 +26,13 @@ class CookieStore:
     """The run's cookies by (domain, path, name); the newest value wins."""
 
     def __init__(self) -> None:
-        self._by_domain: dict[str, dict[tuple[str, str], Cookie]] = {}
-        self._for_host: dict[str, tuple[Cookie, ...]] = {}
+        self._by_domain: dict[str, dict[tuple[str, str], CookieData]] = {}
+        self._for_host: dict[str, tuple[CookieData, ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._by_domain)
 
-    def add(self, cookies: list[Cookie]) -> None:
+    def add(self, cookies: Iterable[CookieData]) -> None:
         """Keep ``cookies`` (set by one response), replacing older values."""
         for cookie in cookies:
             jar = self._by_domain.setdefault(cookie.domain.lower(), {})
@@ -43,7 +42,7 @@ class CookieStore:
             jar[key] = cookie
         self._for_host.clear()
 
-    def for_host(self, host: str) -> tuple[Cookie, ...] | None:
+    def for_host(self, host: str) -> tuple[CookieData, ...] | None:
         """The cookies ``host`` may receive, or None when there are none."""
         if not self._by_domain:
             return None

@@ -28,10 +28,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
-from ..page import ROBOTS, SITEMAP, Page, Result, Task, utc_now
+from ..page import SITEMAP, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
 from ..policy import MAX_PAGES
 from ..urls import host_of, origin_of
 from ..worker import entry
@@ -252,7 +253,7 @@ class Crawler:
 
     def _dispatch(self, pool: TaskPool, task: Task) -> None:
         if self._cookies:
-            task.cookies = self._cookies.for_host(host_of(task.url))
+            task = replace(task, cookies=self._cookies.for_host(host_of(task.url)))
         pool.apply_async(entry.process, (task,), callback=self._on_result,
                          error_callback=functools.partial(self._on_error, task),
                          on_release=functools.partial(self._on_release, task))
@@ -293,7 +294,7 @@ class Crawler:
         page = Page(url=task.url, final_url=task.url, depth=task.depth, referrer=task.referrer,
                     error=f"internal: {type(exc).__name__}: {exc}"[:200], fetched_at=utc_now(),
                     attempts=task.attempt + 1)
-        self._on_result(Result(task=task, page=page))
+        self._on_result(result_for(task, page))
 
     def _drain(self) -> None:
         """Handle every result handed over so far, then let the sinks commit (links queued in one call)."""
@@ -326,21 +327,21 @@ class Crawler:
             wait = result.retry_after or BACKOFF_BASE * 2 ** task.attempt * (1 + random.random())
             if wait <= self.config.max_retry_after:
                 self.stats.retries += 1
-                task.attempt += 1
-                sched.retry(task, wait)
+                sched.retry(replace(task, attempt=task.attempt + 1), wait)
                 return
             page.error = f"{page.error} (Retry-After {wait:.0f} s exceeds --max-retry-after)"
-        if task.kind == ROBOTS:
+        if isinstance(result, RobotsResult):
             self._handle_robots(origin, result)
-        elif task.kind == SITEMAP:
+        elif isinstance(result, SitemapResult):
             self._handle_sitemap(task, page, result)
         else:
+            assert isinstance(result, PageResult)
             self._gate.count_links(result.refused)
             links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
                 if result.links and not self._stop else []
             self._emit(Done(page, task, result, links))
 
-    def _handle_robots(self, origin: str, result: Result) -> None:
+    def _handle_robots(self, origin: str, result: RobotsResult) -> None:
         sched = self._scheduler
         assert sched is not None
         rules = RobotsRules.from_fetch(result.page, result.body)
@@ -349,7 +350,7 @@ class Crawler:
             for sitemap in self._sitemaps.from_robots(origin, rules.sitemaps()):
                 sched.add(sitemap)
 
-    def _handle_sitemap(self, task: Task, page: Page, result: Result) -> None:
+    def _handle_sitemap(self, task: Task, page: Page, result: SitemapResult) -> None:
         discovery, sched, backend = self._sitemaps, self._scheduler, self._backend
         assert discovery is not None
         assert sched is not None
@@ -361,10 +362,10 @@ class Crawler:
             return
         for sitemap in discovery.from_index(task, result.sitemaps or ()):
             sched.add(sitemap)
-        links = result.links
+        links = list(result.links)
         if result.lastmods:
             # <lastmod> no later than our last fetch: the page has not changed since.
-            links, unchanged = self._gate.changed(links, result.lastmods)
+            links, unchanged = self._gate.changed(links, list(result.lastmods))
             for link in unchanged:
                 backend.frontier.drop(Task(link))
         self.stats.sitemap_urls += len(links)

@@ -15,14 +15,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..config import CrawlConfig
-from ..page import ROBOTS, SITEMAP, Page, Result, Task
+from ..page import ROBOTS, SITEMAP, Page, PageResult, Result, RobotsResult, SitemapResult, Task
 from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
 from . import headers
+from .cookies import from_jar, to_jar
 from .fetch import Fetched, fetch
 from .parse import Parsed, is_html, parse_html
 from .serve import release_slot
@@ -105,13 +107,10 @@ def process(task: Task) -> Result:
         return _process_robots(task, config)
     if task.kind == SITEMAP:
         return _process_sitemap(task, config)
-    fetched = fetch(task.url, config, cookies=task.cookies, validators=task.validators)
+    fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
-    result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
-    if config.state:
-        # What a later run compares with: the body's hash and the validators.
-        result.digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
-        result.validators = (fetched.etag, fetched.last_modified)
+    links: tuple[str, ...] = ()
+    refused: dict[str, int] | None = None
     if fetched.body and is_html(fetched.content_type):
         if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
             # The response is read: the slot may serve another request while
@@ -125,21 +124,27 @@ def process(task: Task) -> Result:
             # the main process must see it (and maybe slow the host down)
             # before its slot goes to another request.
             release_slot()
-        _parse_into(result, fetched, config)
-    return result
+        links, refused = _parse_into(page, task, fetched, config)
+    digest = validators = None
+    if config.state:
+        # What a later run compares with: the body's hash and the validators.
+        digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
+        validators = (fetched.etag, fetched.last_modified)
+    return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
+                      links=links, refused=refused, digest=digest, validators=validators)
 
 
-def _process_robots(task: Task, config: CrawlConfig) -> Result:
-    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=task.cookies)
+def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:
+    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
-    return Result(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
-                  cookies=fetched.cookies)
+    return RobotsResult(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
+                        cookies=from_jar(fetched.cookies))
 
 
-def _process_sitemap(task: Task, config: CrawlConfig) -> Result:
-    fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=task.cookies)
+def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
+    fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
     page = _page(task, fetched)
-    result = Result(task=task, page=page, retry_after=_retry_hint(fetched), cookies=fetched.cookies)
+    result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies))
     if page.error is not None or not page.ok:
         return result
     try:
@@ -149,16 +154,17 @@ def _process_sitemap(task: Task, config: CrawlConfig) -> Result:
         page.ok = False
         return result
     seed = task.seed or task.url
-    result.links, result.lastmods = [], []
+    links: list[str] = []
+    lastmods: list[float | None] = []
     for url, lastmod in zip(sitemap.urls, sitemap.lastmods, strict=True):
         link = _canonical(url)
         # sitemaps.org: a sitemap lists its own site's URLs; scope and filters still apply.
         if link is not None and _state.links.reason(link, seed) is None:
-            result.links.append(link)
-            result.lastmods.append(lastmod)
-    result.sitemaps = [link for link in map(_canonical, sitemap.sitemaps) if link is not None]
-    page.links = len(result.links)
-    return result
+            links.append(link)
+            lastmods.append(lastmod)
+    page.links = len(links)
+    sitemaps = tuple(link for link in map(_canonical, sitemap.sitemaps) if link is not None)
+    return replace(result, links=tuple(links), lastmods=tuple(lastmods), sitemaps=sitemaps)
 
 
 def _canonical(url: str) -> str | None:
@@ -219,8 +225,10 @@ def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
     return False
 
 
-def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
-    page = result.page
+def _parse_into(page: Page, task: Task, fetched: Fetched,
+                config: CrawlConfig) -> tuple[tuple[str, ...], dict[str, int] | None]:
+    """Fill in the page's title, link count and selected fields; the links to follow, and
+    the others counted by reason."""
     extract, selectors = _state.extract, _state.selectors
     # Only hooks and selectors need BeautifulSoup's whole tree; without them
     # lxml alone reads title and links, many times faster.
@@ -231,8 +239,8 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
             page.ok = False
-            return
-        _follow(result, parsed, fetched, config)
+            return (), None
+        links, refused = _follow(page, task, parsed, fetched, config)
     page.title = parsed.title
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
@@ -245,17 +253,18 @@ def _parse_into(result: Result, fetched: Fetched, config: CrawlConfig) -> None:
         for name, value in selected.items():
             page.extra.pop(name, None)  # a selector wins over a hook field of its name
             page.extra[name] = value
+    return links, refused
 
 
-def _follow(result: Result, parsed: Parsed, fetched: Fetched, config: CrawlConfig) -> None:
-    """Set the links of the page that the crawl is to follow, and count the others by reason."""
-    status = result.page.status or 0
-    seed = result.task.seed or result.task.url
+def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
+            config: CrawlConfig) -> tuple[tuple[str, ...], dict[str, int] | None]:
+    """The links of the page that the crawl is to follow, and the others counted by reason."""
+    status = page.status or 0
+    seed = task.seed or task.url
     if not (200 <= status < 300 and parsed.links and _landed_in_scope(fetched, seed)):
-        return
-    if not follows_links(result.task.depth, config.depth):
-        result.refused = {DEPTH: len(parsed.links)}
-        return
+        return (), None
+    if not follows_links(task.depth, config.depth):
+        return (), {DEPTH: len(parsed.links)}
     follow = parsed.links
     refused: dict[str, int] = {}
     if not config.follow_nofollow:
@@ -273,8 +282,7 @@ def _follow(result: Result, parsed: Parsed, fetched: Fetched, config: CrawlConfi
             keep.append(link)
         else:
             refused[reason] = refused.get(reason, 0) + 1
-    result.links = keep
-    result.refused = refused or None
+    return tuple(keep), refused or None
 
 
 def _landed_in_scope(fetched: Fetched, seed: str) -> bool:

@@ -31,7 +31,7 @@ from urllib.parse import urljoin
 import bs4
 import lxml.etree
 
-from crawler.page import Page, Result, Task
+from crawler.page import Page, PageResult, Task
 from crawler.urls import fingerprint, normalize_url
 from crawler.worker import parse as parse_mod
 from crawler.worker.parse import parse_html, resolve_links
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     page = Page(url=canonical[0], final_url=canonical[0], status=200, ok=True, content_type="text/html",
                 bytes=20_480, elapsed_ms=3.2, depth=2, referrer=canonical[1], title=pages[0].title,
                 links=len(links), fetched_at="2024-01-01T00:00:00.000000+00:00")
-    result = Result(task=task, page=page, links=links)
+    result = PageResult(task=task, page=page, links=tuple(links))
     size = len(ForkingPickler.dumps(result))
 
     def pickle_round_trip() -> int:
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             pickle.loads(ForkingPickler.dumps(result))
         return PICKLE_OPS
 
-    rows.append(bench(f"pickle Result, {len(links)} links (dumps+loads)", pickle_round_trip, args.rounds,
+    rows.append(bench(f"pickle PageResult, {len(links)} links (dumps+loads)", pickle_round_trip, args.rounds,
                       note=lambda t: f"{size} bytes pickled"))
 
     print()

@@ -20,7 +20,7 @@ from crawler.config import CrawlConfig
 from crawler.engine.crawler import Crawler
 from crawler.engine.frontier import ManagerFrontier
 from crawler.engine.sink import Backend, Done, local_want
-from crawler.page import PAGE, ROBOTS, Page, Result, Task
+from crawler.page import PAGE, ROBOTS, Page, PageResult, RobotsResult, Task
 from crawler.policy import follows_links
 
 A = "http://a.test"
@@ -95,8 +95,10 @@ class FakePool:
                     attempts=task.attempt + 1, links=len(route.links))
         links = list(route.links) if ok and follows_links(task.depth, self.config.depth) else []
         retry = route.retry_after if route.retry_after is not None or route.status in (429, 503) else None
-        body = "\n".join(route.links) if task.kind == ROBOTS else None
-        callback(Result(task=task, page=page, links=links, retry_after=retry, body=body))
+        if task.kind == ROBOTS:
+            callback(RobotsResult(task=task, page=page, retry_after=retry, body="\n".join(route.links)))
+        else:
+            callback(PageResult(task=task, page=page, links=tuple(links), retry_after=retry))
 
     def terminate(self) -> None:
         with self.lock:

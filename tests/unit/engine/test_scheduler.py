@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from protego import Protego
 
@@ -143,8 +145,7 @@ def test_robots_task_retried_first(clock):
     sched.add(task("http://a.test/1"))
     robots = sched.next_task(None)
     sched.done(robots)
-    robots.attempt += 1
-    sched.retry(robots, 2.0)
+    sched.retry(replace(robots, attempt=robots.attempt + 1), 2.0)
     assert sched.next_task(None) is None
     clock.now += 2.0
     again = sched.next_task(None)
@@ -388,8 +389,7 @@ def test_retry_pauses_host(clock):
     assert first is not None
     assert first.url == "http://a.test/1"
     sched.done(first)
-    first.attempt += 1
-    sched.retry(first, 3.0)
+    sched.retry(replace(first, attempt=first.attempt + 1), 3.0)
     # a.test is paused (its other task too); b.test is not
     assert urls(drain(sched)) == ["http://b.test/1"]
     assert sched.next_wakeup() == pytest.approx(3.0)

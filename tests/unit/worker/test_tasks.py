@@ -53,7 +53,8 @@ def test_html_page_record(setup):
     assert page.depth == 0
     assert page.referrer is None
     assert page.fetched_at.endswith("Z")
-    assert result.links == ["http://a.test/a", "http://a.test/b"]  # scope host: other.test not followed
+    assert result.links == ("http://a.test/a", "http://a.test/b")  # scope host: other.test not followed
+    assert result.refused == {"scope": 1}  # counted by the gate's reason
     assert result.retry_after is None
 
 
@@ -64,7 +65,8 @@ def test_no_links_to_follow_at_depth_limit(setup):
     result = worker.process(Task("http://a.test/p", depth=1, referrer="http://a.test/", seed="http://a.test/"))
     assert result.page.links == 3
     assert result.page.referrer == "http://a.test/"
-    assert result.links == []
+    assert result.links == ()
+    assert result.refused == {"depth": 3}
 
 
 def test_scope_any_follows_other_hosts(setup):
@@ -72,7 +74,7 @@ def test_scope_any_follows_other_hosts(setup):
     init(depth=2, scope="any")
     rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html"})
     result = worker.process(Task("http://a.test/", seed="http://a.test/"))
-    assert result.links == ["http://a.test/a", "http://a.test/b", "http://other.test/"]
+    assert result.links == ("http://a.test/a", "http://a.test/b", "http://other.test/")
 
 
 def test_non_html_not_parsed(setup):
@@ -85,7 +87,7 @@ def test_non_html_not_parsed(setup):
     assert result.page.content_type == "application/pdf"
     assert result.page.title is None
     assert result.page.links == 0
-    assert result.links == []
+    assert result.links == ()
 
 
 def test_http_error_record(setup):
@@ -145,7 +147,8 @@ def test_redirect_out_of_scope_follows_no_links(setup):
     result = worker.process(Task("http://a.test/out", seed="http://a.test/"))
     assert result.page.final_url == "http://other.test/page"
     assert result.page.links == 3
-    assert result.links == []
+    assert result.links == ()
+    assert result.refused is None  # found outside the scope: none of them were the crawl's
 
 
 def test_redirect_within_scope_follows_links(setup):
@@ -154,7 +157,7 @@ def test_redirect_within_scope_follows_links(setup):
     rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
     rs.add(responses.GET, "http://a.test/new", body=HTML, headers={"Content-Type": "text/html"})
     result = worker.process(Task("http://a.test/old", seed="http://a.test/"))
-    assert result.links == ["http://a.test/a", "http://a.test/b"]
+    assert result.links == ("http://a.test/a", "http://a.test/b")
 
 
 def test_robots_task(setup):

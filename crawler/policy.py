@@ -30,6 +30,8 @@ MAX_PAGES = "max-pages"  #: --max-pages reached
 HOST_CAP = "host-cap"  #: --max-pages-per-host reached for its origin
 UNCHANGED = "unchanged"  #: its sitemap <lastmod> is not after our last fetch (--state --recrawl-after)
 
+#: The reasons a found link is not followed (counted by the workers, per link).
+LINK_REASONS: tuple[str, ...] = (DEPTH, SCOPE, ALLOW, DENY, LENGTH, NOFOLLOW)
 #: Every reason, in the order summaries list them.
 REASONS: tuple[str, ...] = (SEEN, DEPTH, SCOPE, ALLOW, DENY, LENGTH, NOFOLLOW, ROBOTS, MAX_PAGES, HOST_CAP,
                             UNCHANGED)

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from ..engine.crawler import Crawler, CrawlStats
 from ..page import Page
+from ..policy import LINK_REASONS
 
 
 class Progress:
@@ -54,6 +55,10 @@ def summary(stats: CrawlStats) -> str:
         line += f", {stats.sitemap_urls} URLs from {stats.sitemaps} sitemaps"
     if stats.host_capped:
         line += f", {stats.host_capped} left out by --max-pages-per-host"
+    not_followed = sum(stats.refused[reason] for reason in LINK_REASONS)
+    if not_followed:
+        reasons = ", ".join(f"{reason} {stats.refused[reason]}" for reason in LINK_REASONS if stats.refused[reason])
+        line += f", {not_followed} links not followed ({reasons})"
     if stats.redis_calls is not None:
         line += f", node {stats.node}, {stats.redis_calls / max(stats.pages, 1):.1f} Redis calls/page"
     if stats.stopped_by:

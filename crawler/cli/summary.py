@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import __version__
 from ..errors import UsageError
 from ..page import Page, utc_now
+from ..policy import REASONS
 from ..urls import host_of
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class RunSummary:
             "by_status": {str(status): n for status, n in sorted(self.by_status.items())},
             "by_error": dict(sorted(self.by_error.items())),
             "by_host": dict(sorted(self.by_host.items())),
+            # What the gate refused, by reason (crawler.policy): found links per occurrence, URLs once.
+            "refused": {reason: stats.refused[reason] for reason in REASONS if stats.refused[reason]},
         }
         if stats.redis_calls is not None:
             data["redis"] = {"crawl_id": stats.crawl_id, "node": stats.node, "calls": stats.redis_calls}

@@ -222,3 +222,18 @@ def test_log_file_gets_usage_errors(site: Site, tmp_path: Path) -> None:
 def test_unwritable_log_file(site: Site, tmp_path: Path) -> None:
     result = run_cli(site.url("/"), "--log-file", tmp_path / "no" / "crawl.log", timeout=30)
     assert_usage_error(result, "cannot write log file")
+
+
+def test_summary_counts_refusals_by_reason(site: Site, tmp_path: Path) -> None:
+    # Depth 1 from /: /a, /b followed, /private/x refused by robots.txt; the
+    # depth-1 pages' own links are at the depth limit; /a's deny-matched link is denied.
+    out = tmp_path / "pages.jsonl"
+    run = crawl_cli(site, site.url("/"), "-d", 1, "--deny", "/b$", output=out)
+    assert run.result.returncode == 0, run.result.stderr
+    summary = json.loads(Path(f"{out}.summary.json").read_text(encoding="utf-8"))
+    refused = summary["refused"]
+    assert refused["robots"] == 1
+    assert refused["deny"] == 1
+    a_links = next(r["links"] for r in run.records if r["url"] == site.url("/a"))
+    assert refused["depth"] >= a_links > 0  # every link of a depth-1 page: the limit
+    assert "links not followed" in run.result.stderr

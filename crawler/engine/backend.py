@@ -6,7 +6,8 @@ serves the interfaces of `crawler.engine.sink` and `crawler.engine.frontier`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..config import CrawlConfig
@@ -39,14 +40,11 @@ def _plain(config: CrawlConfig, seeds: Sequence[str], ctx: Any, selected: tuple[
     manager = start_manager(ctx) if config.depth > 0 or config.sitemaps else None
     frontier = ManagerFrontier(manager)
     backend = Backend(frontier, [], local_want, closers=[manager.shutdown] if manager is not None else [])
-    try:
+    with _closed_on_error(backend.close):
         sink = PlainSink(config.output, config.format, frontier, last_fields=selected)
         sink.open()
         backend.sinks.append(sink)
         frontier.put([Task(url, 0, None, url) for url in seeds])
-    except BaseException:
-        backend.close(finished=False)
-        raise
     return backend
 
 
@@ -56,14 +54,11 @@ def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...])
 
     store = StateStore(config.state or "")  # its lock first: a second run on it stops here
     backend = Backend(store, [], local_want, history=lambda url: store.previous(url).fetched_at)
-    try:
+    with _closed_on_error(backend.close):
         store.begin(seeds, config.recrawl_after)
         journal = Journal(config, store, last_fields=selected)
         journal.open()
         backend.sinks.append(journal)
-    except BaseException:
-        backend.close(finished=False)
-        raise
     return backend
 
 
@@ -78,10 +73,17 @@ def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], boo
     # renews this node's leases, so it wakes often enough for that.
     backend = Backend(frontier, [], frontier.want, host_gate=node.gate, tick=min(0.5, config.lease_timeout / 6),
                       local_caps=False, describe=node.describe)
-    try:
+    with _closed_on_error(node.close):  # the node's close hands back what it took and closes the link
         node.open()
         backend.sinks.append(node)
-    except BaseException:
-        node.close(finished=False)
-        raise
     return backend
+
+
+@contextmanager
+def _closed_on_error(close: Callable[[bool], None]) -> Iterator[None]:
+    """Run ``close(False)`` (not finished) if the block fails, then let the error go on."""
+    try:
+        yield
+    except BaseException:
+        close(False)
+        raise

@@ -21,7 +21,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from ..page import STATE_FIELDS, Page, Result, Task
+from ..page import STATE_FIELDS, Page, PageResult, Result, Task
 from .output import Writer, format_for, open_writer
 
 if TYPE_CHECKING:
@@ -111,7 +111,9 @@ class Journal:
         """Note the page in the state; returns False when ``--changed-only`` leaves it out."""
         store = self.store
         prev = store.previous(task.url)
-        digest = result.digest if result is not None else None
+        # Only a page's fetch keeps a body hash and validators (a failed sitemap's record does not).
+        fetch = result if isinstance(result, PageResult) else None
+        digest = fetch.digest if fetch is not None else None
         if page.status is None:
             # No response: remember the kind of failure, so the same failure
             # next time counts as unchanged.
@@ -122,7 +124,7 @@ class Journal:
             page.links = prev.links or 0
         page.change = change_of(page, digest, prev.status, prev.hash, prev.fetched)
         ok_response = page.status is not None and 200 <= page.status < 300
-        etag, modified = result.validators if result is not None and result.validators and ok_response \
+        etag, modified = fetch.validators if fetch is not None and fetch.validators and ok_response \
             else (None, None)
         store.done(task, page.status, digest, etag, modified, page.title, page.links)
         if self.config.changed_only and page.change == "unchanged":

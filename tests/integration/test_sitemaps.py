@@ -70,6 +70,16 @@ def test_xml_bomb_is_an_error_record_not_a_hang(site: Site, maps: dict[str, byte
     assert "Traceback" not in run.result.stderr
 
 
+def test_a_broken_sitemap_under_state_is_an_error_record(site: Site, maps: dict[str, bytes], tmp_path: Path) -> None:
+    # The record of a sitemap has no body hash or validators to keep: the state's journal must not need them.
+    state, out = tmp_path / "crawl.db", tmp_path / "out.jsonl"
+    run = crawl_cli(site, site.url("/"), "--sitemaps", "--state", state, *WORKERS, output=out,
+                    robots=robots_with("/maps/bomb.xml", site=site))
+    assert run.result.returncode == 0, run.result.stderr
+    assert run.by_url()[site.url("/maps/bomb.xml")]["error"].startswith("sitemap:")
+    assert "internal error" not in run.result.stderr
+
+
 def test_lastmod_before_the_last_fetch_skips_the_page(site: Site, maps: dict[str, bytes], tmp_path: Path) -> None:
     tomorrow = datetime.fromtimestamp(time.time() + 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     maps["/maps/a.xml"] = urlset(site, {"/graph/1": "2020-01-01", "/graph/2": tomorrow})

@@ -23,21 +23,22 @@ from __future__ import annotations
 
 import multiprocessing.pool as mpool
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .. import _internals
 from ..worker.serve import RELEASE_JOB, serve_threaded
 
 
-class ThreadedPool(mpool.Pool):
-    """A Pool of ``processes`` workers, each serving ``threads`` tasks concurrently."""
+class ThreadedPool(_internals.PoolHooks):
+    """A Pool of ``processes`` workers, each serving ``threads`` tasks concurrently.
+
+    The Pool internals it relies on are in `crawler._internals` (`PoolHooks`
+    and the functions after it), with what each gains.
+    """
 
     def __init__(self, processes: int, threads: int, initializer: Callable[..., Any] | None = None,
                  initargs: tuple[Any, ...] = (), context: Any = None, spare: int = 0) -> None:
-        # Read by Process(), which __init__ calls. ``spare`` threads more than
-        # slots finish the tasks that released theirs.
-        self._threads = max(1, threads)
-        self._spare = max(0, spare)
         # Workers are forked with SIGTERM blocked and unblock it once they can
         # die of it: a child that had not run yet when terminate() signalled
         # it took the signal in Python's inherited handler, whose pending flag
@@ -47,95 +48,58 @@ class ThreadedPool(mpool.Pool):
         # worker they fork later does too.
         blocked = _block_sigterm()
         try:
-            super().__init__(processes, initializer, initargs, context=context)
+            # ``spare`` threads more than slots finish the tasks that released theirs.
+            super().__init__(processes, initializer, initargs, context, worker_loop=serve_threaded,
+                             loop_args=(max(1, threads), max(0, spare)))
         finally:
             _restore_sigmask(blocked)
         self._releases: dict[int, Callable[[], None]] = {}
-        self._cache[RELEASE_JOB] = _ReleaseSink(self._releases)
+        _internals.install_notice_sink(self, RELEASE_JOB, self._released)
 
-    def apply_async(self, func: Callable[..., Any], args: Any = (), kwds: Any = None,  # type: ignore[override]
-                    callback: Callable[[Any], None] | None = None,
-                    error_callback: Callable[[BaseException], None] | None = None,
+    def apply_async(self, func: Callable[..., Any], args: Iterable[Any] = (),
+                    kwds: Mapping[str, Any] | None = None,
+                    callback: Callable[[Any], object] | None = None,
+                    error_callback: Callable[[BaseException], object] | None = None,
                     on_release: Callable[[], None] | None = None) -> mpool.ApplyResult[Any]:
         """`Pool.apply_async`, plus ``on_release()``: called (in the result thread) if the task
         gives its slot back with `release_slot` before it ends; always before ``callback``."""
         kwds = kwds or {}
         if on_release is None:
             return super().apply_async(func, args, kwds, callback, error_callback)
-        self._check_running()
-        result = _ReleasingResult(self, callback, error_callback)
+        _internals.check_running(self)
+        result, job = _internals.new_result(self, callback, error_callback, on_result=self._forget_release)
         # Registered before the task is queued, so its notice cannot come first.
-        self._releases[result._job] = on_release
-        self._taskqueue.put(([(result._job, 0, func, args, kwds)], None))
+        self._releases[job] = on_release
+        _internals.queue_task(self, job, func, args, kwds)
         return result
 
     def close(self) -> None:
         # The sink stays in the cache for the pool's life; close() waits for an
         # empty cache, so it has to go first.
-        self._drop_sink()
+        _internals.remove_notice_sink(self, RELEASE_JOB)
         super().close()
 
     def terminate(self) -> None:
-        self._drop_sink()
+        _internals.remove_notice_sink(self, RELEASE_JOB)
         super().terminate()
 
-    def _drop_sink(self) -> None:
-        if RELEASE_JOB in self._cache:
-            del self._cache[RELEASE_JOB]  # del, not pop: the cache notifies when it empties
+    def _released(self, job: int) -> None:
+        # A release notice: the task ``job`` gave its slot back.
+        on_release = self._releases.pop(job, None)
+        if on_release is not None:
+            on_release()
 
-    def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N802 - Pool's hook name
-        """Start a worker process that runs the Pool's worker loop in several threads."""
-        kwds["args"] = (self._threads, self._spare, kwds["target"], kwds["args"])
-        kwds["target"] = serve_threaded
-        return ctx.Process(*args, **kwds)
-
-    def _get_sentinels(self) -> list[Any]:
-        # The stock list also holds the result pipe's reader, so the worker
-        # handler thread woke up, found nothing to do and polled again for as
-        # long as a result sat unread: a busy loop taking ~23 % of the main
-        # process's GIL samples on a fast site. Worker deaths still wake it
-        # (their process sentinels), and so does the change notifier.
-        return [self._change_notifier._reader]
-
-    @staticmethod
-    def _help_stuff_finish(inqueue: Any, task_handler: Any, size: int) -> None:
-        # The stock version takes the task pipe's read lock to drain it. Here
-        # a worker's reader thread may block in recv() holding that lock, so
-        # it may never come free: take it only if it does soon. Nothing needs draining then,
-        # since the crawl never queues more tasks than fit in the pipe.
-        if inqueue._rlock.acquire(timeout=0.2):
-            while task_handler.is_alive() and inqueue._reader.poll():
-                inqueue._reader.recv()
+    def _forget_release(self, job: int) -> None:
+        self._releases.pop(job, None)  # a task that never released its slot
 
 
-def _block_sigterm() -> set[signal.Signals] | None:
+def _block_sigterm() -> set[int | signal.Signals] | None:
     """Block SIGTERM in this thread; the mask before (None where threads have no mask)."""
     if not hasattr(signal, "pthread_sigmask"):
         return None
     return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
 
-def _restore_sigmask(previous: set[signal.Signals] | None) -> None:
+def _restore_sigmask(previous: set[int | signal.Signals] | None) -> None:
     if previous is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-class _ReleaseSink:
-    """Stands in the Pool's result cache for release notices: calls the task's ``on_release``."""
-
-    def __init__(self, releases: dict[int, Callable[[], None]]) -> None:
-        self._releases = releases
-
-    def _set(self, job: int, obj: Any) -> None:
-        del obj
-        on_release = self._releases.pop(job, None)
-        if on_release is not None:
-            on_release()
-
-
-class _ReleasingResult(mpool.ApplyResult):  # type: ignore[type-arg]
-    def _set(self, i: int, obj: Any) -> None:
-        self._pool._releases.pop(self._job, None)  # a task that never released its slot
-        super()._set(i, obj)
-
-

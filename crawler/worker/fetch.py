@@ -23,18 +23,19 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.cookiejar import Cookie
+from http.cookiejar import Cookie, CookieJar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from requests.utils import requote_uri
 
+from .. import _internals
 from ..config import CrawlConfig
 from ..page import utc_now
 from ..urls import normalize_url
-from .adapter import CrawlAdapter, sets_cookies
-from .watchdog import Deadline
+from .adapter import CrawlAdapter
+from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
@@ -87,8 +88,10 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
     # The watched adapter lets the watchdog cut a request at its deadline
-    # (and skips requests' proxy and cookie work where there is none).
-    adapter = CrawlAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
+    # (and skips requests' proxy and cookie work where there is none, unless
+    # CRAWLER_STOCK asks for requests' own: see crawler._internals).
+    adapter_class = WatchedAdapter if _internals.STOCK else CrawlAdapter
+    adapter = adapter_class(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -207,36 +210,6 @@ class RedirectError(requests.exceptions.RequestException):
     """A redirect that is not followed: a loop, or a target that is not http(s)."""
 
 
-def _send(session: requests.Session, url: str, timeout: float, headers: dict[str, str | None] | None
-          ) -> requests.Response:
-    """One GET, not following redirects, as ``session.get`` would send it."""
-    if session.trust_env or session.auth is not None:
-        # Proxies and ~/.netrc come from the environment: requests' whole path.
-        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers)
-    # Session.request merges every setting of the session with the call's
-    # (several runtime Protocol isinstance checks each) and copies the cookie
-    # jar, ~0.3 ms a request; with nothing in the environment to merge, the
-    # request it prepares is this one.
-    sent = requests.structures.CaseInsensitiveDict(session.headers)
-    for name, value in (headers or {}).items():
-        if value is None:
-            sent.pop(name, None)
-        else:
-            sent[name] = value
-    prepared = requests.PreparedRequest()
-    prepared.prepare(method="GET", url=url, headers=sent, cookies=session.cookies, hooks=session.hooks)
-    if session.proxies or session.hooks.get("response"):
-        return session.send(prepared, stream=True, timeout=timeout, allow_redirects=False)
-    # What Session.send does for a streamed GET that follows no redirect, no
-    # proxy and no hook: the adapter's send, then the response's cookies into
-    # the session's jar (for the next hop) -- only if it set any.
-    resp = session.get_adapter(url).send(prepared, stream=True, timeout=timeout, verify=session.verify,
-                                         cert=session.cert, proxies={})
-    if sets_cookies(resp.raw):
-        requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
-    return resp
-
-
 def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
          result: Fetched, headers: dict[str, str] | None = None) -> requests.Response:
     # Redirects are followed here rather than by requests, to refuse what it
@@ -251,9 +224,11 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         left = deadline.remaining()
         if left <= 0:
             raise TimeoutError("deadline passed between redirects")
-        resp = _send(session, url, left, sent)
+        # A GET as session.get would send it, without its per-request merging.
+        resp = _internals.send_get(session, url, left, sent)
         if resp.cookies:  # what this response set (and the jar accepted), for the other threads
-            result.cookies = (result.cookies or []) + list(resp.cookies)
+            jar: CookieJar = resp.cookies  # iterated as a CookieJar: its Cookie objects
+            result.cookies = (result.cookies or []) + list(jar)
         if deadline.expired:
             # http.client takes a cut in the middle of the headers for their
             # end: what arrived is no response to go by.

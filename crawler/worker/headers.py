@@ -10,9 +10,10 @@ folded lines included) with ``Message.set_raw``, and hands every block it
 does not fully understand to the stock parser, so odd responses still get
 the stock result, defects and all (which urllib3 logs).
 
-`install` patches the module attribute that ``HTTPResponse.begin`` calls;
-``init_worker`` calls it, so a program importing the crawler keeps its own
-http.client untouched.
+`install` patches the module attribute that ``HTTPResponse.begin`` calls
+(`crawler._internals.install_header_parser`, which also holds the other
+touches of http.client and email internals); ``init_worker`` calls it, so a
+program importing the crawler keeps its own http.client untouched.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import http.client
 import re
 from typing import BinaryIO
 
-_MAXLINE = getattr(http.client, "_MAXLINE", 65536)
-_MAXHEADERS = getattr(http.client, "_MAXHEADERS", 100)
+from .. import _internals
+
+_MAXLINE = _internals.HEADER_LINE_MAX
+_MAXHEADERS = _internals.HEADER_COUNT_MAX
 # A header line the email package reads as a plain "name: value": its name is
 # printable ASCII without ":" or space (email.feedparser's headerRE).
 _FIELD = re.compile(r"[\041-\071\073-\176]+:")
-_stock = http.client.parse_headers
 
 
 def parse_headers(fp: BinaryIO, _class: type[http.client.HTTPMessage] = http.client.HTTPMessage
@@ -69,11 +71,7 @@ def parse_block(text: str, _class: type[http.client.HTTPMessage] = http.client.H
             fields.append([line + "\n"])
         else:
             return None
-    message = _class()
-    for source in fields:
-        # compat32's header_source_parse, which the stock parser applies.
-        name, value = source[0].split(":", 1)
-        message.set_raw(name, (value.lstrip(" \t") + "".join(source[1:])).rstrip("\r\n"))
+    message = _internals.header_message(_class, fields)
     content_type = (message.get("Content-Type") or "").lstrip().lower()
     if content_type.startswith(("multipart/", "message/")):
         return None  # the stock parser looks for parts in the (empty) body
@@ -82,5 +80,6 @@ def parse_block(text: str, _class: type[http.client.HTTPMessage] = http.client.H
 
 
 def install() -> None:
-    """Make http.client (and so urllib3 and requests) in this process use `parse_headers`."""
-    http.client.parse_headers = parse_headers  # type: ignore[assignment]
+    """Make http.client (and so urllib3 and requests) in this process use `parse_headers`
+    (not with ``CRAWLER_STOCK=1``: see `crawler._internals`)."""
+    _internals.install_header_parser(parse_headers)

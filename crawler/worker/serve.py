@@ -12,20 +12,16 @@ the result (``apply_async(..., on_release=...)``).
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing.pool as mpool
-import multiprocessing.reduction
 import queue
 import signal
 import threading
 from collections.abc import Callable
 from typing import Any
 
-#: The job key of release notices on the result pipe: never a real job's
-#: (``multiprocessing.pool.job_counter`` counts up from 0).
-RELEASE_JOB = -1
+from .. import _internals
 
-RELEASE_JOB = -1
+#: The job key of release notices on the result pipe (`crawler._internals.NOTICE_JOB`).
+RELEASE_JOB = _internals.NOTICE_JOB
 
 _task = threading.local()  # in a task thread: the running task's job and how to release its slot
 
@@ -86,6 +82,9 @@ def serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: t
     waiting ~60 ms to be sent. So a fetch thread writes its own result (or
     release notice) only when the sender has nothing queued and the lock is
     free at once; otherwise the sender writes it, with whatever else is ready.
+
+    The Pool's pipe protocol and the pipes' private parts are used through
+    `crawler._internals`.
     """
     del target  # the stock loop (multiprocessing.pool.worker): replaced, same protocol
     # Forked with SIGTERM blocked (ThreadedPool.__init__): from here on it ends
@@ -93,11 +92,8 @@ def serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: t
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    inqueue, outqueue, initializer, initargs, _maxtasks, wrap_exception = args
-    # Close the pipe ends a worker does not use, once, before any thread starts.
-    if hasattr(inqueue, "_writer"):
-        inqueue._writer.close()
-        outqueue._reader.close()
+    inqueue, outqueue, initializer, initargs, _maxtasks, wrap_exception = _internals.worker_args(args)
+    _internals.close_unused_ends(inqueue, outqueue)
     if initializer is not None:
         initializer(*initargs)
     tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -143,15 +139,14 @@ def _read_tasks(inqueue: Any, tasks: queue.SimpleQueue[Any], idle: threading.Sem
 
 def _run_tasks(tasks: queue.SimpleQueue[Any], results: queue.SimpleQueue[Any], idle: threading.Semaphore,
                wrap_exception: bool, outqueue: Any) -> None:
+    result: tuple[bool, Any] | None
     while (task := tasks.get()) is not None:
         job, i, func, args, kwds = task
         current = _task.current = [job, results, False, idle, outqueue]
         try:
             result = (True, func(*args, **kwds))
         except Exception as exc:
-            if wrap_exception:
-                exc = mpool.ExceptionWithTraceback(exc, exc.__traceback__)
-            result = (False, exc)
+            result = (False, _internals.task_error(exc) if wrap_exception else exc)
         _task.current = None
         _hand_over((job, i, result), results, outqueue)
         task = func = args = kwds = result = None  # drop references while idle, as the stock loop does
@@ -171,19 +166,8 @@ def _send_results(results: queue.SimpleQueue[Any], outqueue: Any) -> None:
         # A release notice whose task's result goes in the same batch says
         # nothing the result does not: when the process is busy, most do.
         finished = {job for job, _, _ in batch}
-        payloads = [_payload(item) for item in batch if not (item[0] == RELEASE_JOB and item[1] in finished)]
-        with outqueue._wlock or contextlib.nullcontext():
-            for payload in payloads:
-                outqueue._writer.send_bytes(payload)
-
-
-def _payload(item: tuple[int, int, Any]) -> bytes:
-    dumps = multiprocessing.reduction.ForkingPickler.dumps
-    try:
-        return dumps(item)
-    except Exception as exc:  # an unpicklable result fails its task, not the pool
-        job, i, result = item
-        return dumps((job, i, (False, mpool.MaybeEncodingError(exc, result[1]))))
+        _internals.send_results(outqueue, [item for item in batch
+                                           if not (item[0] == RELEASE_JOB and item[1] in finished)])
 
 
 def _hand_over(item: tuple[int, int, Any], results: queue.SimpleQueue[Any], outqueue: Any) -> None:
@@ -195,20 +179,5 @@ def _hand_over(item: tuple[int, int, Any], results: queue.SimpleQueue[Any], outq
     when the process is busy. Never waits for the lock (threads queueing
     there held up every process's results).
     """
-    if not (results.empty() and _send_now(item, outqueue)):
+    if not (results.empty() and _internals.try_send(outqueue, item)):
         results.put(item)
-
-
-def _send_now(item: tuple[int, int, Any], outqueue: Any) -> bool:
-    """Write ``item`` to the result pipe if its lock is free at once; False if it was not."""
-    wlock = outqueue._wlock
-    if wlock is None:
-        return False
-    payload = _payload(item)  # before the lock, which every process's results wait for
-    if not wlock.acquire(False):
-        return False  # rare: the sender pickles it again
-    try:
-        outqueue._writer.send_bytes(payload)
-    finally:
-        wlock.release()
-    return True

@@ -31,8 +31,9 @@ a whole connect() or do_handshake() by it). Not bounded: DNS resolution
 (getaddrinfo cannot be interrupted; the resolver's own timeouts apply).
 
 This hooks ``HTTPConnectionPool._make_request``, a urllib3 internal
-(unchanged from 1.26 through 2.x), and ``HTTPConnection.connect``;
-tests/unit/test_watchdog.py fails if an upgrade bypasses them.
+(unchanged from 1.26 through 2.x; through `crawler._internals.BeforeEachRequest`),
+and ``HTTPConnection.connect``; tests/unit/worker/test_watchdog.py fails if an
+upgrade bypasses them.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ import threading
 import time
 from typing import Any
 
-import urllib3.poolmanager
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .. import _internals
 
 _local = threading.local()
 
@@ -189,12 +191,11 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         _use(self.sock)
 
 
-class _Watched:
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        # Before each request: a reused keep-alive connection has its socket
-        # already; a new one reports it from connect().
+class _Watched(_internals.BeforeEachRequest):
+    def before_request(self, conn: HTTPConnection) -> None:
+        # A reused keep-alive connection has its socket already; a new one
+        # reports it from connect().
         _use(conn.sock)
-        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
 
 
 class _WatchedHTTPPool(_Watched, HTTPConnectionPool):
@@ -205,7 +206,7 @@ class _WatchedHTTPSPool(_Watched, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
-_POOL_CLASSES = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+_POOL_CLASSES: dict[str, type] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class WatchedAdapter(HTTPAdapter):
@@ -214,11 +215,11 @@ class WatchedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """Build the pool manager with connection pools that report their sockets."""
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+        _internals.set_pool_classes(self.poolmanager, _POOL_CLASSES)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         """The proxy's pool manager, with watched pools (SOCKS keeps its own)."""
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:
-            manager.pool_classes_by_scheme = _POOL_CLASSES
+        if _internals.has_stock_pool_classes(manager):
+            _internals.set_pool_classes(manager, _POOL_CLASSES)
         return manager

@@ -11,8 +11,9 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from crawler._internals import pool_kwargs
 from crawler.config import CrawlConfig
-from crawler.worker.adapter import CrawlAdapter, _pool_kwargs
+from crawler.worker.adapter import CrawlAdapter
 from crawler.worker.fetch import make_session
 
 RESPONSES = {
@@ -88,7 +89,7 @@ def test_cookies_set_by_a_response_are_sent_on_the_next_request(server: tuple[st
 def test_pool_settings_are_requests_own(verify: object, cert: object) -> None:
     request = requests.Request("GET", "https://h.test:8443/x").prepare()
     _, expected = HTTPAdapter().build_connection_pool_key_attributes(request, verify, cert)
-    assert _pool_kwargs(verify, cert) == expected
+    assert pool_kwargs(verify, cert) == expected
 
 
 def test_a_proxy_takes_requests_own_path() -> None:

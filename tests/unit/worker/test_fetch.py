@@ -12,6 +12,7 @@ import pytest
 import requests
 import responses
 
+from crawler import _internals
 from crawler.config import CrawlConfig
 from crawler.worker import fetch as fetch_module
 from crawler.worker.fetch import Fetched, borrow_session, fetch, make_session, parse_retry_after, return_session
@@ -430,7 +431,7 @@ def test_the_short_send_path_sends_what_session_get_sends(mocked):
     session.cookies.set("other", "x", domain="elsewhere.test", path="/")
     session.trust_env = False
     asked = {"If-None-Match": '"v1"', "Accept-Language": None}  # None drops a session header
-    fetch_module._send(session, "http://h.test/p", 5, asked).close()
+    _internals.send_get(session, "http://h.test/p", 5, asked).close()
     session.get("http://h.test/p", stream=True, timeout=5, allow_redirects=False, headers=asked).close()
     short, full = (call.request for call in mocked.calls)
     assert dict(short.headers) == dict(full.headers)

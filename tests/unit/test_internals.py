@@ -1,0 +1,113 @@
+"""`crawler._internals`: every private name it relies on still exists, and CRAWLER_STOCK is read as documented.
+
+A failure here after an upgrade of Python, requests or urllib3 names the
+item that went away: see its note in crawler/_internals.py for what it
+gained and what the stock path (``CRAWLER_STOCK=1``) does instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import multiprocessing
+import multiprocessing.pool
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from crawler import _internals
+from crawler._internals import PRIVATE_ATTRIBUTES, Reliance
+
+
+def _resolve(start: object, dotted: str) -> object:
+    value = start
+    for name in dotted.split("."):
+        value = getattr(value, name)
+    return value
+
+
+@pytest.fixture(scope="module")
+def instances() -> Iterator[dict[str, object]]:
+    """One instance of each class whose instances carry the private attributes listed."""
+    import urllib3.poolmanager
+
+    pool = multiprocessing.pool.Pool(1, context=multiprocessing.get_context("fork"))
+    try:
+        result = pool.apply_async(abs, (-1,))
+        assert result.get(timeout=30) == 1
+        queue = multiprocessing.SimpleQueue()
+        yield {
+            "multiprocessing.pool.Pool": pool,
+            "multiprocessing.pool.ApplyResult": result,
+            "multiprocessing.queues.SimpleQueue": queue,
+            "urllib3.poolmanager.PoolManager": urllib3.poolmanager.PoolManager(),
+        }
+        queue.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+@pytest.mark.parametrize("item", PRIVATE_ATTRIBUTES, ids=lambda item: f"{item.module}.{item.path}")
+def test_still_exists(item: Reliance, instances: dict[str, Any]) -> None:
+    module = importlib.import_module(item.module)
+    if item.on_instance:
+        owner, _, attribute = item.path.partition(".")
+        key = f"{item.module}.{owner}"
+        assert key in instances, f"no instance of {key} to check {item.path} on: add one to the fixture"
+        assert isinstance(instances[key], getattr(module, owner))
+        start: object = instances[key]
+    else:
+        start, attribute = module, item.path
+    try:
+        _resolve(start, attribute)
+    except AttributeError:
+        pytest.fail(f"{item.module}.{item.path} is gone: crawler/_internals.py relies on it "
+                    "(CRAWLER_STOCK=1 runs the stock path where there is one)")
+
+
+def test_the_stock_worker_loop_takes_what_the_pool_passes_in_this_order() -> None:
+    # serve_threaded receives these and speaks the loop's protocol.
+    parameters = list(inspect.signature(multiprocessing.pool.worker).parameters)
+    assert parameters == list(_internals.WorkerArgs._fields)
+
+
+def test_http_client_looks_its_header_parser_up_when_it_reads_a_response() -> None:
+    # install_header_parser replaces the module function: begin() must call it by name.
+    import http.client
+
+    assert "parse_headers" in http.client.HTTPResponse.begin.__code__.co_names
+
+
+def test_the_list_names_each_item_once() -> None:
+    assert len(set(PRIVATE_ATTRIBUTES)) == len(PRIVATE_ATTRIBUTES)
+
+
+def _in_fresh_python(code: str, stock: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "CRAWLER_STOCK"}
+    if stock is not None:
+        env["CRAWLER_STOCK"] = stock
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
+
+
+@pytest.mark.parametrize(("value", "stock"), [(None, False), ("", False), ("0", False), ("1", True), ("yes", True)])
+def test_crawler_stock_is_read_from_the_environment(value: str | None, stock: bool) -> None:
+    assert _in_fresh_python("from crawler import _internals; print(_internals.STOCK)", value) == str(stock)
+
+
+def test_stock_leaves_the_pool_hooks_to_the_stock_pool() -> None:
+    code = ("from crawler import _internals as i; "
+            "print(sorted(n for n in ('_get_sentinels', '_help_stuff_finish') if n in vars(i.PoolHooks)))")
+    assert _in_fresh_python(code, None) == "['_get_sentinels', '_help_stuff_finish']"
+    assert _in_fresh_python(code, "1") == "[]"
+
+
+def test_the_main_process_side_loads_neither_requests_nor_urllib3() -> None:
+    code = ("import sys; import crawler._internals, crawler.engine.pool; "
+            "print(sorted(m for m in ('requests', 'urllib3') if m in sys.modules))")
+    assert _in_fresh_python(code, None) == "[]"

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ..errors import UsageError
@@ -86,10 +87,10 @@ def read_config_file(path: str) -> list[tuple[str, list[str]]]:
 
 
 def _load(path: str) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # tomllib's forerunner, a dependency on 3.10 only
+        import tomli as tomllib
 
     try:
         with open(path, "rb") as f:

@@ -16,8 +16,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import (
     DEFAULT_CONCURRENCY,
@@ -430,7 +430,10 @@ def _nonneg_float(text: str) -> float:
     return _number(text, float, lambda v: v >= 0, "a number >= 0")
 
 
-def _number(text: str, kind: Any, ok: Any, what: str) -> Any:
+_N = TypeVar("_N", int, float)
+
+
+def _number(text: str, kind: Callable[[str], _N], ok: Callable[[_N], bool], what: str) -> _N:
     try:
         value = kind(text)
     except ValueError:

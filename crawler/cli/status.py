@@ -8,6 +8,7 @@ errors, and each node: alive or not, and records still in its outbox.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -76,12 +77,19 @@ def crawl_status(link: RedisLink, crawl_id: str) -> CrawlStatus:
 
     def snapshot() -> list[Any]:
         pipe = client.pipeline(transaction=True)
-        pipe.zcard(k.queue).zcard(k.requeued).zcard(k.inflight)
+        # One command per call: redis-py's types do not know a pipeline's
+        # commands return the pipeline.
+        pipe.zcard(k.queue)
+        pipe.zcard(k.requeued)
+        pipe.zcard(k.inflight)
         pipe.eval("local t = redis.call('TIME') return redis.call('ZCOUNT', KEYS[1], '-inf', "
                   "tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))", 1, k.inflight)
-        pipe.scard(k.done).scard(k.seen).hgetall(k.meta)
+        pipe.scard(k.done)
+        pipe.scard(k.seen)
+        pipe.hgetall(k.meta)
         for name in names:
-            pipe.exists(k.alive(name)).llen(k.outbox(name))
+            pipe.exists(k.alive(name))
+            pipe.llen(k.outbox(name))
         return pipe.execute()
 
     replies = link.run(snapshot)
@@ -108,7 +116,7 @@ def delete_crawl(link: RedisLink, crawl_id: str) -> int:
     prefix = Keys(crawl_id).prefix.replace("[", "\\[").replace("]", "\\]").replace("?", "\\?")
     keys = link.run(lambda: list(client.scan_iter(match=prefix + "*", count=1000)))
     for start in range(0, len(keys), 500):
-        link.run(lambda start=start: client.delete(*keys[start:start + 500]))
+        link.run(functools.partial(client.delete, *keys[start:start + 500]))
     return len(keys)
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -124,7 +124,8 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
         return _parse_events(utf8, url, encoding)
     title = None
     for tag in root.iter("title"):
-        title = " ".join("".join(tag.itertext()).split())
+        # Text from a parsed tree is str; lxml-stubs allow bytes too.
+        title = " ".join("".join(cast("Iterator[str]", tag.itertext())).split())
         break
     base = url
     for tag in root.iter("base"):
@@ -132,7 +133,7 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
         if href is not None:  # the first <base> with an href counts, even an empty one
             base = urljoin(url, href.strip())
             break
-    anchors = [(tag.get("href"), tag.get("rel") or "") for tag in root.iter(_LINK_TAGS) if tag.get("href") is not None]
+    anchors = [(href, tag.get("rel") or "") for tag in root.iter(_LINK_TAGS) if (href := tag.get("href")) is not None]
     metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
              for tag in root.iter("meta")]
     return _assemble(title, anchors, metas, base, encoding)
@@ -201,7 +202,10 @@ class _Collector:
 
 
 def _parse_events(utf8: bytes, url: str, encoding: str) -> Parsed:
-    found: _Collector = etree.fromstring(utf8, etree.HTMLParser(target=_Collector(), encoding="utf-8"))
+    found = _Collector()
+    # lxml calls only the target methods that exist; lxml-stubs' ParserTarget
+    # wants comment() too, which would cost a call per comment for nothing.
+    etree.fromstring(utf8, etree.HTMLParser(target=found, encoding="utf-8"))  # type: ignore[arg-type]
     base = url if found.base is None else urljoin(url, found.base.strip())
     return _assemble(found.title, found.anchors, found.metas, base, encoding)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from crawler import CrawlConfig, Crawler
+from crawler.cluster.link import Keys
 from crawler.errors import RedisLostError
 from crawler.store.records import read_records
 from tests.conftest import ROOT, assert_usage_error, cli_command, cli_env, kill_group, read_output, run_cli
@@ -258,3 +259,16 @@ def test_the_cli_exits_3_when_redis_stays_down(site: Site, tmp_path: Path) -> No
     assert 19 <= len(records) < 2000
     assert len({r["url"] for r in records}) == len(records)
     assert json.loads((tmp_path / "run.json").read_text())["exit_status"] == 3
+
+
+def test_status_delete_removes_every_key_of_that_crawl_and_no_other(redis_url: str,
+                                                                   redis_server: RedisServer) -> None:
+    gone, kept = Keys("gone[1]").prefix, Keys("kept").prefix  # brackets: a glob character, escaped
+    with redis_server.client() as client:
+        client.mset({f"{gone}k{i}": 1 for i in range(1200)})  # deleted 500 at a time
+        client.set(f"{kept}k", 1)
+    result = run_cli("status", "--redis", redis_url, "--crawl-id", "gone[1]", "--delete")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "crawler: deleted crawl gone[1] (1200 keys)\n"
+    with redis_server.client() as client:
+        assert client.keys("*") == [f"{kept}k".encode()]

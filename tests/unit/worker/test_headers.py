@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from crawler import _internals
 from crawler.worker.headers import parse_block, parse_headers
 
 
@@ -109,6 +110,7 @@ def test_random_blocks_parse_as_the_stock_parser_does() -> None:
     assert 1000 < fast < 3000  # both paths were tried, many times each
 
 
+@pytest.mark.skipif(_internals.STOCK, reason="CRAWLER_STOCK: http.client keeps its own parser")
 def test_http_client_parses_responses_with_it_once_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     from crawler.worker import headers
 

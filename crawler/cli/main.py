@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ..select import Selector
 
 #: ``python -m crawler NAME …``: commands other than a crawl
-SUBCOMMANDS = ("merge", "status")
+SUBCOMMANDS = ("merge", "status", "demo")
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -83,7 +83,7 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                 "and write one record per page as CSV, JSON or JSON Lines.",
                 epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
-                "Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
+                "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
                 raise_errors=raise_errors)
     p.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
     p.add_argument("--config", metavar="FILE",
@@ -259,6 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "demo":
+        from .demo import main as demo
+
+        try:
+            return demo(argv, _main, parse_args)
+        finally:
+            teardown_logging()
     if name == "merge":
         from .merge import main as run
     else:

@@ -17,7 +17,10 @@ from types import TracebackType
 
 from .site import HOSTS, DemoSite
 
-#: Ports tried before giving up (each attempt takes a free port of 127.0.0.1).
+#: The port tried first: the same URLs from run to run, so that ``crawler demo
+#: --state demo.db`` run twice re-crawls incrementally. Taken: any free port.
+PREFERRED_PORT = 8642
+#: Ports tried before giving up (each attempt after the first takes a free port of 127.0.0.1).
 ATTEMPTS = 20
 
 
@@ -59,8 +62,15 @@ class _Server(ThreadingHTTPServer):
         super().__init__((f"127.0.0.{octet}", port), _Handler)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 class DemoServer:
-    """The demo site on ``127.0.0.1``, ``.2`` and ``.3``, all on one free port.
+    """The demo site on ``127.0.0.1``, ``.2`` and ``.3``, all on one port (`PREFERRED_PORT` if free).
 
     >>> with DemoServer() as server:
     ...     server.site.seeds()[0].startswith("http://127.0.0.1:")
@@ -73,10 +83,8 @@ class DemoServer:
         self.site = self._bind()
 
     def _bind(self) -> DemoSite:
-        for _ in range(ATTEMPTS):
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
+        for attempt in range(ATTEMPTS):
+            port = PREFERRED_PORT if attempt == 0 else _free_port()
             site = DemoSite(port)
             try:
                 self._servers = [_Server(octet, port, site) for octet, _ in HOSTS]

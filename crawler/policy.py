@@ -42,6 +42,18 @@ def follows_links(depth: int, max_depth: int) -> bool:
     return depth < max_depth
 
 
+def link_refusal(rules: LinkFilter, link: str, seed: str, parent_depth: int, max_depth: int) -> str | None:
+    """Why a ``link`` found on a page at ``parent_depth`` (descending from ``seed``) is not
+    followed, or None when it is: the depth limit first, then `LinkFilter.reason`.
+
+    The one rule both sides apply: the workers to every link of a page (with the
+    depth check hoisted out of the loop), the gate when asked about one URL.
+    """
+    if not follows_links(parent_depth, max_depth):
+        return DEPTH
+    return rules.reason(link, seed)
+
+
 class LinkFilter:
     """Decides whether a link found on a page descending from ``seed`` is followed."""
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
 from ..page import SITEMAP, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
-from ..policy import MAX_PAGES
+from ..policy import MAX_PAGES, LinkFilter
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
@@ -166,7 +166,8 @@ class Crawler:
         backend = self._backend = self._open_backend(config, seeds, ctx, self._stopping, self._selected)
         caps = config.max_pages, config.max_pages_per_host
         gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
-                                 history=backend.history, recrawl_after=config.recrawl_after)
+                                 history=backend.history, recrawl_after=config.recrawl_after,
+                                 links=LinkFilter.from_config(config), max_depth=config.depth)
         self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
         pool: TaskPool | None = None
         failed = False

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..page import PAGE, Task
-from ..policy import HOST_CAP, MAX_PAGES, ROBOTS, UNCHANGED
+from ..policy import HOST_CAP, MAX_PAGES, ROBOTS, UNCHANGED, LinkFilter, link_refusal
 from ..urls import origin_of
 from .robots import RobotsRules
 
@@ -58,8 +58,11 @@ class Gate:
     """
 
     def __init__(self, user_agent: str = "", max_pages: int | None = None, max_per_host: int | None = None,
-                 history: History | None = None, recrawl_after: float | None = None) -> None:
+                 history: History | None = None, recrawl_after: float | None = None,
+                 links: LinkFilter | None = None, max_depth: int = 0) -> None:
         self.user_agent = user_agent
+        self.links = links or LinkFilter("any")
+        self.max_depth = max_depth
         self.max_pages = max_pages
         self.max_per_host = max_per_host
         self.history = history if recrawl_after is not None else None
@@ -69,6 +72,16 @@ class Gate:
         self.admitted = 0
         self._per_host: Counter[str] = Counter()
         self._unchanged: set[str] = set()
+
+    # -- a found link -------------------------------------------------------------------
+    def link(self, url: str, seed: str, parent_depth: int) -> str | None:
+        """Why a link found on a page at ``parent_depth`` is not followed (None: it is).
+
+        The workers apply the same rule (`crawler.policy.link_refusal`) to every
+        link of every page they parse and send back only what it lets through,
+        with counts of the rest (`count_links`); this answers for one URL.
+        """
+        return link_refusal(self.links, url, seed, parent_depth, self.max_depth)
 
     # -- at dispatch -----------------------------------------------------------------
     def robots(self, task: Task, rules: RobotsRules) -> Refusal | None:

@@ -9,6 +9,7 @@ process still completes (``change``, ``node``, selected fields), so it is not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -173,6 +174,20 @@ class SitemapResult(Result):
     links: tuple[str, ...] = ()
     lastmods: tuple[float | None, ...] = ()
     sitemaps: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Done:
+    """A finished page on its way to the crawl's sinks (see `crawler.engine.sink`).
+
+    ``result`` is None for a record made in the main process (a page robots.txt
+    refused, a worker bug); ``links`` are the tasks its links became.
+    """
+
+    page: Page
+    task: Task
+    result: Result | None = None
+    links: Sequence[Task] = ()
 
 
 def result_for(task: Task, page: Page) -> Result:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RedisLostError, UsageError
-from ..page import NODE_FIELDS, Page, Task
+from ..page import NODE_FIELDS, Done, Page, Task
 from ..store.output import Writer, format_for, open_writer
 from ..store.records import read_records
 from .frontier import RedisFrontier, RedisHostGate
@@ -40,7 +40,6 @@ from .link import Keys, RedisLink, connect
 
 if TYPE_CHECKING:
     from ..config import CrawlConfig
-    from ..engine.sink import Done
 
 log = logging.getLogger(__name__)
 

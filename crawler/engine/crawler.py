@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
-from ..page import SITEMAP, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
+from ..page import SITEMAP, Done, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
 from ..policy import MAX_PAGES, LinkFilter
 from ..urls import host_of, origin_of
 from ..worker import entry
@@ -43,7 +43,7 @@ from .gate import Gate, Refusal
 from .pool import ThreadedPool
 from .robots import RobotsRules
 from .scheduler import Scheduler
-from .sink import Backend, Done
+from .sink import Backend
 from .stats import CrawlStats
 
 if TYPE_CHECKING:

@@ -17,29 +17,15 @@ asks which mode it is in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..page import Page, Result, Task
+from ..page import Done
 
 if TYPE_CHECKING:
     from .frontier import Frontier
     from .scheduler import HostGate
-
-
-@dataclass(slots=True)
-class Done:
-    """A finished page on its way to the sinks.
-
-    ``result`` is None for a record made in the main process (a page robots.txt
-    refused, a worker bug); ``links`` are the tasks its links became.
-    """
-
-    page: Page
-    task: Task
-    result: Result | None = None
-    links: Sequence[Task] = ()
 
 
 class Sink(Protocol):

@@ -21,12 +21,11 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from ..page import STATE_FIELDS, Page, PageResult, Result, Task
+from ..page import STATE_FIELDS, Done, Page, PageResult, Result, Task
 from .output import Writer, format_for, open_writer
 
 if TYPE_CHECKING:
     from ..config import CrawlConfig
-    from ..engine.sink import Done
     from .state import StateStore
 
 #: Commit (and write out) at least this often, or every COMMIT_RECORDS records.

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from .output import Writer, open_writer
 
 if TYPE_CHECKING:
-    from ..engine.sink import Done
-    from ..page import Task
+    from ..page import Done, Task
 
 
 class _Queue(Protocol):

@@ -19,8 +19,8 @@ import pytest
 from crawler.config import CrawlConfig
 from crawler.engine.crawler import Crawler
 from crawler.engine.frontier import ManagerFrontier
-from crawler.engine.sink import Backend, Done, local_want
-from crawler.page import PAGE, ROBOTS, Page, PageResult, RobotsResult, Task
+from crawler.engine.sink import Backend, local_want
+from crawler.page import PAGE, ROBOTS, Done, Page, PageResult, RobotsResult, Task
 from crawler.policy import follows_links
 
 A = "http://a.test"

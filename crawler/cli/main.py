@@ -42,7 +42,7 @@ from ..store.output import format_for
 from ..store.seeds import read_seeds
 from .progress import Progress, summary
 from .runlog import runlog, setup_logging, teardown_logging
-from .summary import RunSummary, summary_path, write_summary
+from .summary import SUFFIX, RunSummary, summary_path, write_summary
 from .usage import EXIT_NOTHING, EXIT_OK, EXIT_REDIS_LOST, EXIT_USAGE, UsageParser, fail
 
 if TYPE_CHECKING:
@@ -258,6 +258,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         teardown_logging()
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Raise `UsageError` when two files the run writes (output, summary, log file,
+    state and its companions), or one it writes and one it reads (seed files,
+    the config file), are the same file: one would destroy the other.
+
+    Paths are compared resolved (absolute, symlinks followed); devices and
+    pipes (``/dev/null``, ``/dev/stdout``) may be named more than once.
+    """
+    written: list[tuple[str, str]] = []
+    if args.output and args.output != "-":
+        written.append(("-o", args.output))
+    manifest = args.summary or (args.output + SUFFIX if args.output and args.output != "-" else None)
+    if manifest:
+        written.append(("--summary" if args.summary else "the summary file",
+                        manifest))
+    if args.log_file:
+        written.append(("--log-file", args.log_file))
+    if args.state:
+        written.append(("--state", args.state))
+        written.extend((f"--state's {what} file", args.state + suffix)
+                       for what, suffix in (("lock", ".lock"), ("WAL", "-wal"), ("shared-memory", "-shm")))
+    read: list[tuple[str, str]] = [("seed file", s) for s in args.seeds
+                                   if s != "-" and "://" not in s and os.path.isfile(s)]
+    if args.config:
+        read.append(("config file", args.config))
+    seen: dict[str, tuple[str, str]] = {}
+    for index, (what, path) in enumerate(written + read):
+        key = _resolved(path)
+        if key is None:
+            continue
+        if key in seen:
+            first, first_path = seen[key]
+            if index >= len(written):
+                raise UsageError(f"{first} {first_path!r} would overwrite the {what} {path!r}: "
+                                 "write somewhere else")
+            raise UsageError(f"{first} {first_path!r} and {what} {path!r} are the same file: "
+                             "give each its own path")
+        if index < len(written):
+            seen[key] = (what, path)
+
+
+def _resolved(path: str) -> str | None:
+    """``path`` absolute with symlinks resolved; None for a device or pipe (never a collision)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = 0
+    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return None
+    return os.path.normcase(os.path.realpath(path))
+
+
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "demo":
         from .demo import main as demo
@@ -279,6 +333,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     try:
         args = parse_args(argv)
+        check_paths(args)  # before the log file is opened: nothing is written on a collision
         setup_logging(args.verbose, args.log_file)
         if not args.seeds:
             raise UsageError("no SEED given: name a seed file, a URL, or - for stdin")

@@ -1,0 +1,60 @@
+"""The command line against a hostile user (issue 16): colliding paths, absurd
+numbers, signals in a burst, odd terminals. Each defect found is one test here.
+
+Every crawl goes to the test site on 127.0.0.1; nothing leaves loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_clean_stderr, assert_usage_error, parse_jsonl, run_cli
+from tests.site import Site
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
+
+
+# -- defect 1: paths that collide --------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["-o", "x.jsonl", "--summary", "x.jsonl"], ["-o", "--summary", "same file"]),
+        (["-o", "x.jsonl", "--state", "x.jsonl"], ["-o", "--state", "same file"]),
+        (["-o", "x.jsonl", "--summary", "seeds.txt"], ["--summary", "seed file", "overwrite"]),
+        (["-o", "seeds.txt", "--format", "jsonl"], ["-o", "seed file", "overwrite"]),
+        (["-o", "x.jsonl", "--log-file", "x.jsonl"], ["-o", "--log-file", "same file"]),
+        (["-o", "x.jsonl", "--log-file", "x.jsonl.summary.json"], ["summary", "--log-file"]),
+        (["-o", "x.jsonl", "--state", "s.db", "--summary", "s.db.lock"], ["--summary", "lock"]),
+        (["-o", "x.jsonl", "--summary", "./sub/../x.jsonl"], ["same file"]),
+        (["-o", "link.jsonl", "--summary", "x.jsonl"], ["same file"]),  # a symlink to x.jsonl
+    ],
+    ids=["out-summary", "out-state", "summary-seeds", "out-seeds", "out-log", "log-default-summary",
+         "summary-lock", "relative", "symlink"],
+)
+def test_colliding_paths_exit_2_before_writing(argv: list[str], fragments: list[str], site: Site,
+                                               tmp_path: Path) -> None:
+    (tmp_path / "seeds.txt").write_text(site.url("/") + "\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "x.jsonl")
+    before = _tree(tmp_path)
+    # run_cli runs from the repo root: absolute paths
+    absolute = [str(tmp_path / a) if not a.startswith("-") and a != "jsonl" else a for a in argv]
+    result = run_cli(tmp_path / "seeds.txt", *absolute, "-w", 1, timeout=60)
+    assert_usage_error(result, *fragments)
+    assert _tree(tmp_path) == before  # nothing created, the seed file intact
+
+
+def test_distinct_paths_still_run(site: Site, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url("/") + "\n")
+    result = run_cli(seeds, "-o", tmp_path / "x.jsonl", "--log-file", tmp_path / "log.txt",
+                     "--state", tmp_path / "s.db", "-w", 1, "-q", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(parse_jsonl((tmp_path / "x.jsonl").read_text())) == 1
+    assert json.loads((tmp_path / "x.jsonl.summary.json").read_text())["pages"] == 1
+    assert_clean_stderr(result.stderr)

@@ -113,6 +113,8 @@ PRIVATE_ATTRIBUTES: Final[tuple[Reliance, ...]] = (
     Reliance("http.client", "_MAXLINE"),
     Reliance("http.client", "_MAXHEADERS"),
     Reliance("email.message", "Message.set_raw"),
+    # Interim responses.
+    Reliance("http.client", "HTTPResponse._read_status"),
     # The watchdog's hook.
     Reliance("urllib3.connectionpool", "HTTPConnectionPool._make_request"),
     Reliance("urllib3.poolmanager", "pool_classes_by_scheme"),
@@ -427,6 +429,43 @@ def header_message(cls: type[http.client.HTTPMessage], fields: list[list[str]]) 
         message.set_raw(name, (value.lstrip(" \t") + "".join(source[1:])).rstrip("\r\n"))
     return message
 
+
+
+# -- http.client: interim (1xx) responses ----------------------------------------------
+#
+# Why: http.client (3.10-3.12) skips only a "100 Continue" before the final
+# response; any other 1xx ("103 Early Hints", "102 Processing") was taken
+# as the final response, with no body, and the real response, left unread on
+# the kept-alive connection, became the answer to the next request sent on
+# it (issue 16, defect 15). Browsers and curl skip every interim response.
+# A correctness fix, not a speed-up: it stays on under `STOCK`.
+
+#: interim responses skipped before one final response, at most (then the response is refused)
+INTERIM_MAX: Final[int] = 20
+
+
+class SkipInterimResponses(http.client.HTTPResponse):
+    """An `http.client.HTTPResponse` that skips every interim 1xx response but 101.
+
+    Overrides ``HTTPResponse._read_status`` (private; ``begin`` calls it for
+    each status line until one is not 100). A ``101 Switching Protocols``
+    is final (nobody asked for it: the fetch refuses it and closes the connection).
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(INTERIM_MAX):
+            version, status, reason = super()._read_status()  # type: ignore[misc]  # private: not in typeshed
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            for _ in range(HEADER_COUNT_MAX + 1):  # the interim response's header block, read and dropped
+                line = self.fp.readline(HEADER_LINE_MAX + 1)
+                if len(line) > HEADER_LINE_MAX:
+                    raise http.client.LineTooLong("header line")
+                if line in (b"\r\n", b"\n", b""):
+                    break
+            else:
+                raise http.client.HTTPException(f"got more than {HEADER_COUNT_MAX} headers")
+        raise http.client.HTTPException(f"more than {INTERIM_MAX} interim responses")
 
 
 # -- urllib3: the watchdog's hook before each request ----------------------------------

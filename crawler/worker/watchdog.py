@@ -176,6 +176,9 @@ def _use(sock: socket.socket | None) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    # Interim 1xx responses skipped, as browsers and curl skip them (see crawler._internals).
+    response_class = _internals.SkipInterimResponses
+
     def connect(self) -> None:
         super().connect()
         _use(self.sock)

@@ -81,11 +81,7 @@ def _canonical(url: str, encoding: str) -> str:
         host = f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
-    if parts.username or parts.password:
-        userinfo = parts.username or ""
-        if parts.password:
-            userinfo += f":{parts.password}"
-        host = f"{userinfo}@{host}"
+    # No user info: credentials never reach a record, nor make a URL distinct.
     return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
 
 

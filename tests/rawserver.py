@@ -14,10 +14,20 @@ Header phase: ``/drip-status`` (the status line, a byte every 0.2 s),
 Content served as text/html: ``/binary``, ``/pdf``, ``/nul``, ``/links``
 (`MANY_LINKS` links), ``/deep`` (`DEEP_DIVS` unclosed ``<div>``).
 ``/ok`` and ``/keepalive`` (the same page, connection kept open) are normal.
+
+Issue 16: ``/br``, ``/zstd`` (the page in that coding), ``/brbomb``,
+``/zstdbomb`` (64 MB of decoded body); ``/hints`` (a ``103 Early Hints`` and a
+``102`` before a kept-alive 200 titled "hinted"), ``/switch`` (an unrequested
+``101``, then a 200 on the same connection); ``/nolocation`` (a 302 without
+Location), ``/badlocation`` (``Location: http://[::1/``), ``/userinfo``
+(a redirect to this server's ``/ok`` with ``user:pass@``), ``/refuse`` (RST
+before any answer), ``/bigtitle`` (a 5 MB ``<title>``), ``/badgzip``, ``/badbr``
+(plain text sent as gzip, br).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import random
 import socket
@@ -138,6 +148,86 @@ SCENARIOS: dict[str, Callable[[socket.socket], bool | None]] = {
 }
 
 
+# -- issue 16 -----------------------------------------------------------------------------
+BOMB_TEXT = b"<html><title>bomb</title>" + b" " * (64 * 1024 * 1024)
+BIG_TITLE = 5 * 1024 * 1024
+
+
+@functools.cache
+def _coded(coding: str, bomb: bool) -> bytes:
+    body = BOMB_TEXT if bomb else HTML
+    if coding == "br":
+        import brotli
+
+        return bytes(brotli.compress(body, quality=5))
+    from backports import zstd  # urllib3's zstd (compression.zstd from 3.14)
+
+    return bytes(zstd.compress(body, 3))
+
+
+def _coding(coding: str, bomb: bool) -> Callable[[socket.socket], None]:
+    def serve(conn: socket.socket) -> None:
+        body = _coded(coding, bomb)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Encoding: "
+                     + coding.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return serve
+
+
+HINTED = b"<html><head><title>hinted</title></head><body>the real page</body></html>"
+
+
+def _hints(conn: socket.socket) -> bool:
+    # Apart, as a server thinking between them sends them: the final response
+    # is still in flight when the client has read the first.
+    conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n")
+    time.sleep(0.3)
+    conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+    time.sleep(0.3)
+    conn.sendall(_reply(HINTED, keep_alive=True))
+    return True
+
+
+def _switch(conn: socket.socket) -> bool:
+    # 101 without an Upgrade asked for: what follows cannot be trusted as framed.
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    time.sleep(0.3)
+    conn.sendall(_reply(HINTED, keep_alive=True))
+    return True
+
+
+def _nolocation(conn: socket.socket) -> bool:
+    conn.sendall(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n")
+    return True
+
+
+def _badlocation(conn: socket.socket) -> bool:
+    conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://[::1/\r\nContent-Length: 0\r\n\r\n")
+    return True
+
+
+def _badcoding(coding: bytes) -> Callable[[socket.socket], None]:
+    body = b"this is not compressed at all" * 10
+    reply = (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Encoding: " + coding
+             + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return lambda conn: conn.sendall(reply)
+
+
+def _refuse(conn: socket.socket) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+
+
+def _bigtitle(conn: socket.socket) -> None:
+    conn.sendall(_reply(b"<html><head><title>" + b"T" * BIG_TITLE + b"</title></head><body>x</body></html>"))
+
+
+SCENARIOS.update({
+    "/br": _coding("br", False), "/zstd": _coding("zstd", False),
+    "/brbomb": _coding("br", True), "/zstdbomb": _coding("zstd", True),
+    "/hints": _hints, "/switch": _switch, "/nolocation": _nolocation, "/badlocation": _badlocation,
+    "/refuse": _refuse, "/bigtitle": _bigtitle, "/badgzip": _badcoding(b"gzip"), "/badbr": _badcoding(b"br"),
+})
+
+
 class RawServer:
     """``with RawServer() as s: s.url("/drip")``."""
 
@@ -195,4 +285,8 @@ class RawServer:
         if path == "/robots.txt":
             conn.sendall(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
             return False
+        if path == "/userinfo":
+            conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://user:secret@127.0.0.1:%d/ok\r\n"
+                         b"Content-Length: 0\r\n\r\n" % self.port)
+            return True
         return bool(SCENARIOS.get(path, _ok)(conn))

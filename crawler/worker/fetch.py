@@ -19,12 +19,15 @@ by requests.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import os
+import re
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookiejar import Cookie, CookieJar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -157,6 +160,12 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
         try:
             with _get(session, url, config.max_redirects, deadline, result, _conditional(validators)) as resp:
                 result.status = resp.status_code
+                if resp.status_code < 200:
+                    # Interim responses are skipped (crawler._internals.SkipInterimResponses):
+                    # this is a 101 nobody asked for. What follows it on the connection is
+                    # no HTTP/1.1 response to go by: never reuse it (closed before the
+                    # empty body's read would hand it back to the pool).
+                    resp.raw.close()
                 _content_type(resp, result)
                 result.robots_tag = resp.headers.get("X-Robots-Tag")
                 result.etag = resp.headers.get("ETag")
@@ -164,13 +173,22 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 _read_body(resp, result, limit, deadline.at)
                 if deadline.expired:  # cut at the very end: the body may lack its tail
                     raise TimeoutError("body not read within the timeout")
-                if resp.status_code >= 400:
-                    result.error = f"http: {resp.status_code} {resp.reason or ''}".rstrip()
-                    if resp.status_code in RETRY_STATUSES:
+                status = resp.status_code
+                if status >= 400:
+                    result.error = f"http: {status} {resp.reason or ''}".rstrip()
+                    if status in RETRY_STATUSES:
                         result.retryable = True
                         result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                elif status < 200:
+                    result.error = f"http: {status} {resp.reason or ''}".rstrip() + " (not a final response)"
+                elif 300 <= status < 400 and status != 304:
+                    # A redirect status that _get did not follow: every not-ok record names its error.
+                    result.error = (f"redirects: {status} without Location" if "Location" not in resp.headers
+                                    else f"redirects: {status} {resp.reason or ''}".rstrip() + " not followed")
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             _failed(result, exc, deadline.expired, config.timeout)
+        except ValueError as exc:  # a URL the libraries cannot parse (never an `internal` error)
+            result.error = f"url: {_short(exc)}"
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
     return result
 
@@ -195,15 +213,18 @@ def _failed(result: Fetched, exc: BaseException, expired: bool, timeout: float) 
         result.retryable = True
     elif isinstance(exc, requests.exceptions.RequestException):
         kind = error_kind(exc)
-        result.error = f"{kind}: {_describe(kind, exc, result.final_url, timeout)}"
+        result.error = f"{kind}: {_describe(kind, exc, result.final_url, timeout)}"[:200]
         result.retryable = kind in ("timeout", "connection", "refused", "body")
     else:
         # A reset mid-body, a malformed chunked body, a bad gzip stream.
-        inner = exc.args[-1] if isinstance(exc, urllib3.exceptions.ProtocolError) and exc.args else None
-        # ProtocolError("Connection broken: X", X): say X once.
-        text = f"connection broken: {inner}" if isinstance(inner, BaseException) else _short(exc)
-        result.error = f"body: {text}"[:200]
+        result.error = f"body: {_readable(exc, host) or _broken(exc)}"[:200]
         result.retryable = isinstance(exc, (urllib3.exceptions.ProtocolError, OSError))
+
+
+def _broken(exc: BaseException) -> str:
+    inner = exc.args[-1] if isinstance(exc, urllib3.exceptions.ProtocolError) and exc.args else None
+    # ProtocolError("Connection broken: X", X): say X once.
+    return f"connection broken: {inner}" if isinstance(inner, BaseException) else _short(exc)
 
 
 class RedirectError(requests.exceptions.RequestException):
@@ -241,8 +262,17 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         visited[_key(url)] = hop
         if "Set-Cookie" in resp.headers:
             cookie_hop = hop
-        target = urljoin(url, requote_uri(target))
-        scheme = urlsplit(target).scheme.lower()
+        try:
+            target = urljoin(url, requote_uri(target))
+            parts = urlsplit(target)
+            parts.port  # noqa: B018 - raises ValueError on a port that is not one
+        except ValueError:
+            raise RedirectError(f"invalid redirect target {target[:100]}") from None
+        scheme = parts.scheme.lower()
+        if "@" in parts.netloc:
+            # Credentials in a redirect are not the crawl's to send, nor to record
+            # in final_url (canonical URLs drop them: urls.normalize_url).
+            target = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
         if scheme not in ("http", "https"):
             raise RedirectError(f"refused redirect to {target[:100]} (only http and https are followed)")
         # A URL already requested, with no cookie set since, would answer the same again:
@@ -359,7 +389,50 @@ def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:
         return f"connection refused by {host}"
     if kind == "timeout":
         return f"no answer from {host} within {timeout:g} s"
-    return _short(exc)
+    return _readable(exc, host) or _short(exc)
+
+
+def _root(exc: BaseException) -> BaseException:
+    # The innermost exception urllib3 and requests wrapped: each layer keeps
+    # the one below in ``reason`` (MaxRetryError) or in its args
+    # (ProtocolError("Connection aborted.", X), requests' errors).
+    for _ in range(8):
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((arg for arg in reversed(exc.args) if isinstance(arg, BaseException)), None)
+        if inner is None or inner is exc:
+            break
+        exc = inner
+    return exc
+
+
+def _readable(exc: BaseException, host: str) -> str | None:
+    """A one-line reason for the usual transport failures, or None (then `_short` says it).
+
+    Defect 10 of issue 16: texts cut out of nested reprs ("Connection
+    aborted.', ConnectionResetError(104, …") are no message for a user.
+    """
+    root = _root(exc)
+    if isinstance(root, ConnectionResetError):
+        return f"connection reset by {host}"
+    if isinstance(root, BrokenPipeError):
+        return f"connection closed by {host} while the request was sent"
+    if isinstance(root, http.client.RemoteDisconnected):
+        return f"{host} closed the connection without a response"
+    if isinstance(root, ssl.SSLCertVerificationError):
+        return f"certificate of {host} not accepted: {root.verify_message or root.reason}"
+    if isinstance(root, ssl.SSLError):
+        reason = root.reason.replace("_", " ").lower() if root.reason else root.strerror or type(root).__name__
+        return f"TLS with {host} failed: {reason}"
+    if isinstance(exc, (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError)):
+        coding = _CODING.search(str(exc))
+        return f"cannot decode the {coding.group(1) if coding else 'compressed'} body: {_short(root)}"
+    if isinstance(root, OSError) and root.strerror:
+        return f"{root.strerror[:1].lower()}{root.strerror[1:]} ({host})"
+    return None
+
+
+_CODING = re.compile(r"content-encoding: ([\w-]+)")
 
 
 def _short(exc: BaseException) -> str:
@@ -371,4 +444,4 @@ def _short(exc: BaseException) -> str:
         if idx >= 0:
             text = text[idx:]
             break
-    return text.strip("()'\" ")[:200]
+    return " ".join(text.strip("()'\" ").split())[:200]

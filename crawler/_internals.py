@@ -273,6 +273,26 @@ def remove_notice_sink(pool: PoolHooks, key: int) -> None:
         del pool._cache[key]  # del, not pop: the cache (a _PoolCache) notifies when it empties
 
 
+def install_message_sink(pool: PoolHooks, key: int, on_message: Callable[[int, object], None]) -> None:
+    """As `install_notice_sink`, and ``on_message(i, obj)`` gets the message's object too.
+
+    The start-up reports of worker processes travel this way
+    (``crawler.worker.serve``): ready, or what failed (no stock alternative:
+    the Pool replaces a worker that dies in its initializer, forever).
+    """
+    pool._cache[key] = _MessageSink(on_message)
+
+
+class _MessageSink:
+    __slots__ = ("_on_message",)
+
+    def __init__(self, on_message: Callable[[int, object], None]) -> None:
+        self._on_message = on_message
+
+    def _set(self, i: int, obj: object) -> None:
+        self._on_message(i, obj)
+
+
 class _NoticeSink:
     __slots__ = ("_on_notice",)
 

@@ -14,12 +14,24 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..config import CrawlConfig
-from ..page import ROBOTS, SITEMAP, Page, PageResult, Result, RobotsResult, SitemapResult, Task
+from ..page import (
+    NODE_FIELDS,
+    RECORD_FIELDS,
+    ROBOTS,
+    SITEMAP,
+    STATE_FIELDS,
+    Page,
+    PageResult,
+    Result,
+    RobotsResult,
+    SitemapResult,
+    Task,
+)
 from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
@@ -42,7 +54,17 @@ ROBOTS_MAX_BYTES = 512 * 1024  # Google reads the first 500 KiB; so do we
 #: parsing: its slot goes back before the page is parsed (see `process`).
 SLOW_RESPONSE_MS = 30.0
 
+#: Titles and ``--select`` values are cut to this many characters, the last an
+#: ellipsis: a 5 MB ``<title>`` made a CSV cell no spreadsheet (nor Python's csv
+#: module, 128 KiB a field by default) reads.
+TEXT_MAX = 1000
+
 log = logging.getLogger(__name__)
+
+
+def capped(text: str) -> str:
+    """``text``, or its first `TEXT_MAX` - 1 characters and "…" when it is longer."""
+    return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "\u2026"
 
 # One page parsed at a time per process. Parsing is CPU work under the
 # process's GIL: when a wave of responses came in at -c 64, some 30 threads
@@ -241,7 +263,7 @@ def _parse_into(page: Page, task: Task, fetched: Fetched,
             page.ok = False
             return (), None
         links, refused = _follow(page, task, parsed, fetched, config)
-    page.title = parsed.title
+    page.title = parsed.title if parsed.title is None or len(parsed.title) <= TEXT_MAX else capped(parsed.title)
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
     if parsed.soup is not None:
@@ -299,13 +321,45 @@ def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
         page.error = page.error or f"extract: {type(exc).__name__}: {exc}"[:200]
         page.ok = False
         return
-    if fields:
-        page.extra.update(fields)
+    if fields is None:
+        return
+    if not isinstance(fields, Mapping):
+        # Not a crash of the worker (an `internal` record): the hook's mistake, said on its page.
+        page.error = page.error or f"extract: the hook returned {type(fields).__name__}, not a dict or None"
+        page.ok = False
+        return
+    extra = page.extra
+    for key, value in fields.items():
+        if key in _RESERVED:
+            _warn_reserved(key)
+            continue
+        # Values the output writes as text anyway (JSON's default=str, CSV's str()) become
+        # text here: any object could fail to cross the pipe to the main process.
+        extra[key] = value if value is None or isinstance(value, _PLAIN_VALUES) else str(value)
+
+
+#: Record fields a hook's field of the same name must not replace (dropped, with a warning).
+_RESERVED = frozenset(RECORD_FIELDS + STATE_FIELDS + NODE_FIELDS)
+_PLAIN_VALUES = (str, int, float, list, tuple, dict)
+_warned: set[str] = set()
+
+
+def _warn_reserved(key: str) -> None:
+    # Once per key per process: a hook runs on every page.
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("extract hook: %r is a record field; the hook's value for it is dropped", key)
 
 
 def _run_select(selectors: Sequence[Compiled], page: Page, soup: BeautifulSoup) -> dict[str, Any]:
     try:
-        return run_selectors(selectors, soup)
+        fields = run_selectors(selectors, soup)
+        for name, value in fields.items():
+            if isinstance(value, str):
+                fields[name] = capped(value)
+            elif isinstance(value, list):
+                fields[name] = [capped(v) if isinstance(v, str) else v for v in value]
+        return fields
     except Exception as exc:  # a matcher bug on one odd page must not kill the worker
         page.error = page.error or f"extract: {type(exc).__name__}: {exc}"[:200]
         page.ok = False

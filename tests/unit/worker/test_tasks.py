@@ -364,3 +364,65 @@ def test_a_forked_process_starts_with_the_parse_gate_free():
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         worker._parse_gate.release()
+
+
+# -- issue 16: hook results, long texts -------------------------------------------------------
+
+
+@pytest.mark.parametrize("returned", [["a", "b"], "text", 0, ("h1", "x")])
+def test_extract_hook_returning_a_non_dict_is_an_extract_error(setup, returned):
+    # Defect 7: it was an `internal:` record (the worker's task raised).
+    init, rs = setup
+    worker.init_worker(CrawlConfig(), lambda url, soup: returned)
+    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.ok is False
+    assert page.error == f"extract: the hook returned {type(returned).__name__}, not a dict or None"
+    assert page.title == "t"
+
+
+def test_extract_hook_fields_clashing_with_record_fields_are_dropped_with_one_warning(setup, caplog, monkeypatch):
+    init, rs = setup
+    monkeypatch.setattr(worker, "_warned", set())
+    worker.init_worker(CrawlConfig(), lambda url, soup: {"title": "mine", "status": 1, "h1": "x"})
+    for path in ("/", "/2"):
+        rs.add(responses.GET, f"http://a.test{path}", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    with caplog.at_level("WARNING", logger="crawler.worker.tasks"):
+        pages = [worker.process(Task(f"http://a.test{path}")).page for path in ("/", "/2")]
+    for page in pages:
+        assert page.ok is True
+        assert page.extra == {"h1": "x"}
+        assert page.to_dict()["title"] == "t"
+        assert page.to_dict()["status"] == 200
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["extract hook: 'title' is a record field; the hook's value for it is dropped",
+                        "extract hook: 'status' is a record field; the hook's value for it is dropped"]
+
+
+def test_extract_hook_values_that_may_not_pickle_become_text(setup):
+    init, rs = setup
+    worker.init_worker(CrawlConfig(), lambda url, soup: {"when": threading.Lock(), "n": 3, "none": None})
+    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    result = worker.process(Task("http://a.test/"))
+    assert isinstance(result.page.extra["when"], str)
+    assert result.page.extra["n"] == 3
+    assert result.page.extra["none"] is None
+    import pickle
+
+    pickle.dumps(result)  # crosses the pipe
+
+
+def test_long_title_and_selected_values_are_capped(setup):
+    # Defect 13: a 5 MB <title> went whole into the record.
+    init, rs = setup
+    worker.init_worker(CrawlConfig(select=[Selector("h1", "h1"), Selector("ps", "p", many=True)]))
+    big = "T" * 2_000_000  # three of them: within the default --max-bytes
+    rs.add(responses.GET, "http://a.test/",
+           body=f"<title>{big}</title><h1>{big}</h1><p>{big}</p><p>short</p>".encode(),
+           headers={"Content-Type": "text/html"})
+    page = worker.process(Task("http://a.test/")).page
+    assert page.ok is True
+    assert page.title == "T" * (worker.TEXT_MAX - 1) + "\u2026"
+    assert page.extra["h1"] == page.title
+    assert page.extra["ps"] == [page.title, "short"]
+    assert worker.capped("x" * worker.TEXT_MAX) == "x" * worker.TEXT_MAX  # at the cap: whole

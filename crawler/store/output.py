@@ -91,9 +91,15 @@ def _dumps(record: dict[str, Any]) -> str:
 def _csv_header(path: str) -> list[str] | None:
     try:
         with open(path, encoding="utf-8", newline="") as f:
-            return next(csv.reader(f), None)
+            header = next(csv.reader(f), None)
     except FileNotFoundError:
         return None
+    # The names the records carry, not the neutralised cells written for them.
+    return None if header is None else [_field_name(cell) for cell in header]
+
+
+def _field_name(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 class _StreamWriter:
@@ -200,7 +206,8 @@ class CsvWriter(_StreamWriter):
                 if key not in extra and key not in self._last and key not in RECORD_FIELDS:
                     extra.append(key)
             self._columns = [*RECORD_FIELDS, *extra, *self._last]
-            self.stream.write(_csv_line(self._columns))
+            # Header cells are neutralised like data cells: a hook's field "=cmd" is a column name.
+            self.stream.write(_csv_line([_cell(name) for name in self._columns]))
         super().write_record(record)
 
     def encode(self, record: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import socket
 import threading
 from collections.abc import Iterator
@@ -163,3 +164,15 @@ def test_bombs_are_cut_at_max_bytes(raw: RawServer, path: str) -> None:
     assert record["bytes"] == 100000, record
     assert record["error"].startswith("truncated"), record
     assert record["title"] == "bomb"
+
+
+# -- defect 13: long texts ----------------------------------------------------------------------
+
+
+def test_five_megabyte_title_is_capped_in_the_csv(raw: RawServer, tmp_path) -> None:
+    out = tmp_path / "out.csv"
+    result = run_cli(raw.url("/bigtitle"), "-o", out, "--retries", "0", "-w", "1", timeout=60)
+    assert result.returncode == 0, result.stderr
+    with open(out, encoding="utf-8", newline="") as f:
+        (row,) = csv.DictReader(f)  # Python's csv reader refuses fields over 128 KiB: the 5 MB cell broke it
+    assert row["title"] == "T" * 999 + "\u2026"

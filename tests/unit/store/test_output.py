@@ -321,3 +321,20 @@ def test_open_writer_format_overrides_extension(tmp_path):
     writer.write(page(1))
     writer.close()
     assert read_csv(path)[0] == list(RECORD_FIELDS)
+
+
+def test_csv_header_cells_neutralised_like_data_cells(tmp_path):
+    # Issue 16, defect 7: an extract hook's field "=cmd" was an unescaped header cell.
+    path = tmp_path / "out.csv"
+    writer = open_writer(str(path))
+    writer.write(page(1, extra={"=cmd|' /C calc'!A0": "x", "+sum": "y", "plain": "z"}))
+    writer.close()
+    header = read_csv(path)[0]
+    assert header[-3:] == ["'=cmd|' /C calc'!A0", "'+sum", "plain"]
+    # Appending reads the header back as the field names the records carry.
+    writer = open_writer(str(path), append=True)
+    writer.write(page(2, extra={"=cmd|' /C calc'!A0": "x2", "+sum": "y2", "plain": "z2"}))
+    writer.close()
+    rows = read_csv(path)
+    assert rows[0] == header
+    assert rows[2][-3:] == ["x2", "y2", "z2"]

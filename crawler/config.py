@@ -33,6 +33,13 @@ DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_URL_LENGTH = 2048  # what sitemaps.org allows, and about what browsers and CDNs accept
 DEFAULT_LEASE_TIMEOUT = 60.0
 DEFAULT_REDIS_OUTAGE = 30.0
+#: Upper bounds (issue 16): beyond them a crawl cannot start (threads, forks) or
+#: never ends (a delay or timeout of years); a value above one is a `ConfigError`.
+MAX_WORKERS = 512
+MAX_CONCURRENCY = 10_000  # also per_host's bound
+MAX_RETRIES = 100
+#: timeout, delay, max_retry_after, lease_timeout, redis_outage: at most a day
+MAX_SECONDS = 86_400.0
 #: ``crawl_id`` and ``node``: short and printable, no braces (Redis key hash tags)
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 
@@ -42,7 +49,7 @@ START_METHODS = (None, "fork", "spawn", "forkserver")
 
 
 def _default_workers() -> int:
-    return os.cpu_count() or 1
+    return min(os.cpu_count() or 1, MAX_WORKERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +133,10 @@ class CrawlConfig:
         _at_least("depth", self.depth, 0)
         if self.max_pages is not None:
             _at_least("max_pages", self.max_pages, 1)
-        _at_least("workers", self.workers, 1)
-        _at_least("concurrency", self.concurrency, 1)
-        _at_least("per_host", self.per_host, 1)
-        _at_least("retries", self.retries, 0)
+        _within("workers", self.workers, 1, MAX_WORKERS)
+        _within("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        _within("per_host", self.per_host, 1, MAX_CONCURRENCY)
+        _within("retries", self.retries, 0, MAX_RETRIES)
         _at_least("max_bytes", self.max_bytes, 1)
         _at_least("max_redirects", self.max_redirects, 0)
         _at_least("max_url_length", self.max_url_length, 16)
@@ -137,6 +144,8 @@ class CrawlConfig:
             _at_least("max_pages_per_host", self.max_pages_per_host, 1)
         for name in ("delay", "timeout", "max_retry_after"):
             value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number of seconds, got {value!r}")
             if value != value:  # NaN compares false with everything
                 raise ConfigError(f"{name} must be a number, got NaN")
         if self.delay < 0:
@@ -145,6 +154,8 @@ class CrawlConfig:
             raise ConfigError(f"timeout must be > 0, got {self.timeout}")
         if self.max_retry_after < 0:
             raise ConfigError(f"max_retry_after must be >= 0, got {self.max_retry_after}")
+        for name in ("delay", "timeout", "max_retry_after", "lease_timeout", "redis_outage"):
+            _at_most_a_day(name, getattr(self, name))
         if self.recrawl_after is not None and not self.recrawl_after >= 0:
             raise ConfigError(f"recrawl_after must be >= 0 seconds, got {self.recrawl_after}")
         if (self.changed_only or self.recrawl_after is not None) and not self.state:
@@ -181,6 +192,19 @@ class CrawlConfig:
             value = getattr(self, name)
             if value is not None and not re.fullmatch(NAME_PATTERN, value):
                 raise ConfigError(f"{name} must be 1-64 letters, digits, '.', '_', '@' or '-', got {value!r}")
+
+
+def _within(name: str, value: int, low: int, high: int) -> None:
+    _at_least(name, value, low)
+    if value > high:
+        raise ConfigError(f"{name} must be at most {high}, got {value if value < 10**30 else 'a larger number'}")
+
+
+def _at_most_a_day(name: str, seconds: float) -> None:
+    # inf and 1e20 pass the lower bounds: a timer that long overflows, or the crawl never ends
+    if isinstance(seconds, (int, float)) and seconds > MAX_SECONDS:
+        shown = f"{seconds:g}" if isinstance(seconds, float) or seconds < 10**30 else "a larger number"
+        raise ConfigError(f"{name} must be at most {MAX_SECONDS:g} seconds (a day), got {shown}")
 
 
 def _at_least(name: str, value: int, low: int) -> None:

@@ -32,6 +32,10 @@ from ..config import (
     DEFAULT_TIMEOUT,
     DEFAULT_USER_AGENT,
     FORMATS,
+    MAX_CONCURRENCY,
+    MAX_RETRIES,
+    MAX_SECONDS,
+    MAX_WORKERS,
     SCOPES,
     CrawlConfig,
     __version__,
@@ -105,18 +109,22 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help="follow only links matching REGEX (repeatable)")
     p.add_argument("--deny", action=_Repeated, default=[], metavar="REGEX",
                    help="never follow links matching REGEX (repeatable)")
-    p.add_argument("-w", "--workers", type=_pos_int, metavar="N", help="worker processes (default: CPU count)")
-    p.add_argument("-c", "--concurrency", type=_pos_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"requests in flight in total (default {DEFAULT_CONCURRENCY})")
-    p.add_argument("--per-host", type=_pos_int, default=DEFAULT_PER_HOST, metavar="N",
+    p.add_argument("-w", "--workers", type=_ints(1, MAX_WORKERS), metavar="N",
+                   help=f"worker processes, at most {MAX_WORKERS} (default: CPU count)")
+    p.add_argument("-c", "--concurrency", type=_ints(1, MAX_CONCURRENCY), default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"requests in flight in total, at most {MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")
+    p.add_argument("--per-host", type=_ints(1, MAX_CONCURRENCY), default=DEFAULT_PER_HOST, metavar="N",
                    help=f"requests in flight per host (default {DEFAULT_PER_HOST})")
-    p.add_argument("--delay", type=_nonneg_float, default=DEFAULT_DELAY, metavar="SECONDS",
-                   help="minimum gap between requests to one host (robots.txt Crawl-delay wins if larger)")
-    p.add_argument("--timeout", type=_pos_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"bound on each whole request, redirects and body included (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--retries", type=_nonneg_int, default=DEFAULT_RETRIES, metavar="N",
-                   help=f"retries on connection errors, timeouts, 429 and 5xx (default {DEFAULT_RETRIES})")
-    p.add_argument("--max-retry-after", type=_nonneg_float, default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",
+    p.add_argument("--delay", type=_seconds(zero=True), default=DEFAULT_DELAY, metavar="SECONDS",
+                   help="minimum gap between requests to one host, at most a day "
+                   "(robots.txt Crawl-delay wins if larger)")
+    p.add_argument("--timeout", type=_seconds(zero=False), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="bound on each whole request, redirects and body included, at most a day "
+                   f"(default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--retries", type=_ints(0, MAX_RETRIES), default=DEFAULT_RETRIES, metavar="N",
+                   help=f"retries on connection errors, timeouts, 429 and 5xx, at most {MAX_RETRIES} "
+                   f"(default {DEFAULT_RETRIES})")
+    p.add_argument("--max-retry-after", type=_seconds(zero=True), default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",
                    help="longest Retry-After honoured; a longer one ends the retries (default 120)")
     p.add_argument("--max-bytes", type=_pos_int, default=DEFAULT_MAX_BYTES, metavar="N",
                    help="largest body read, decompressed (default 10 MiB)")
@@ -142,10 +150,10 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help="with --redis: the crawl's name in Redis (default: a hash of the seeds)")
     p.add_argument("--node", metavar="NAME",
                    help="with --redis: this node's name (default: host name and a hash of the output path)")
-    p.add_argument("--lease-timeout", type=_pos_float, default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
+    p.add_argument("--lease-timeout", type=_seconds(zero=False), default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
                    help="with --redis: a dead node's pages go to other nodes after this long "
                    f"(default {DEFAULT_LEASE_TIMEOUT:g}; live nodes renew their leases)")
-    p.add_argument("--redis-outage", type=_nonneg_float, default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
+    p.add_argument("--redis-outage", type=_seconds(zero=True), default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
                    help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
                    f"(default {DEFAULT_REDIS_OUTAGE:g})")
     p.add_argument("--strict", action="store_true",
@@ -484,12 +492,21 @@ def _nonneg_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
 
 
-def _pos_float(text: str) -> float:
-    return _number(text, float, lambda v: v > 0, "a number > 0")
+def _ints(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def check(text: str) -> int:
+        return _number(text, int, lambda v: low <= v <= high, f"a whole number from {low} to {high}")
+
+    return check
 
 
-def _nonneg_float(text: str) -> float:
-    return _number(text, float, lambda v: v >= 0, "a number >= 0")
+def _seconds(zero: bool) -> Callable[[str], float]:
+    """An argparse type: seconds, > 0 (>= 0 with ``zero``), finite and at most a day."""
+    def check(text: str) -> float:
+        what = f"a number of seconds {'>= 0' if zero else '> 0'} and at most {MAX_SECONDS:g} (a day)"
+        return _number(text, float, lambda v: (v >= 0 if zero else v > 0) and v <= MAX_SECONDS, what)
+
+    return check
 
 
 _N = TypeVar("_N", int, float)

@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import multiprocessing.pool as mpool
 import signal
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import _internals
-from ..worker.serve import RELEASE_JOB, serve_threaded
+from ..errors import CrawlerError
+from ..worker.serve import FAILED, READY, RELEASE_JOB, STARTUP_JOB, serve_threaded
+
+
+class WorkerStartError(CrawlerError):
+    """A worker process could not start (too many threads for the system, a failing
+    initializer): the pool takes no task, rather than replacing it forever."""
 
 
 class ThreadedPool(_internals.PoolHooks):
@@ -46,6 +53,13 @@ class ThreadedPool(_internals.PoolHooks):
         # terminate() in join() forever (1 run in ~50 that had nothing to do).
         # Threads started here (the Pool's handlers) keep it blocked, so a
         # worker they fork later does too.
+        # Start-up reports (crawler.worker.serve): the sink goes in before the
+        # first worker starts (`Process`), so no report can come before it.
+        self._processes, self._threads = processes, max(1, threads)
+        self._ready = 0
+        self._started = threading.Event()
+        self._start_error: str | None = None
+        self._report_sink = False
         blocked = _block_sigterm()
         try:
             # ``spare`` threads more than slots finish the tasks that released theirs.
@@ -63,6 +77,7 @@ class ThreadedPool(_internals.PoolHooks):
                     on_release: Callable[[], None] | None = None) -> mpool.ApplyResult[Any]:
         """`Pool.apply_async`, plus ``on_release()``: called (in the result thread) if the task
         gives its slot back with `release_slot` before it ends; always before ``callback``."""
+        self._check_started()
         kwds = kwds or {}
         if on_release is None:
             return super().apply_async(func, args, kwds, callback, error_callback)
@@ -74,14 +89,50 @@ class ThreadedPool(_internals.PoolHooks):
         return result
 
     def close(self) -> None:
-        # The sink stays in the cache for the pool's life; close() waits for an
-        # empty cache, so it has to go first.
+        # The sinks stay in the cache for the pool's life; close() waits for an
+        # empty cache, so they have to go first.
         _internals.remove_notice_sink(self, RELEASE_JOB)
+        _internals.remove_notice_sink(self, STARTUP_JOB)
         super().close()
 
     def terminate(self) -> None:
         _internals.remove_notice_sink(self, RELEASE_JOB)
+        _internals.remove_notice_sink(self, STARTUP_JOB)
         super().terminate()
+
+    def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # type: ignore[override]  # noqa: N802
+        """`PoolHooks.Process`, with the start-up report sink installed before the first worker."""
+        if not self._report_sink:
+            self._report_sink = True
+            _internals.install_message_sink(self, STARTUP_JOB, self._start_report)
+        return super().Process(ctx, *args, **kwds)
+
+    def _start_report(self, outcome: int, obj: object) -> None:
+        # In the result thread: a worker serves, or could not start.
+        if outcome == READY:
+            self._ready += 1
+            if self._ready >= self._processes:
+                self._started.set()
+        elif outcome == FAILED and self._start_error is None:
+            detail = obj[1] if isinstance(obj, tuple) and len(obj) == 2 else obj
+            self._start_error = str(detail)
+            self._started.set()
+
+    def _check_started(self) -> None:
+        """Wait until every worker serves; raise `WorkerStartError` if one could not start.
+
+        The first task waits for the workers' start-up (they could not have
+        run it sooner); a worker that cannot start would otherwise be
+        replaced by the Pool, dying the same way, for as long as the crawl waits.
+        """
+        while not self._started.wait(0.1):
+            _internals.check_running(self)  # terminated meanwhile: the Pool's own ValueError
+        if self._start_error is not None:
+            advice = ""
+            if "thread" in self._start_error or "MemoryError" in self._start_error:
+                advice = (f" ({self._processes} worker(s) x {self._threads} threads: "
+                          "lower -c/--concurrency or raise -w/--workers)")
+            raise WorkerStartError(f"a worker process could not start: {self._start_error}{advice}")
 
     def _released(self, job: int) -> None:
         # A release notice: the task ``job`` gave its slot back.

@@ -22,6 +22,10 @@ from .. import _internals
 
 #: The job key of release notices on the result pipe (`crawler._internals.NOTICE_JOB`).
 RELEASE_JOB = _internals.NOTICE_JOB
+#: The job key of start-up reports: ``(STARTUP_JOB, READY, None)`` once a worker
+#: serves, ``(STARTUP_JOB, FAILED, "Kind: message")`` when it cannot start.
+STARTUP_JOB = RELEASE_JOB - 1
+READY, FAILED = 0, 1
 
 _task = threading.local()  # in a task thread: the running task's job and how to release its slot
 
@@ -94,6 +98,31 @@ def serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: t
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     inqueue, outqueue, initializer, initargs, _maxtasks, wrap_exception = _internals.worker_args(args)
     _internals.close_unused_ends(inqueue, outqueue)
+    try:
+        runners, sender, tasks, results, idle = _start(threads, spare, initializer, initargs, wrap_exception,
+                                                       outqueue)
+    except Exception as exc:
+        # Dying here would have the Pool start another worker, which dies
+        # the same way, forever: say why instead, and let the pool end the run.
+        _internals.send_results(outqueue, [(STARTUP_JOB, FAILED, (False, f"{type(exc).__name__}: {exc}"))])
+        return
+    _internals.send_results(outqueue, [(STARTUP_JOB, READY, (True, None))])
+    _read_tasks(inqueue, tasks, idle)
+    assert _spares is not None
+    _spares.stop()
+    for _ in runners:
+        tasks.put(None)
+    for thread in runners:
+        thread.join()
+    results.put(None)
+    sender.join()
+
+
+def _start(threads: int, spare: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...],
+           wrap_exception: bool, outqueue: Any) -> tuple[list[threading.Thread], threading.Thread,
+                                                       queue.SimpleQueue[Any], queue.SimpleQueue[Any],
+                                                       threading.Semaphore]:
+    """Run the initializer and start the threads (raises what fails: too many threads, a bad hook)."""
     if initializer is not None:
         initializer(*initargs)
     tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -115,14 +144,7 @@ def serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: t
     sender.start()
     for _ in range(threads):
         start_runner()
-    _read_tasks(inqueue, tasks, idle)
-    _spares.stop()
-    for _ in runners:
-        tasks.put(None)
-    for thread in runners:
-        thread.join()
-    results.put(None)
-    sender.join()
+    return runners, sender, tasks, results, idle
 
 
 def _read_tasks(inqueue: Any, tasks: queue.SimpleQueue[Any], idle: threading.Semaphore) -> None:

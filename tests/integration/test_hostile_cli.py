@@ -58,3 +58,53 @@ def test_distinct_paths_still_run(site: Site, tmp_path: Path) -> None:
     assert len(parse_jsonl((tmp_path / "x.jsonl").read_text())) == 1
     assert json.loads((tmp_path / "x.jsonl.summary.json").read_text())["pages"] == 1
     assert_clean_stderr(result.stderr)
+
+
+# -- defects 2 and 3: numbers without a bound ----------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["-c", "99999999999999999999"], ["--concurrency", "from 1 to 10000"]),
+        (["-w", "99999999999999999999"], ["--workers", "from 1 to 512"]),
+        (["--per-host", "10001"], ["--per-host", "from 1 to 10000"]),
+        (["--timeout", "1e10"], ["--timeout", "at most 86400"]),
+        (["--timeout", "inf"], ["--timeout", "at most 86400"]),
+        (["--delay", "inf"], ["--delay", "at most 86400"]),
+        (["--delay", "1e20"], ["--delay", "at most 86400"]),
+        (["--max-retry-after", "nan"], ["--max-retry-after"]),
+    ],
+    ids=["c", "w", "per-host", "timeout-1e10", "timeout-inf", "delay-inf", "delay-1e20", "retry-after-nan"],
+)
+def test_absurd_numbers_exit_2(argv: list[str], fragments: list[str], site: Site) -> None:
+    assert_usage_error(run_cli(site.url("/"), *argv, timeout=30), *fragments)
+
+
+@pytest.mark.parametrize(("line", "fragment"), [("timeout = inf", "timeout"), ("concurrency = 100000", "10000"),
+                                                ("workers = 100000", "512"), ("delay = 1e20", "delay")])
+def test_absurd_numbers_in_a_config_file_exit_2(line: str, fragment: str, site: Site, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'seeds = ["{site.url("/")}"]\n{line}\n')
+    assert_usage_error(run_cli("--config", config, timeout=30), str(config), fragment)
+
+
+def test_help_says_the_limits() -> None:
+    text = " ".join(run_cli("--help", timeout=30).stdout.split())
+    for limit in ("at most 10000", "at most 512", "at most a day", "at most 100"):
+        assert limit in text
+
+
+def test_a_worker_that_cannot_start_threads_ends_the_run_with_one_line(site: Site) -> None:
+    # 10000 threads of 8 MB stacks do not fit in 3 GB of address space: every
+    # worker fails to start. The stock Pool replaced such workers forever.
+    import resource
+    import subprocess
+
+    from tests.conftest import ROOT, cli_command, cli_env
+
+    def small_address_space() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 10**9, 3 * 10**9))
+
+    result = subprocess.run(cli_command(site.url("/"), "-c", 10000, "-w", 1, "-q"), cwd=ROOT, env=cli_env(),
+                            capture_output=True, text=True, timeout=60, preexec_fn=small_address_space,
+                            stdin=subprocess.DEVNULL, check=False)
+    assert_usage_error(result, "a worker process could not start", "can't start new thread", "lower -c")

@@ -146,3 +146,35 @@ def test_nan_seconds_rejected(name):
     # the CLI refuses NaN; the library must not accept it silently either
     with pytest.raises(ConfigError):
         CrawlConfig(**{name: float("nan")})
+
+
+@pytest.mark.parametrize("options", [
+    {"concurrency": 10**30},
+    {"concurrency": 10_001},
+    {"workers": 513},
+    {"per_host": 10_001},
+    {"retries": 101},
+    {"timeout": float("inf")},
+    {"timeout": 1e10},
+    {"delay": float("inf")},
+    {"delay": 1e20},
+    {"max_retry_after": float("inf")},
+    {"lease_timeout": float("inf")},
+    {"redis_outage": 1e20},
+    {"timeout": 10**400},
+    {"delay": "1"},
+])
+def test_absurd_values_rejected(options):
+    # issue 16: above these the crawl cannot start (threads, forks), overflows a timer, or never ends
+    with pytest.raises(ConfigError, match="at most|must be"):
+        CrawlConfig(**options)
+
+
+def test_limits_themselves_accepted(monkeypatch):
+    from crawler import config
+
+    c = CrawlConfig(concurrency=10_000, workers=512, per_host=10_000, retries=100, timeout=86_400,
+                    delay=86_400, max_retry_after=86_400)
+    assert (c.concurrency, c.workers) == (config.MAX_CONCURRENCY, config.MAX_WORKERS)
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 4096)
+    assert CrawlConfig().workers == 512  # the default never exceeds the bound

@@ -109,8 +109,8 @@ def test_wrong_keys_and_types(tmp_path, text, message):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("depth = -1", "depth: '-1' is not a whole number >= 0"),
-    ("concurrency = 0", "concurrency: '0' is not a whole number >= 1"),
-    ("timeout = 0", "timeout: '0' is not a number > 0"),
+    ("concurrency = 0", "concurrency: '0' is not a whole number from 1 to 10000"),
+    ("timeout = 0", "timeout: '0' is not a number of seconds > 0"),
     ("scope = 'world'", "scope: invalid choice: 'world'"),
     ("format = 'xml'", "format: invalid choice: 'xml'"),
     ("select = ['x=a >']", "select 'x=a >': bad CSS selector"),

@@ -194,3 +194,44 @@ def test_terminate_right_after_start_ends_every_worker() -> None:
                 pytest.fail("a worker outlived terminate()")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def broken_initializer() -> None:
+    raise ImportError("no module named 'missing_hook'")
+
+
+def test_a_worker_that_cannot_start_fails_the_first_task_instead_of_respawning() -> None:
+    # The stock Pool replaces a worker that dies in its initializer, forever (issue 16, defect 2).
+    from crawler.engine.pool import WorkerStartError
+
+    started = time.monotonic()
+    pool = ThreadedPool(2, 2, initializer=broken_initializer, context=multiprocessing.get_context("fork"))
+    try:
+        with pytest.raises(WorkerStartError, match="could not start: ImportError: no module named 'missing_hook'"):
+            pool.apply_async(nap, (0,))
+        with pytest.raises(WorkerStartError):  # and every later one
+            pool.apply_async(nap, (0,))
+    finally:
+        pool.terminate()
+        pool.join()
+    assert time.monotonic() - started < 10
+
+
+def test_too_many_threads_is_a_start_error_with_advice() -> None:
+    from crawler.engine.pool import WorkerStartError
+
+    # Only the forked workers see it: the Pool's own handler threads start before.
+    pool = ThreadedPool(1, 4, initializer=_patch_thread_start, context=multiprocessing.get_context("fork"))
+    try:
+        with pytest.raises(WorkerStartError, match=r"can't start new thread \(1 worker\(s\) x 4 threads: lower -c"):
+            pool.apply_async(nap, (0,))
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _patch_thread_start() -> None:
+    def no_threads(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    threading.Thread.start = no_threads  # type: ignore[method-assign]  # in the forked worker only

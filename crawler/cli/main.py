@@ -380,7 +380,7 @@ def _crawl(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: 
         # Records already written stay: each was committed in Redis first.
         fail(f"{exc}; stopped (records written so far are kept; run the command again to resume)",
               EXIT_REDIS_LOST)
-        line = summary(crawler.stats)
+        line = summary(crawler.stats, tally.retries)
         runlog.info("%s", line)
         return EXIT_REDIS_LOST
     except CrawlerError as exc:
@@ -388,7 +388,7 @@ def _crawl(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: 
     except Exception as exc:  # no traceback for users; -v shows it
         logging.getLogger("crawler").debug("internal error", exc_info=True)
         return fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", EXIT_NOTHING)
-    line = summary(stats)
+    line = summary(stats, tally.retries)  # the records' retries, as the summary file counts them
     runlog.info("%s", line)
     if not args.quiet:
         print(line, file=sys.stderr)

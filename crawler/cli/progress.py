@@ -40,27 +40,38 @@ class Progress:
         self.bar.close()
 
 
-def summary(stats: CrawlStats) -> str:
-    """The one-line end-of-run summary."""
-    line = (f"crawler: {stats.pages} pages, {stats.errors} errors, {stats.elapsed:.1f} s, "
+def summary(stats: CrawlStats, retries: int | None = None) -> str:
+    """The one-line end-of-run summary.
+
+    ``retries``: the retries to show (the CLI passes its `RunSummary`'s, the
+    records' ``attempts - 1``, so that line and summary file say one number);
+    by default ``stats.retries``, which also counts robots.txt and sitemap retries.
+    """
+    retries = stats.retries if retries is None else retries
+    line = (f"crawler: {_count(stats.pages, 'page')}, {_count(stats.errors, 'error')}, {stats.elapsed:.1f} s, "
             f"{stats.rate:.1f} pages/s")
-    if stats.retries:
-        line += f", {stats.retries} retries"
+    if retries:
+        line += f", {_count(retries, 'retry', 'retries')}"
     if stats.robots_refused:
         line += f", {stats.robots_refused} refused by robots.txt"
     if stats.changes:
         line += ", " + ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged", "gone")
                                  if stats.changes[k])
     if stats.sitemaps:
-        line += f", {stats.sitemap_urls} URLs from {stats.sitemaps} sitemaps"
+        line += f", {_count(stats.sitemap_urls, 'URL')} from {_count(stats.sitemaps, 'sitemap')}"
     if stats.host_capped:
         line += f", {stats.host_capped} left out by --max-pages-per-host"
     not_followed = sum(stats.refused[reason] for reason in LINK_REASONS)
     if not_followed:
         reasons = ", ".join(f"{reason} {stats.refused[reason]}" for reason in LINK_REASONS if stats.refused[reason])
-        line += f", {not_followed} links not followed ({reasons})"
+        line += f", {_count(not_followed, 'link')} not followed ({reasons})"
     if stats.redis_calls is not None:
         line += f", node {stats.node}, {stats.redis_calls / max(stats.pages, 1):.1f} Redis calls/page"
     if stats.stopped_by:
         line += f" (stopped by {stats.stopped_by})"
     return line
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 page``, ``2 pages``, ``0 pages``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"

@@ -108,3 +108,34 @@ def test_a_worker_that_cannot_start_threads_ends_the_run_with_one_line(site: Sit
                             capture_output=True, text=True, timeout=60, preexec_fn=small_address_space,
                             stdin=subprocess.DEVNULL, check=False)
     assert_usage_error(result, "a worker process could not start", "can't start new thread", "lower -c")
+
+
+# -- defect 9: the summary line and the summary file agree ------------------------------
+def test_summary_line_and_file_count_the_same_retries(site: Site, tmp_path: Path) -> None:
+    # robots.txt answers 503: it is retried (twice by default), the page is not;
+    # the line said "2 retries" while the file said 0.
+    out = tmp_path / "x.jsonl"
+    site.robots = 503
+    try:
+        result = run_cli(site.url("/"), "-o", out, "--no-progress", "-w", 1, timeout=60)
+        robots_hits = site.hits().get("/robots.txt", 0)
+    finally:
+        site.reset()
+    assert robots_hits == 3, robots_hits  # the premise: robots.txt was retried
+    summary = json.loads((tmp_path / "x.jsonl.summary.json").read_text())
+    line = result.stderr.strip().splitlines()[-1]
+    assert summary["retries"] == 0
+    assert "retr" not in line, line
+    assert line.startswith("crawler: 1 page, 1 error, "), line  # singulars
+    assert_clean_stderr(result.stderr)
+
+
+def test_summary_line_retries_are_the_records_retries(site: Site, tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    site.reset()
+    result = run_cli(site.url("/flaky/hostile-cli?fail=1"), "-o", out, "--no-progress", "-w", 1, timeout=60)
+    summary = json.loads((tmp_path / "x.jsonl.summary.json").read_text())
+    line = result.stderr.strip().splitlines()[-1]
+    assert summary["retries"] == 1
+    assert line.startswith("crawler: 1 page, 0 errors, "), line
+    assert ", 1 retry" in line, line

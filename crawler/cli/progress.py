@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import sys
 import time
 from typing import TextIO
@@ -20,9 +20,10 @@ class Progress:
         from tqdm import tqdm  # only runs that show a bar pay for importing it
 
         stream = stream or sys.stderr
-        # A pseudo-terminal may report 0 columns, where tqdm would draw nothing.
-        width = shutil.get_terminal_size((100, 20)).columns
-        self.bar = tqdm(file=stream, unit=" pages", ncols=width if width > 0 else 100, mininterval=0.25)
+        # Both given: a pseudo-terminal may report a 0x0 size (script -c,
+        # some CI runners), and tqdm draws nothing in 0 columns or 0 rows.
+        columns, rows = terminal_size(stream)
+        self.bar = tqdm(file=stream, unit=" pages", ncols=columns, nrows=rows, mininterval=0.25)
         self._last = 0.0
 
     def on_page(self, page: Page) -> None:
@@ -38,6 +39,26 @@ class Progress:
         """Show the final counts and leave the bar."""
         self.bar.set_postfix(errors=self.crawler.stats.errors, queued=self.crawler.queued(), refresh=False)
         self.bar.close()
+
+
+def terminal_size(stream: TextIO, fallback: tuple[int, int] = (100, 20)) -> tuple[int, int]:
+    """Columns and rows of the terminal ``stream`` writes to: ``COLUMNS``/``LINES``,
+    else what the terminal says, else ``fallback`` for each that is 0 or unknown."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        columns, rows = size.columns, size.lines
+    except (AttributeError, ValueError, OSError):  # no descriptor, or not a terminal
+        columns = rows = 0
+    columns = _env_int("COLUMNS") or columns or fallback[0]
+    rows = _env_int("LINES") or rows or fallback[1]
+    return columns, rows
+
+
+def _env_int(name: str) -> int:
+    try:
+        return max(int(os.environ.get(name, "")), 0)
+    except ValueError:
+        return 0
 
 
 def summary(stats: CrawlStats, retries: int | None = None) -> str:

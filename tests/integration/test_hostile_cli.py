@@ -139,3 +139,24 @@ def test_summary_line_retries_are_the_records_retries(site: Site, tmp_path: Path
     assert summary["retries"] == 1
     assert line.startswith("crawler: 1 page, 0 errors, "), line
     assert ", 1 retry" in line, line
+
+
+# -- defect 8: a terminal that reports 0x0 ------------------------------------------------
+def test_progress_bar_under_script_on_a_0x0_terminal(site: Site, tmp_path: Path) -> None:
+    import shlex
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT, cli_command, cli_env
+
+    if shutil.which("script") is None or shutil.which("stty") is None:
+        pytest.skip("needs script(1) and stty (util-linux, coreutils)")
+    command = shlex.join(cli_command(site.url("/"), "-o", tmp_path / "x.jsonl", "-w", 1))
+    env = cli_env()
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    result = subprocess.run(["script", "-qec", f"stty rows 0 cols 0; {command}", "/dev/null"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert result.returncode == 0, result.stdout
+    assert "1 pages [" in result.stdout or "1 page [" in result.stdout, result.stdout  # tqdm's own counter
+    assert "Traceback" not in result.stdout

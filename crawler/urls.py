@@ -66,15 +66,44 @@ def normalize_url(url: str, encoding: str = "utf-8") -> str:
     return plain if plain is not None else _canonical(url, encoding)
 
 
+#: What the URL standard strips from both ends of a URL: C0 controls and space
+#: (Python's strip() also took no-break and ideographic spaces, part of a URL).
+_C0_SPACE = "".join(map(chr, range(0x21)))
+
+
+def whatwg_href(href: str) -> str:
+    """``href`` cleaned as the URL standard cleans an http(s) URL before parsing it.
+
+    Leading and trailing C0 controls and spaces stripped, every tab and
+    newline removed, and ``\\`` read as ``/`` up to the query or fragment.
+
+    >>> whatwg_href(" \\a\\b\t\n?x\\y ")
+    '/a/b?x\\y'
+    """
+    if href[:1] <= " " or href[-1:] <= " ":  # an empty href too: stripping it is free
+        href = href.strip(_C0_SPACE)
+    if "\t" in href or "\n" in href or "\r" in href:
+        href = href.replace("\t", "").replace("\n", "").replace("\r", "")
+    if "\\" in href:
+        end = len(href)
+        for mark in "?#":
+            at = href.find(mark)
+            if 0 <= at < end:
+                end = at
+        href = href[:end].replace("\\", "/") + href[end:]
+    return href
+
+
 def _canonical(url: str, encoding: str) -> str:
-    parts = urlsplit(url.strip())
+    url = whatwg_href(url)
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in HTTP_SCHEMES:
         raise ValueError(f"not an http(s) URL: {url!r}")
     if not parts.hostname:
         raise ValueError(f"URL has no host: {url!r}")
     port = parts.port  # raises ValueError on a port that is not a number
-    canon = canonicalize_url(url.strip(), encoding=encoding)
+    canon = canonicalize_url(url, encoding=encoding)
     parts = urlsplit(canon)
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal

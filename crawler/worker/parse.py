@@ -30,7 +30,7 @@ from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encodi
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
-from ..urls import normalize_url, origin_of
+from ..urls import normalize_url, origin_of, whatwg_href
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LINK_TAGS = ["a", "area"]
@@ -131,7 +131,7 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
     for tag in root.iter("base"):
         href = tag.get("href")
         if href is not None:  # the first <base> with an href counts, even an empty one
-            base = urljoin(url, href.strip())
+            base = urljoin(url, whatwg_href(href))
             break
     anchors = [(href, tag.get("rel") or "") for tag in root.iter(_LINK_TAGS) if (href := tag.get("href")) is not None]
     metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
@@ -206,7 +206,7 @@ def _parse_events(utf8: bytes, url: str, encoding: str) -> Parsed:
     # lxml calls only the target methods that exist; lxml-stubs' ParserTarget
     # wants comment() too, which would cost a call per comment for nothing.
     etree.fromstring(utf8, etree.HTMLParser(target=found, encoding="utf-8"))  # type: ignore[arg-type]
-    base = url if found.base is None else urljoin(url, found.base.strip())
+    base = url if found.base is None else urljoin(url, whatwg_href(found.base))
     return _assemble(found.title, found.anchors, found.metas, base, encoding)
 
 
@@ -274,7 +274,7 @@ def _title(soup: BeautifulSoup) -> str | None:
 def _base_url(soup: BeautifulSoup, url: str) -> str:
     base = soup.find("base", href=True)
     if base is not None:
-        href = str(base["href"]).strip()
+        href = whatwg_href(str(base["href"]))
         if href:
             return urljoin(url, href)
     return url
@@ -293,8 +293,7 @@ def _resolve_all(anchors: list[tuple[str, str]], base: str, encoding: str) -> tu
     seen: set[str] = set()
     followed: set[str] = set()
     for href, rel in anchors:
-        href = href.strip()
-        if href in memo:
+        if href in memo:  # resolve_link strips and cleans what it resolves
             link = memo[href]
         else:
             link = memo[href] = resolve_link(base, href, encoding)
@@ -310,7 +309,8 @@ def _resolve_all(anchors: list[tuple[str, str]], base: str, encoding: str) -> tu
 
 @lru_cache(maxsize=8192)
 def _join_dir(directory: str, href: str) -> str:
-    return _join_plain(directory, href) or urljoin(directory, href)
+    # An href urljoin takes is cleaned first (as browsers do): "a\\b" is "a/b".
+    return _join_plain(directory, href) or urljoin(directory, whatwg_href(href))
 
 
 _PLAIN_RELATIVE = re.compile(r"(?:\.\.?/)*[^:?#\\\s]*")
@@ -349,30 +349,53 @@ def _join_plain(directory: str, href: str) -> str | None:
 def resolve_link(base: str, href: str, encoding: str = "utf-8") -> str | None:
     """``href`` made absolute against ``base`` and canonical, or None if not http(s).
 
+    ``href`` is read as browsers read it on a page served over http(s) (the
+    URL standard: `crawler.urls.whatwg_href`). The usual links take the fast
+    paths below as they are; what is left to clean, normalize_url cleans.
     ``encoding`` is the page's: browsers percent-encode a link's query in it.
     """
     scheme_end = href.find(":")
     if href.startswith("/"):
         # Before the scheme test: "//host:port/…" has a ":" too.
-        absolute = base[: base.find(":") + 1] + href if href.startswith("//") else origin_of(base) + href
+        second = href[1:2]
+        if second not in _SECOND_SLASH:
+            absolute = origin_of(base) + href
+        elif second != "/":  # "/\\h", "/\t/h": a host may follow, once cleaned
+            absolute = urljoin(base, whatwg_href(href))
+        elif href.startswith("/", 2):  # "///h/x": the URL standard skips every slash before the host
+            absolute = base[: base.find(":") + 3] + href.lstrip("/")
+        else:
+            absolute = base[: base.find(":") + 1] + href
     elif scheme_end > 0:
         scheme = href[:scheme_end].lower()
         if scheme in ("http", "https"):
-            absolute = href  # the common absolute link skips urljoin
+            if href.startswith("//", scheme_end + 1) and not href.startswith("/", scheme_end + 3):
+                absolute = href  # the common absolute link skips urljoin
+            else:
+                rest = whatwg_href(href[scheme_end + 1:])
+                if base.startswith(scheme + ":") and not rest.startswith("//"):
+                    # "http:x" on an http page is relative to it (the URL standard; urljoin agrees).
+                    absolute = urljoin(base, rest)
+                else:  # "https:h/x" on an http page, "http:///h/x": the host follows, after any slashes
+                    absolute = f"{scheme}://{rest.lstrip('/')}"
         elif scheme.isalpha() and "/" not in href[:scheme_end]:
             return None  # javascript:, mailto:, tel:, data: …
         else:
-            absolute = urljoin(base, href)
+            absolute = urljoin(base, whatwg_href(href))
     elif href.startswith("#"):
         absolute = base  # the page itself: the canonical form drops the fragment
-    elif href and href[0] != "?" and "?" not in base and base.count("/") > 2:
+    elif href and href[0] > " " and href[0] != "?" and "?" not in base and base.count("/") > 2:
         # A relative path depends only on the base's directory, which pages
         # of one directory share: cache the join per directory. (A base with
         # no path at all, "http://h" from a <base href>, has no directory to cut.)
         absolute = _join_dir(base[: base.rfind("/") + 1], href)
     else:
-        absolute = urljoin(base, href)
+        absolute = urljoin(base, whatwg_href(href))
     try:
         return normalize_url(absolute, encoding)
     except ValueError:
         return None
+
+
+#: What, second in an href beginning with "/", makes it a scheme-relative one (once cleaned).
+_SECOND_SLASH = frozenset("/\\\t\n\r")

@@ -183,3 +183,15 @@ def test_fast_path_matches_full_canonicalisation():
                                  "http://a.com/b?x=1", "HTTP://a.com/", "http://a.com/a//b"])
 def test_fast_path_leaves_the_hard_cases_to_w3lib(url):
     assert urls._plain(url) is None
+
+
+@pytest.mark.parametrize("url", ["http://user:secret@a.test/x", "http://user@a.test/x", "http://:pw@A.test:80/x",
+                                 "http://u%40x:p@a.test/x"])
+def test_user_info_is_dropped(url):
+    # Issue 16, defect 4: credentials never reach a record, nor make a URL distinct.
+    assert normalize_url(url) == "http://a.test/x"
+
+
+def test_only_c0_and_space_are_stripped():
+    assert normalize_url(" \t\x00http://a.test/x?q=1\x1f ") == "http://a.test/x?q=1"
+    assert normalize_url("http://a.test/x\u3000") == "http://a.test/x%E3%80%80"

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 #: ``python -m crawler NAME …``: commands other than a crawl
 SUBCOMMANDS = ("merge", "status", "demo")
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+#: seconds after a SIGINT/SIGTERM within which another is the same request to stop
+_REPEAT_GRACE = 1.0
 
 
 class _Repeated(argparse.Action):
@@ -262,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _subcommand(argv[0], argv[1:])
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before or after the crawl (reading stdin, writing the summary)
+        print("crawler: interrupted", file=sys.stderr)
+        return _SIGNAL_EXIT["SIGINT"]
     finally:
         teardown_logging()
 
@@ -362,12 +368,17 @@ def _main(argv: Sequence[str] | None) -> int:
     runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
     crawler = Crawler(config)
     tally = RunSummary()
-    status = _crawl(crawler, seeds, args, tally)
-    if manifest is not None and status != EXIT_USAGE:  # exit 2 here: the output could not be opened
-        try:
-            write_summary(manifest, tally.manifest(crawler.stats, status, config.output))
-        except OSError as exc:
-            fail(f"cannot write summary {manifest!r}: {exc.strerror or exc}", status)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        status = _crawl(crawler, seeds, args, tally)
+        if manifest is not None and status != EXIT_USAGE:  # exit 2 here: the output could not be opened
+            try:
+                write_summary(manifest, tally.manifest(crawler.stats, status, config.output))
+            except OSError as exc:
+                fail(f"cannot write summary {manifest!r}: {exc.strerror or exc}", status)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     runlog.info("exit status %d%s", status, f", summary {manifest}" if manifest else "")
     return status
 
@@ -385,6 +396,9 @@ def _crawl(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: 
         return EXIT_REDIS_LOST
     except CrawlerError as exc:
         return fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:  # a second Ctrl-C, a while after the first: stopped where it was
+        stats = crawler.stats
+        stats.stopped_by = stats.stopped_by or "SIGINT"
     except Exception as exc:  # no traceback for users; -v shows it
         logging.getLogger("crawler").debug("internal error", exc_info=True)
         return fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", EXIT_NOTHING)
@@ -409,6 +423,7 @@ def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: Ru
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     owner = os.getpid()
+    first: list[float] = []  # when the first signal came
 
     def on_signal(signum: int, frame: Any) -> None:
         if os.getpid() != owner:
@@ -419,20 +434,37 @@ def _run(crawler: Crawler, seeds: list[str], args: argparse.Namespace, tally: Ru
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.kill(os.getpid(), signal.SIGTERM)
             return
-        crawler.stop(signal.Signals(signum).name)
-        # A second Ctrl-C means "now": the default handlers take over.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        now = time.monotonic()
+        if not first:
+            first.append(now)
+            crawler.stop(signal.Signals(signum).name)
+            return
+        if now - first[0] < _REPEAT_GRACE:
+            # The same stop said twice (a key held, a group signal and a kill):
+            # the crawl is stopping already, and the summary still to be written.
+            return
+        # A later one means "now": Ctrl-C ends the crawl where it is (the
+        # summary is still written), SIGTERM ends the process.
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     for sig in previous:
         signal.signal(sig, on_signal)
     try:
         return crawler.run(seeds)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # The crawl is over; a signal now (a Ctrl-C pressed twice) must not
+        # keep the summary from being written. _main restores the handlers.
+        for sig in previous:
+            signal.signal(sig, _after_the_crawl)
         if progress is not None:
             progress.close()
+
+
+def _after_the_crawl(signum: int, frame: Any) -> None:
+    """SIGINT/SIGTERM once the crawl has stopped: the summary is being written; exit after it."""
 
 
 def _name_the_node(config: CrawlConfig, seeds: list[str], quiet: bool) -> CrawlConfig:

@@ -160,3 +160,41 @@ def test_progress_bar_under_script_on_a_0x0_terminal(site: Site, tmp_path: Path)
     assert result.returncode == 0, result.stdout
     assert "1 pages [" in result.stdout or "1 page [" in result.stdout, result.stdout  # tqdm's own counter
     assert "Traceback" not in result.stdout
+
+
+# -- defect 6: two SIGINTs a few ms apart ---------------------------------------------------
+@pytest.mark.parametrize("gap", [0.0, 0.005, 0.05], ids=["same-moment", "5ms", "50ms"])
+def test_second_sigint_right_after_the_first_still_writes_the_summary(gap: float, site: Site,
+                                                                      tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT, cli_command, cli_env, kill_group
+
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("".join(site.url(f"/slow?s=3&i=hostile{gap}-{i}") + "\n" for i in range(4))
+                     + "".join(site.url(f"/graph/{i}") + "\n" for i in range(4)))
+    out = tmp_path / "x.jsonl"
+    proc = subprocess.Popen(cli_command(seeds, "-o", out, "-w", 1, "-c", 8, "--per-host", 8, "--retries", 0), cwd=ROOT,
+                            env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 4):
+            time.sleep(0.02)
+        assert proc.poll() is None, "the crawl ended before it was signalled"
+        proc.send_signal(signal.SIGINT)
+        if gap:
+            time.sleep(gap)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        kill_group(proc.pid)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "KeyboardInterrupt" not in stderr, stderr
+    summary = json.loads((tmp_path / "x.jsonl.summary.json").read_text())
+    assert summary["stopped_by"] == "SIGINT"
+    assert summary["exit_status"] == 130
+    assert summary["pages"] == len(parse_jsonl(out.read_text())) >= 4

@@ -22,7 +22,7 @@ Issue 16: ``/br``, ``/zstd`` (the page in that coding), ``/brbomb``,
 Location), ``/badlocation`` (``Location: http://[::1/``), ``/userinfo``
 (a redirect to this server's ``/ok`` with ``user:pass@``), ``/refuse`` (RST
 before any answer), ``/bigtitle`` (a 5 MB ``<title>``), ``/badgzip``, ``/badbr``
-(plain text sent as gzip, br).
+(plain text sent as gzip, br), ``/clte`` (Content-Length and chunked both, kept alive).
 """
 
 from __future__ import annotations
@@ -212,6 +212,13 @@ def _badcoding(coding: bytes) -> Callable[[socket.socket], None]:
     return lambda conn: conn.sendall(reply)
 
 
+def _clte(conn: socket.socket) -> bool:
+    # Both framings (RFC 9112 6.3: the connection must be closed after such a message).
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(HINTED) + HINTED + b"\r\n0\r\n\r\n")
+    return True
+
+
 def _refuse(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
 
@@ -225,6 +232,7 @@ SCENARIOS.update({
     "/brbomb": _coding("br", True), "/zstdbomb": _coding("zstd", True),
     "/hints": _hints, "/switch": _switch, "/nolocation": _nolocation, "/badlocation": _badlocation,
     "/refuse": _refuse, "/bigtitle": _bigtitle, "/badgzip": _badcoding(b"gzip"), "/badbr": _badcoding(b"br"),
+    "/clte": _clte,
 })
 
 

@@ -158,7 +158,8 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
     start = time.monotonic()
     with Deadline(config.timeout) as deadline:
         try:
-            with _get(session, url, config.max_redirects, deadline, result, _conditional(validators)) as resp:
+            conditional = _conditional(validators)
+            with _get(session, url, config.max_redirects, deadline, result, conditional) as resp:
                 result.status = resp.status_code
                 if resp.status_code < 200:
                     # Interim responses are skipped (crawler._internals.SkipInterimResponses):
@@ -170,7 +171,17 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 result.robots_tag = resp.headers.get("X-Robots-Tag")
                 result.etag = resp.headers.get("ETag")
                 result.last_modified = resp.headers.get("Last-Modified")
-                _read_body(resp, result, limit, deadline.at)
+                headers = resp.headers
+                if "Transfer-Encoding" in headers and "Content-Length" in headers:
+                    # Framed twice: which framing a server meant is in doubt (RFC 9112
+                    # 6.3: close after it). The connection goes back to the pool when
+                    # the body is read: closed, it is not reused.
+                    connection = resp.raw.connection
+                    _read_body(resp, result, limit, deadline.at)
+                    if connection is not None:
+                        connection.close()
+                else:
+                    _read_body(resp, result, limit, deadline.at)
                 if deadline.expired:  # cut at the very end: the body may lack its tail
                     raise TimeoutError("body not read within the timeout")
                 status = resp.status_code
@@ -181,6 +192,8 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                         result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 elif status < 200:
                     result.error = f"http: {status} {resp.reason or ''}".rstrip() + " (not a final response)"
+                elif status == 304 and not conditional:
+                    result.error = "http: 304 Not Modified to a request that was not conditional"
                 elif 300 <= status < 400 and status != 304:
                     # A redirect status that _get did not follow: every not-ok record names its error.
                     result.error = (f"redirects: {status} without Location" if "Location" not in resp.headers

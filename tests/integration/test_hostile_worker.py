@@ -176,3 +176,13 @@ def test_five_megabyte_title_is_capped_in_the_csv(raw: RawServer, tmp_path) -> N
     with open(out, encoding="utf-8", newline="") as f:
         (row,) = csv.DictReader(f)  # Python's csv reader refuses fields over 128 KiB: the 5 MB cell broke it
     assert row["title"] == "T" * 999 + "\u2026"
+
+
+def test_connection_framed_twice_is_not_reused(raw: RawServer) -> None:
+    # Content-Length and chunked both: the page is read (chunked wins, as RFC 9112 says),
+    # then its connection closed; the next URL comes on a new one.
+    before = raw.connections
+    records = crawl(raw, "/clte", "/keepalive", args=("--no-robots",))
+    assert (records["/clte"]["ok"], records["/clte"]["title"]) == (True, "hinted"), records["/clte"]
+    assert (records["/keepalive"]["ok"], records["/keepalive"]["title"]) == (True, "ok"), records["/keepalive"]
+    assert raw.connections - before == 2

@@ -465,3 +465,30 @@ def test_requests_reads_the_environment_only_when_it_holds_something(monkeypatch
     if not matters:
         session.trust_env = True
         assert session.merge_environment_settings("https://h.test/", {}, None, None, None)["verify"] == verify
+
+
+# -- issue 16, defect 12: every not-ok response names its error ----------------------------------
+
+
+def test_304_to_an_unconditional_request_names_its_error(mocked):
+    mocked.add(responses.GET, "http://a.test/", status=304)
+    f = get("http://a.test/")
+    assert f.status == 304
+    assert f.error == "http: 304 Not Modified to a request that was not conditional"
+
+
+def test_304_to_a_conditional_request_is_no_error(mocked):
+    mocked.add(responses.GET, "http://a.test/", status=304)
+    f = fetch("http://a.test/", CrawlConfig(), validators=('"v1"', None))
+    assert f.status == 304
+    assert f.error is None
+
+
+@pytest.mark.parametrize(("status", "headers", "error"), [
+    (302, {}, "redirects: 302 without Location"),
+    (300, {"Location": "/x"}, "redirects: 300 Multiple Choices not followed"),
+    (305, {}, "redirects: 305 without Location"),
+])
+def test_redirect_status_not_followed_names_its_error(mocked, status, headers, error):
+    mocked.add(responses.GET, "http://a.test/", status=status, headers=headers)
+    assert get("http://a.test/").error == error

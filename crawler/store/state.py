@@ -23,6 +23,7 @@ which the kernel releases even after SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -95,7 +96,29 @@ class StateStore:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._lock_file = _lock(path)
+        self._lock_file, created = _lock(path)
+        try:
+            self._open(path)
+        except BaseException:
+            # Not usable: nothing of ours stays behind (a DIR.lock beside a directory).
+            db = getattr(self, "db", None)
+            if db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    db.close()
+            if created:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._lock_file.name)  # still held: no other run can have it
+            self._lock_file.close()
+            raise
+        self.generation = int(self._meta("generation") or 0)
+        # Discovery order: the queue is FIFO within a depth, like the default frontier.
+        self._seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM url").fetchone()[0]
+        self.resumed = False
+        self._pending = 0
+
+    def _open(self, path: str) -> None:
+        if os.path.isdir(path):
+            raise UsageError(f"state file {path!r} is a directory")
         try:
             self.db = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -111,13 +134,7 @@ class StateStore:
                 raise UsageError(f"state file {path!r} has schema {version}, this crawler reads {SCHEMA_VERSION}")
             self.db.commit()
         except sqlite3.DatabaseError as exc:
-            self._lock_file.close()
             raise UsageError(f"state file {path!r} is not usable: {exc}") from None
-        self.generation = int(self._meta("generation") or 0)
-        # Discovery order: the queue is FIFO within a depth, like the default frontier.
-        self._seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM url").fetchone()[0]
-        self.resumed = False
-        self._pending = 0
         self._min_depth: int | None = None
         self._min_dirty = True
 
@@ -293,8 +310,10 @@ class StateStore:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def _lock(path: str) -> TextIO:
+def _lock(path: str) -> tuple[TextIO, bool]:
+    """The held lock of ``path`` and whether this call created its file."""
     lock_path = path + ".lock"
+    created = not os.path.lexists(lock_path)
     try:
         handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
     except OSError as exc:
@@ -310,4 +329,4 @@ def _lock(path: str) -> TextIO:
     handle.truncate()
     handle.write(str(os.getpid()))
     handle.flush()
-    return handle
+    return handle, created

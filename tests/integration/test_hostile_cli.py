@@ -198,3 +198,16 @@ def test_second_sigint_right_after_the_first_still_writes_the_summary(gap: float
     assert summary["stopped_by"] == "SIGINT"
     assert summary["exit_status"] == 130
     assert summary["pages"] == len(parse_jsonl(out.read_text())) >= 4
+
+
+# -- defect 11: what a failed or killed run leaves behind ------------------------------------
+@pytest.mark.parametrize("kind", ["directory", "not-sqlite"])
+def test_failed_state_open_leaves_no_lock_file(kind: str, site: Site, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    if kind == "directory":
+        state.mkdir()
+    else:
+        state.write_bytes(b"not a database " * 100)
+    result = run_cli(site.url("/"), "-o", tmp_path / "x.jsonl", "--state", state, "-w", 1, timeout=60)
+    assert_usage_error(result, "state")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]

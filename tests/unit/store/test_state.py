@@ -156,6 +156,28 @@ def test_not_a_database(tmp_path):
         StateStore(str(bad))
 
 
+def test_failed_open_leaves_no_lock_file(tmp_path):
+    # issue 16, defect 11: a DIR.lock beside the directory, a bad.db.lock beside the bad file
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    with pytest.raises(UsageError, match="not usable"):
+        StateStore(str(bad))
+    with pytest.raises(UsageError, match="is a directory"):
+        StateStore(str(directory))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.db", "dir"]
+
+
+def test_failed_open_keeps_a_lock_file_it_did_not_create(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    (tmp_path / "bad.db.lock").write_text("")
+    with pytest.raises(UsageError, match="not usable"):
+        StateStore(str(bad))
+    assert (tmp_path / "bad.db.lock").exists()
+
+
 def test_get_leaves_deeper_tasks_queued(path):
     store = StateStore(path)
     store.begin(["http://a.test/"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import logging
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -186,3 +188,39 @@ def test_connection_framed_twice_is_not_reused(raw: RawServer) -> None:
     assert (records["/clte"]["ok"], records["/clte"]["title"]) == (True, "hinted"), records["/clte"]
     assert (records["/keepalive"]["ok"], records["/keepalive"]["title"]) == (True, "ok"), records["/keepalive"]
     assert raw.connections - before == 2
+
+
+# -- defect 7: extract hooks, through the library's worker processes ----------------------------
+
+
+def returns_a_list(url: str, soup: Any) -> Any:
+    """An `extract` hook that returns what is not a dict (pickled by name into the workers)."""
+    return [url]
+
+
+def clashes(url: str, soup: Any) -> dict[str, Any]:
+    """An `extract` hook whose fields clash with record fields, and one that starts like a formula."""
+    return {"title": "hook's", "url": "x", "=cmd": "y"}
+
+
+def test_extract_hook_mistakes_in_worker_processes(raw: RawServer, capfd: pytest.CaptureFixture[str]) -> None:
+    from crawler import crawl
+
+    (page,) = crawl([raw.url("/ok")], extract=returns_a_list, robots=False, workers=1, retries=0)
+    assert page.ok is False
+    assert page.error == "extract: the hook returned list, not a dict or None"
+
+    # The library logs through the "crawler" logger (a NullHandler until the program sets one up).
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger("crawler").addHandler(handler)
+    try:
+        pages = list(crawl([raw.url("/ok"), raw.url("/keepalive")], extract=clashes, robots=False, workers=1,
+                           retries=0))
+    finally:
+        logging.getLogger("crawler").removeHandler(handler)
+    assert [p.title for p in pages] == ["ok", "ok"]
+    assert all(p.extra == {"=cmd": "y"} for p in pages)
+    err = capfd.readouterr().err
+    # Once per field per worker process, not once per page.
+    assert err.count("'title' is a record field") == 1, err
+    assert err.count("'url' is a record field") == 1, err

@@ -12,10 +12,12 @@ the result (``apply_async(..., on_release=...)``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import _internals
@@ -104,9 +106,11 @@ def serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: t
     except Exception as exc:
         # Dying here would have the Pool start another worker, which dies
         # the same way, forever: say why instead, and let the pool end the run.
-        _internals.send_results(outqueue, [(STARTUP_JOB, FAILED, (False, f"{type(exc).__name__}: {exc}"))])
+        with _unless_main_gone():
+            _internals.send_results(outqueue, [(STARTUP_JOB, FAILED, (False, f"{type(exc).__name__}: {exc}"))])
         return
-    _internals.send_results(outqueue, [(STARTUP_JOB, READY, (True, None))])
+    with _unless_main_gone():
+        _internals.send_results(outqueue, [(STARTUP_JOB, READY, (True, None))])
     _read_tasks(inqueue, tasks, idle)
     assert _spares is not None
     _spares.stop()
@@ -188,8 +192,9 @@ def _send_results(results: queue.SimpleQueue[Any], outqueue: Any) -> None:
         # A release notice whose task's result goes in the same batch says
         # nothing the result does not: when the process is busy, most do.
         finished = {job for job, _, _ in batch}
-        _internals.send_results(outqueue, [item for item in batch
-                                           if not (item[0] == RELEASE_JOB and item[1] in finished)])
+        with _unless_main_gone():
+            _internals.send_results(outqueue, [item for item in batch
+                                               if not (item[0] == RELEASE_JOB and item[1] in finished)])
 
 
 def _hand_over(item: tuple[int, int, Any], results: queue.SimpleQueue[Any], outqueue: Any) -> None:
@@ -201,5 +206,17 @@ def _hand_over(item: tuple[int, int, Any], results: queue.SimpleQueue[Any], outq
     when the process is busy. Never waits for the lock (threads queueing
     there held up every process's results).
     """
-    if not (results.empty() and _internals.try_send(outqueue, item)):
-        results.put(item)
+    with _unless_main_gone():
+        if not (results.empty() and _internals.try_send(outqueue, item)):
+            results.put(item)
+
+
+@contextlib.contextmanager
+def _unless_main_gone() -> Iterator[None]:
+    """Run a write to the result pipe; if the main process is gone (killed: the pipe
+    is broken), end this worker at once and quietly: nobody can use its results,
+    and a traceback per thread would only fill the terminal of whoever killed it."""
+    try:
+        yield
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)

@@ -211,3 +211,52 @@ def test_failed_state_open_leaves_no_lock_file(kind: str, site: Site, tmp_path: 
     result = run_cli(site.url("/"), "-o", tmp_path / "x.jsonl", "--state", state, "-w", 1, timeout=60)
     assert_usage_error(result, "state")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
+def _group_alive(pgid: int) -> list[int]:
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_orphaned_by_a_killed_main_process_exit_quietly(site: Site, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT, cli_command, cli_env, kill_group
+
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("".join(site.url(f"/slow?s=2&i=orphan-{i}") + "\n" for i in range(8)))
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(cli_command(seeds, "-o", tmp_path / "x.jsonl", "-w", 2, "-c", 8, "--per-host", 8,
+                                            "--retries", 0), cwd=ROOT, env=cli_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and site.hits().get("/slow?i=orphan-0&s=2", 0) == 0 \
+                and site.hits().get("/slow?s=2&i=orphan-0", 0) == 0:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the fetches are in flight in the workers
+        proc.send_signal(signal.SIGKILL)  # the main process only
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _group_alive(proc.pid) == [], "orphaned workers did not end"
+    finally:
+        kill_group(proc.pid)
+    text = stderr.read_text()
+    assert "Traceback" not in text, text
+    assert "BrokenPipe" not in text, text

@@ -1,16 +1,18 @@
 """`CrawlConfig`: every option of a crawl, validated once, at the edge.
 
 Field names match the CLI long options in snake_case (``--max-pages`` →
-``max_pages``, ``--no-robots`` → ``robots=False``) and follow the order of
-SPEC.md's option table.
+``max_pages``) and follow the order of SPEC.md's option table; the three
+that differ are also accepted under the command line's names (``header=``,
+``no_robots=True``, ``select_all=``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
@@ -109,15 +111,32 @@ class CrawlConfig:
     #: other field in this order; `Selector` objects, ``"NAME=CSS[@ATTR]"``
     #: strings or a ``{NAME: "CSS[@ATTR]"}`` mapping (see `crawler.select`).
     select: tuple[Selector, ...] = ()
+    # The command line's names for three of the fields above, accepted as
+    # keywords and not stored (issue 16): ``header`` adds to ``headers``,
+    # ``no_robots=True`` is ``robots=False``, ``select_all`` adds selectors
+    # that give every match (``--select-all``).
+    header: InitVar[Any] = None
+    no_robots: InitVar[bool | None] = None
+    select_all: InitVar[Any] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, header: Any, no_robots: bool | None, select_all: Any) -> None:
         # Lists are accepted from library callers; store tuples so the
         # config stays hashable and immutable.
-        for name in ("allow", "deny", "headers"):
+        for name in ("allow", "deny"):
             value = getattr(self, name)
-            if isinstance(value, str):
-                value = (value,)
-            object.__setattr__(self, name, tuple(tuple(v) if name == "headers" else v for v in value))
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        object.__setattr__(self, "headers", _headers(self.headers) + _headers(header))
+        if no_robots is not None:
+            if not isinstance(no_robots, bool):
+                raise ConfigError(f"no_robots must be True or False, got {no_robots!r}")
+            if self.robots is False and no_robots is False:
+                raise ConfigError("robots and no_robots disagree: give one of them")
+            object.__setattr__(self, "robots", not no_robots)
+        if select_all:
+            from .select import Selector, as_selectors
+
+            every = tuple(Selector(s.name, s.css, s.attr, True) for s in as_selectors(select_all))
+            object.__setattr__(self, "select", (*as_selectors(self.select), *every))
         if self.select:
             # Imported only when used: the main process of a crawl without
             # selectors does not need it, and its startup time counts.
@@ -172,9 +191,6 @@ class CrawlConfig:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"bad regex {pattern!r}: {exc}") from None
-        for pair in self.headers:
-            if len(pair) != 2 or not pair[0]:
-                raise ConfigError(f"bad header {pair!r}: expected (name, value)")
 
     def _validate_redis(self) -> None:
         if not self.lease_timeout > 0:  # NaN fails too
@@ -192,6 +208,29 @@ class CrawlConfig:
             value = getattr(self, name)
             if value is not None and not re.fullmatch(NAME_PATTERN, value):
                 raise ConfigError(f"{name} must be 1-64 letters, digits, '.', '_', '@' or '-', got {value!r}")
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    """Headers as (name, value) pairs, from pairs, a mapping, or ``"Name: value"`` strings (as ``-H``)."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        value = list(value.items())
+    elif isinstance(value, str):
+        value = [value]
+    pairs = []
+    for item in value:
+        if isinstance(item, str):
+            name, sep, text = item.partition(":")
+            if not sep or not name.strip():
+                raise ConfigError(f"bad header {item!r}: expected 'Name: value'")
+            item = (name.strip(), text.strip())
+        pair = tuple(item) if isinstance(item, (tuple, list)) else (item,)
+        if len(pair) != 2 or not isinstance(pair[0], str) or not isinstance(pair[1], str) or not pair[0]:
+            raise ConfigError(f"bad header {item!r}: expected (name, value), a {{name: value}} mapping "
+                              "or 'Name: value'")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 def _within(name: str, value: int, low: int, high: int) -> None:

@@ -260,3 +260,41 @@ def test_workers_orphaned_by_a_killed_main_process_exit_quietly(site: Site, tmp_
     text = stderr.read_text()
     assert "Traceback" not in text, text
     assert "BrokenPipe" not in text, text
+
+
+# -- defect 14: the library speaks the command line's names ------------------------------------
+def test_library_takes_the_command_line_names(site: Site) -> None:
+    from crawler import crawl
+
+    site.reset()
+    site.robots = "User-agent: *\nDisallow: /\n"
+    try:
+        pages = list(crawl(site.url("/"), workers=1, no_robots=True, headers={"X-Dict": "A"},
+                           header=["X-Line: B"], select_all={"hrefs": "a@href"}))
+        seen = site.headers()["/"]
+    finally:
+        site.reset()
+    (page,) = pages
+    assert page.ok, page  # robots.txt disallows everything: no_robots=True ignored it
+    assert (seen["x-dict"], seen["x-line"]) == ("A", "B")
+    assert "/a" in page.extra["hrefs"]
+
+
+def test_library_reads_a_seed_file_given_as_a_path(site: Site, tmp_path: Path) -> None:
+    from crawler import crawl
+
+    seeds = tmp_path / "urls.txt"
+    seeds.write_text(f"{site.url('/a')}\n{site.url('/b')}\n")
+    by_path = sorted(p.url for p in crawl(seeds, workers=1))
+    by_name = sorted(p.url for p in crawl(str(seeds), workers=1))  # an existing file, as on the command line
+    assert by_path == by_name == [site.url("/a"), site.url("/b")]
+
+
+def test_library_seed_named_like_a_file_is_not_a_host(tmp_path: Path) -> None:
+    from crawler import SeedError, crawl
+
+    # crawl("urls.txt") fetched http://urls.txt/; a missing Path is never a host either
+    with pytest.raises(SeedError, match="no such seed file"):
+        list(crawl(str(tmp_path / "urls.txt")))
+    with pytest.raises(SeedError, match="no such seed file"):
+        list(crawl(tmp_path / "example.com"))

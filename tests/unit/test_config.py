@@ -178,3 +178,34 @@ def test_limits_themselves_accepted(monkeypatch):
     assert (c.concurrency, c.workers) == (config.MAX_CONCURRENCY, config.MAX_WORKERS)
     monkeypatch.setattr(config.os, "cpu_count", lambda: 4096)
     assert CrawlConfig().workers == 512  # the default never exceeds the bound
+
+
+def test_headers_as_a_mapping_pairs_or_lines():
+    # issue 16, defect 14: a dict gave "bad header ('X', '-', 'A')"
+    assert CrawlConfig(headers={"X": "A", "Y": "b"}).headers == (("X", "A"), ("Y", "b"))
+    assert CrawlConfig(headers=["X: A:B"]).headers == (("X", "A:B"),)
+    assert CrawlConfig(headers="X: A").headers == (("X", "A"),)
+    assert CrawlConfig(headers=[["X", "A"]]).headers == (("X", "A"),)
+
+
+@pytest.mark.parametrize("headers", [{"X": 1}, ["nocolon"], [("X",)], [(1, "a")], {"": "a"}])
+def test_bad_headers(headers):
+    with pytest.raises(ConfigError, match="bad header"):
+        CrawlConfig(headers=headers)
+
+
+def test_command_line_names_accepted_and_not_stored():
+    import dataclasses
+    import pickle
+
+    c = CrawlConfig(no_robots=True, header={"X": "A"}, headers=[("Y", "b")], select=["h=h1"],
+                    select_all={"hrefs": "a@href"})
+    assert c.robots is False
+    assert c.headers == (("Y", "b"), ("X", "A"))
+    assert [(s.name, s.many) for s in c.select] == [("h", False), ("hrefs", True)]
+    assert "no_robots" not in {f.name for f in dataclasses.fields(c)}
+    assert dataclasses.replace(c, depth=1).select == c.select  # replace() adds nothing twice
+    assert pickle.loads(pickle.dumps(c)) == c
+    assert CrawlConfig(no_robots=False).robots is True
+    with pytest.raises(ConfigError, match="disagree"):
+        CrawlConfig(robots=False, no_robots=False)

@@ -92,86 +92,98 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
                 "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
                 raise_errors=raise_errors)
-    p.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
-    p.add_argument("--config", metavar="FILE",
+    input = p.add_argument_group("input", "where the seeds come from")
+    input.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
+    input.add_argument("--config", metavar="FILE",
                    help="TOML file of seeds and options (keys: long options in snake_case); "
                    "the command line overrides it")
-    p.add_argument("-o", "--output", default="-", metavar="PATH",
-                   help="output file; format from .csv/.json/.jsonl; - = stdout as JSONL (default)")
-    p.add_argument("--format", choices=FORMATS, help="output format (overrides the extension)")
-    p.add_argument("-d", "--depth", type=_nonneg_int, default=0, metavar="N",
+    input.add_argument("--strict", action="store_true",
+                   help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
+    scope = p.add_argument_group("crawl scope", "which pages are fetched: depth, caps, and which links are followed")
+    scope.add_argument("-d", "--depth", type=_nonneg_int, default=0, metavar="N",
                    help="follow links up to N hops from the seeds (default 0: seeds only)")
-    p.add_argument("--max-pages", type=_pos_int, metavar="N", help="stop after N pages")
-    p.add_argument("--max-pages-per-host", type=_pos_int, metavar="N",
+    scope.add_argument("--max-pages", type=_pos_int, metavar="N", help="stop after N pages")
+    scope.add_argument("--max-pages-per-host", type=_pos_int, metavar="N",
                    help="fetch at most N pages of each host (scheme://host:port); the rest are left out")
-    p.add_argument("--max-url-length", type=_pos_int, default=DEFAULT_MAX_URL_LENGTH, metavar="N",
+    scope.add_argument("--max-url-length", type=_pos_int, default=DEFAULT_MAX_URL_LENGTH, metavar="N",
                    help=f"skip seeds and links longer than N characters (default {DEFAULT_MAX_URL_LENGTH})")
-    p.add_argument("--scope", choices=SCOPES, default="host",
+    scope.add_argument("--scope", choices=SCOPES, default="host",
                    help="links followed: same host as the seed (default), same registered domain, or any")
-    p.add_argument("--allow", action=_Repeated, default=[], metavar="REGEX",
+    scope.add_argument("--allow", action=_Repeated, default=[], metavar="REGEX",
                    help="follow only links matching REGEX (repeatable)")
-    p.add_argument("--deny", action=_Repeated, default=[], metavar="REGEX",
+    scope.add_argument("--deny", action=_Repeated, default=[], metavar="REGEX",
                    help="never follow links matching REGEX (repeatable)")
-    p.add_argument("-w", "--workers", type=_ints(1, MAX_WORKERS), metavar="N",
-                   help=f"worker processes, at most {MAX_WORKERS} (default: CPU count)")
-    p.add_argument("-c", "--concurrency", type=_ints(1, MAX_CONCURRENCY), default=DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"requests in flight in total, at most {MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")
-    p.add_argument("--per-host", type=_ints(1, MAX_CONCURRENCY), default=DEFAULT_PER_HOST, metavar="N",
+    scope.add_argument("--follow-nofollow", action="store_true",
+                   help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
+    scope.add_argument("--sitemaps", action="store_true",
+                   help="also seed from each seed origin's sitemaps (robots.txt Sitemap: lines, /sitemap.xml)")
+    politeness = p.add_argument_group("politeness", "how hard each host is asked")
+    politeness.add_argument("--per-host", type=_ints(1, MAX_CONCURRENCY), default=DEFAULT_PER_HOST, metavar="N",
                    help=f"requests in flight per host (default {DEFAULT_PER_HOST})")
-    p.add_argument("--delay", type=_seconds(zero=True), default=DEFAULT_DELAY, metavar="SECONDS",
+    politeness.add_argument("--delay", type=_seconds(zero=True), default=DEFAULT_DELAY, metavar="SECONDS",
                    help="minimum gap between requests to one host, at most a day "
                    "(robots.txt Crawl-delay wins if larger)")
-    p.add_argument("--timeout", type=_seconds(zero=False), default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help="bound on each whole request, redirects and body included, at most a day "
-                   f"(default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--retries", type=_ints(0, MAX_RETRIES), default=DEFAULT_RETRIES, metavar="N",
-                   help=f"retries on connection errors, timeouts, 429 and 5xx, at most {MAX_RETRIES} "
-                   f"(default {DEFAULT_RETRIES})")
-    p.add_argument("--max-retry-after", type=_seconds(zero=True), default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",
+    politeness.add_argument("--max-retry-after", type=_seconds(zero=True),
+                   default=DEFAULT_MAX_RETRY_AFTER, metavar="SECONDS",
                    help="longest Retry-After honoured; a longer one ends the retries (default 120)")
-    p.add_argument("--max-bytes", type=_pos_int, default=DEFAULT_MAX_BYTES, metavar="N",
-                   help="largest body read, decompressed (default 10 MiB)")
-    p.add_argument("--user-agent", default=DEFAULT_USER_AGENT, metavar="STR",
-                   help=f"User-Agent header (default {DEFAULT_USER_AGENT})")
-    p.add_argument("-H", "--header", action=_Repeated, default=[], metavar="'K: V'",
-                   help="extra request header (repeatable)")
-    p.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
-    p.add_argument("--follow-nofollow", action="store_true",
-                   help='also follow rel="nofollow" links and links of <meta name="robots" content="nofollow"> pages')
-    p.add_argument("--sitemaps", action="store_true",
-                   help="also seed from each seed origin's sitemaps (robots.txt Sitemap: lines, /sitemap.xml)")
-    p.add_argument("--state", metavar="PATH",
+    politeness.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    output = p.add_argument_group("output", "records, the run summary and what is shown")
+    output.add_argument("-o", "--output", default="-", metavar="PATH",
+                   help="output file; format from .csv/.json/.jsonl; - = stdout as JSONL (default)")
+    output.add_argument("--format", choices=FORMATS, help="output format (overrides the extension)")
+    output.add_argument("--summary", metavar="PATH",
+                   help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
+    output.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
+    output.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
+    output.add_argument("--no-progress", action="store_true", help="no progress bar")
+    output.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
+    state = p.add_argument_group("state", "resumable and incremental crawls (one SQLite file)")
+    state.add_argument("--state", metavar="PATH",
                    help="SQLite state file: a killed run resumes; a finished one is re-crawled incrementally")
-    p.add_argument("--changed-only", action="store_true",
+    state.add_argument("--changed-only", action="store_true",
                    help="with --state: write only pages that are new, changed or gone")
-    p.add_argument("--recrawl-after", type=_duration, metavar="DURATION",
+    state.add_argument("--recrawl-after", type=_duration, metavar="DURATION",
                    help="with --state: skip pages fetched within DURATION (e.g. 30m, 6h, 2d)")
-    p.add_argument("--redis", metavar="URL",
+    distributed = p.add_argument_group("distributed", "one crawl shared by several machines through Redis")
+    distributed.add_argument("--redis", metavar="URL",
                    help="share the crawl through Redis (redis://HOST:PORT/DB): run the same command on "
                    "every machine; each writes its own output (see 'crawler merge')")
-    p.add_argument("--crawl-id", metavar="NAME",
+    distributed.add_argument("--crawl-id", metavar="NAME",
                    help="with --redis: the crawl's name in Redis (default: a hash of the seeds)")
-    p.add_argument("--node", metavar="NAME",
+    distributed.add_argument("--node", metavar="NAME",
                    help="with --redis: this node's name (default: host name and a hash of the output path)")
-    p.add_argument("--lease-timeout", type=_seconds(zero=False), default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
+    distributed.add_argument("--lease-timeout", type=_seconds(zero=False),
+                   default=DEFAULT_LEASE_TIMEOUT, metavar="SECONDS",
                    help="with --redis: a dead node's pages go to other nodes after this long "
                    f"(default {DEFAULT_LEASE_TIMEOUT:g}; live nodes renew their leases)")
-    p.add_argument("--redis-outage", type=_seconds(zero=True), default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
+    distributed.add_argument("--redis-outage", type=_seconds(zero=True),
+                   default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
                    help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
                    f"(default {DEFAULT_REDIS_OUTAGE:g})")
-    p.add_argument("--strict", action="store_true",
-                   help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
+    extraction = p.add_argument_group("extraction", "fields taken from each page")
     selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
-    p.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
+    extraction.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
                    help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")
-    p.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
+    extraction.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
                    metavar="NAME=CSS[@ATTR]", help="add field NAME: a list of every match (repeatable)")
-    p.add_argument("--summary", metavar="PATH",
-                   help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
-    p.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
+    network = p.add_argument_group("network", "processes, requests and their limits")
+    network.add_argument("-w", "--workers", type=_ints(1, MAX_WORKERS), metavar="N",
+                   help=f"worker processes, at most {MAX_WORKERS} (default: CPU count)")
+    network.add_argument("-c", "--concurrency", type=_ints(1, MAX_CONCURRENCY),
+                   default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"requests in flight in total, at most {MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")
+    network.add_argument("--timeout", type=_seconds(zero=False), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="bound on each whole request, redirects and body included, at most a day "
+                   f"(default {DEFAULT_TIMEOUT:g})")
+    network.add_argument("--retries", type=_ints(0, MAX_RETRIES), default=DEFAULT_RETRIES, metavar="N",
+                   help=f"retries on connection errors, timeouts, 429 and 5xx, at most {MAX_RETRIES} "
+                   f"(default {DEFAULT_RETRIES})")
+    network.add_argument("--max-bytes", type=_pos_int, default=DEFAULT_MAX_BYTES, metavar="N",
+                   help="largest body read, decompressed (default 10 MiB)")
+    network.add_argument("--user-agent", default=DEFAULT_USER_AGENT, metavar="STR",
+                   help=f"User-Agent header (default {DEFAULT_USER_AGENT})")
+    network.add_argument("-H", "--header", action=_Repeated, default=[], metavar="'K: V'",
+                   help="extra request header (repeatable)")
     p.add_argument("--version", action="version", version=f"crawler {__version__}")
     return p
 

@@ -215,3 +215,45 @@ def test_help(capsys):
                    "--concurrency", "--per-host", "--delay", "--timeout", "--retries", "--max-bytes",
                    "--user-agent", "--header", "--no-robots", "--quiet", "--no-progress"):
         assert option in out
+
+
+GROUPS = ("input", "crawl scope", "politeness", "output", "state", "distributed", "extraction", "network")
+
+
+def _help_sections(capsys) -> dict[str, list[str]]:
+    import re
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        heading = re.fullmatch(r"([a-z][a-z ]*):", line)
+        if heading:
+            current = heading.group(1)
+            sections[current] = []
+        elif current and (match := re.match(r"  (-\w(?: [^,]+)?, )?(--[\w-]+|SEED)", line)):
+            sections[current].append(match.group(2))
+    return sections
+
+
+def test_help_in_groups(capsys):
+    # issue 16: options grouped where a user would look for them
+    sections = _help_sections(capsys)
+    assert [name for name in sections if name != "options"] == list(GROUPS)
+    assert sections["options"] == ["--help", "--version"]  # every other option is in a group
+    expected = {
+        "input": {"SEED", "--config", "--strict"},
+        "crawl scope": {"--depth", "--max-pages", "--scope", "--allow", "--deny", "--sitemaps"},
+        "politeness": {"--per-host", "--delay", "--no-robots"},
+        "output": {"--output", "--format", "--summary", "--log-file", "--quiet"},
+        "state": {"--state", "--changed-only", "--recrawl-after"},
+        "distributed": {"--redis", "--crawl-id", "--node"},
+        "extraction": {"--select", "--select-all"},
+        "network": {"--workers", "--concurrency", "--timeout", "--retries", "--user-agent", "--header"},
+    }
+    for group, options in expected.items():
+        assert options <= set(sections[group]), (group, sections[group])
+    every = [option for options in sections.values() for option in options]
+    assert len(every) == len(set(every))

@@ -55,7 +55,7 @@ class ThreadedPool(_internals.PoolHooks):
         # worker they fork later does too.
         # Start-up reports (crawler.worker.serve): the sink goes in before the
         # first worker starts (`Process`), so no report can come before it.
-        self._processes, self._threads = processes, max(1, threads)
+        self._worker_count, self._threads = processes, max(1, threads)
         self._ready = 0
         self._started = threading.Event()
         self._start_error: str | None = None
@@ -111,7 +111,7 @@ class ThreadedPool(_internals.PoolHooks):
         # In the result thread: a worker serves, or could not start.
         if outcome == READY:
             self._ready += 1
-            if self._ready >= self._processes:
+            if self._ready >= self._worker_count:
                 self._started.set()
         elif outcome == FAILED and self._start_error is None:
             detail = obj[1] if isinstance(obj, tuple) and len(obj) == 2 else obj
@@ -130,7 +130,7 @@ class ThreadedPool(_internals.PoolHooks):
         if self._start_error is not None:
             advice = ""
             if "thread" in self._start_error or "MemoryError" in self._start_error:
-                advice = (f" ({self._processes} worker(s) x {self._threads} threads: "
+                advice = (f" ({self._worker_count} worker(s) x {self._threads} threads: "
                           "lower -c/--concurrency or raise -w/--workers)")
             raise WorkerStartError(f"a worker process could not start: {self._start_error}{advice}")
 

@@ -176,6 +176,24 @@ class SitemapResult(Result):
     sitemaps: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP request and the response it got, as sent and as received (for ``--warc``).
+
+    ``response`` is the status line and headers; ``body`` the body as it came
+    (``Content-Encoding`` intact, transfer framing removed), ``truncated``
+    when ``--max-bytes`` cut it; ``date`` (ISO 8601 UTC) is when the request went.
+    """
+
+    url: str
+    date: str
+    request: bytes
+    response: bytes
+    body: bytes = b""
+    ip: str | None = None
+    truncated: bool = False
+
+
 @dataclass(slots=True)
 class Done:
     """A finished page on its way to the crawl's sinks (see `crawler.engine.sink`).

@@ -199,7 +199,7 @@ def test_log_file_lines_appended(site: Site, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     first = crawl_cli(site, site.url("/"), "--log-file", log, output=out)
     assert first.result.returncode == 0
-    assert re.search(r"crawler: 1 pages, 0 errors", first.result.stderr)  # still on stderr
+    assert re.search(r"crawler: 1 page, 0 errors", first.result.stderr)  # still on stderr
     second = crawl_cli(site, site.url("/"), "--log-file", log, "-q", output=out)
     assert second.result.stderr == ""
     lines = log.read_text(encoding="utf-8").splitlines()
@@ -208,8 +208,8 @@ def test_log_file_lines_appended(site: Site, tmp_path: Path) -> None:
     for run in (lines[:3], lines[3:]):
         assert run[0].endswith(f"INFO start: crawler 0.1.0, 1 seed(s), output {out}")
         # Links the crawl did not follow are counted at the end of the line, by reason.
-        assert re.search(r"INFO crawler: 1 pages, 0 errors, [\d.]+ s, [\d.]+ pages/s"
-                         r"(, \d+ links not followed \([^)]+\))?$", run[1]), run[1]
+        assert re.search(r"INFO crawler: 1 page, 0 errors, [\d.]+ s, [\d.]+ pages/s"
+                         r"(, \d+ links? not followed \([^)]+\))?$", run[1]), run[1]
         assert run[2].endswith(f"INFO exit status 0, summary {out}.summary.json")
 
 

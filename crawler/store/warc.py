@@ -1,0 +1,208 @@
+"""WARC files (``--warc PATH``), written with warcio: records, rotation, and repair after a kill.
+
+`WarcFiles` appends records to ``NAME.warc.gz`` (one gzip member per record)
+or ``NAME.warc`` (plain), flushed per record; once a file passes
+``max_size`` the next record starts ``NAME-00001.warc.gz``, then
+``NAME-00002…``. Every file starts with a ``warcinfo`` record. A run killed
+mid-write leaves a torn last record: reopened with ``resume``, the last file
+is cut back to its last whole record (`repair`) and appended to.
+
+`exchange_records` turns one HTTP exchange (`crawler.page.Exchange`: the
+request as sent, the response as received) into a ``request`` and a
+``response`` record tied by ``WARC-Concurrent-To``; `revisit_record` and
+`metadata_record` make the other kinds a crawl writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from io import BytesIO
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.warcwriter import WARCWriter
+
+from ..errors import UsageError
+from ..page import Exchange
+
+#: Revisit profiles (WARC 1.1): the server said 304, or the body hashes as the stored copy's.
+NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+
+_SIZE_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``2G``, ``1000000`` as bytes (decimal units, as wget and Heritrix count).
+
+    >>> parse_size("1G"), parse_size("500M"), parse_size("4096")
+    (1000000000, 500000000, 4096)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", text.upper())
+    if match is None or float(match.group(1)) <= 0:
+        raise UsageError(f"{text!r} is not a size (like 500M, 1G, 2G)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def digest(data: bytes) -> str:
+    """A WARC digest: ``sha1:`` and the base32 SHA-1 of ``data``."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+class WarcFiles:
+    """The WARC files of one run: append, flush, rotate; reopen after a kill.
+
+    ``info`` goes into each file's ``warcinfo`` record (software, options).
+    """
+
+    def __init__(self, path: str, max_size: int, info: Mapping[str, str], resume: bool = False) -> None:
+        if not path.endswith((".warc", ".warc.gz")):
+            raise UsageError(f"--warc {path!r}: the name must end in .warc.gz (gzip per record) or .warc")
+        self.path = path
+        self.max_size = max_size
+        self.info = dict(info)
+        self.gzip = path.endswith(".gz")
+        self._stem = path[: -len(".warc.gz")] if self.gzip else path[: -len(".warc")]
+        self._index = self._last_index() if resume else 0
+        self._file: Any = None
+        self._writer: WARCWriter | None = None
+        self._open(resume)
+
+    # -- names --------------------------------------------------------------------------------
+    def name(self, index: int) -> str:
+        """The path of file number ``index`` (0: ``NAME.warc.gz``, then ``NAME-00001.warc.gz``…)."""
+        suffix = ".warc.gz" if self.gzip else ".warc"
+        return f"{self._stem}{suffix}" if index == 0 else f"{self._stem}-{index:05d}{suffix}"
+
+    def names(self) -> list[str]:
+        """Every file of the run so far, in order."""
+        return [self.name(i) for i in range(self._index + 1) if os.path.exists(self.name(i))]
+
+    def _last_index(self) -> int:
+        index = 0
+        while os.path.exists(self.name(index + 1)):
+            index += 1
+        return index
+
+    # -- writing --------------------------------------------------------------------------------
+    @property
+    def writer(self) -> WARCWriter:
+        """The warcio writer of the current file (for building records)."""
+        assert self._writer is not None
+        return self._writer
+
+    def write(self, records: Iterable[ArcWarcRecord]) -> None:
+        """Append ``records`` (one gzip member each) and flush; rotate once past ``max_size``."""
+        for record in records:
+            self.writer.write_record(record)
+        self._file.flush()
+        if self._file.tell() >= self.max_size:
+            self._index += 1
+            self._close_file()
+            self._open(resume=False)
+
+    def close(self) -> None:
+        """Flush and close the current file."""
+        self._close_file()
+
+    def _open(self, resume: bool) -> None:
+        path = self.name(self._index)
+        try:
+            if resume and os.path.exists(path):
+                repair(path)
+                self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+                fresh = os.path.getsize(path) == 0
+            else:
+                self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+                fresh = True
+        except OSError as exc:
+            raise UsageError(f"cannot write WARC {path!r}: {exc.strerror or exc}") from None
+        self._writer = WARCWriter(self._file, gzip=self.gzip, warc_version="1.1")
+        if fresh:
+            self.write([self._writer.create_warcinfo_record(os.path.basename(path), self.info)])
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            self._file.close()
+            self._file = None
+
+
+def repair(path: str) -> int:
+    """Cut a torn last record off the WARC at ``path``; returns the bytes cut (0 if it was whole)."""
+    size = os.path.getsize(path)
+    end = 0
+    with open(path, "rb") as f:
+        records = ArchiveIterator(f, check_digests=False)
+        try:
+            for record in records:
+                record.content_stream().read()
+                end = records.get_record_offset() + records.get_record_length()
+        except Exception:  # noqa: BLE001 - warcio fails a torn record in many ways (even AttributeError)
+            pass  # the damage starts after the last whole record
+        f.seek(end)
+        # A plain WARC's record ends with two CRLFs that its length leaves out.
+        tail = f.read(4)
+        end += len(tail) - len(tail.lstrip(b"\r\n"))
+    if end < size:
+        os.truncate(path, end)
+    return size - end
+
+
+# -- records -----------------------------------------------------------------------------------------
+
+def exchange_records(writer: WARCWriter, exchange: Exchange) -> tuple[ArcWarcRecord, ArcWarcRecord]:
+    """The ``request`` and ``response`` records of one HTTP exchange, tied by ``WARC-Concurrent-To``.
+
+    The response block is the status line and headers as received and the
+    body with its ``Content-Encoding``; a body cut at ``--max-bytes`` gets
+    ``WARC-Truncated: length``.
+    """
+    common = {"WARC-Date": exchange.date}
+    if exchange.ip:
+        common["WARC-IP-Address"] = exchange.ip
+    block = exchange.response + exchange.body
+    # warcio digests the block as it writes it (status line and headers as it
+    # serialises them); the payload is the body as received.
+    response_headers = {**common, "WARC-Payload-Digest": digest(exchange.body)}
+    if exchange.truncated:
+        response_headers["WARC-Truncated"] = "length"
+    response = writer.create_warc_record(exchange.url, "response", payload=BytesIO(block), length=len(block),
+                                         warc_headers_dict=response_headers)
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    request = writer.create_warc_record(exchange.url, "request", payload=BytesIO(exchange.request),
+                                        length=len(exchange.request),
+                                        warc_headers_dict={**common, "WARC-Concurrent-To": response_id})
+    return request, response
+
+
+def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_to_uri: str,
+                   refers_to_date: str, payload_digest: str) -> ArcWarcRecord:
+    """A ``revisit`` record: the response's status line and headers only, pointing at the stored copy."""
+    headers = {"WARC-Date": exchange.date, "WARC-Profile": profile, "WARC-Refers-To-Target-URI": refers_to_uri,
+               "WARC-Refers-To-Date": refers_to_date, "WARC-Payload-Digest": payload_digest}
+    if exchange.ip:
+        headers["WARC-IP-Address"] = exchange.ip
+    return writer.create_warc_record(exchange.url, "revisit", payload=BytesIO(exchange.response),
+                                     length=len(exchange.response), warc_headers_dict=headers)
+
+
+def metadata_record(writer: WARCWriter, url: str, date: str, concurrent_to: str | None, via: str | None,
+                    hops: str, outlinks: Sequence[str]) -> ArcWarcRecord:
+    """A page's ``metadata`` record, as Heritrix writes it: ``via``, ``hopsFromSeed``, ``outlink`` lines."""
+    lines = []
+    if via:
+        lines.append(f"via: {via}")
+    lines.append(f"hopsFromSeed: {hops}")
+    lines += [f"outlink: {link}" for link in outlinks]
+    body = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    headers = {"WARC-Date": date}
+    if concurrent_to:
+        headers["WARC-Concurrent-To"] = concurrent_to
+    return writer.create_warc_record(url, "metadata", payload=BytesIO(body), length=len(body),
+                                     warc_content_type="application/warc-fields", warc_headers_dict=headers)

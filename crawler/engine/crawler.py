@@ -164,14 +164,14 @@ class Crawler:
         # A state in use, an unreachable Redis, an output that cannot be
         # written: UsageError here, before anything starts.
         backend = self._backend = self._open_backend(config, seeds, ctx, self._stopping, self._selected)
-        caps = config.max_pages, config.max_pages_per_host
-        gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
-                                 history=backend.history, recrawl_after=config.recrawl_after,
-                                 links=LinkFilter.from_config(config), max_depth=config.depth)
-        self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
         pool: TaskPool | None = None
         failed = False
         try:
+            caps = config.max_pages, config.max_pages_per_host
+            gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
+                                     history=backend.history, recrawl_after=config.recrawl_after,
+                                     links=LinkFilter.from_config(config), max_depth=config.depth)
+            self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
             sched = self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay, config.user_agent,
                                                 robots=config.robots, gate=backend.host_gate, check=gate.robots)
             if config.sitemaps:

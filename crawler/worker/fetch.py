@@ -259,7 +259,13 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         if left <= 0:
             raise TimeoutError("deadline passed between redirects")
         # A GET as session.get would send it, without its per-request merging.
-        resp = _internals.send_get(session, url, left, sent)
+        try:
+            resp = _internals.send_get(session, url, left, sent)
+        except ValueError as exc:
+            if isinstance(exc, requests.exceptions.RequestException):  # InvalidURL: the URL requested
+                raise
+            # requests' own send (a proxy, CRAWLER_STOCK) parses a redirect's Location itself.
+            raise RedirectError(f"invalid redirect target: {_short(exc)}") from None
         if resp.cookies:  # what this response set (and the jar accepted), for the other threads
             jar: CookieJar = resp.cookies  # iterated as a CookieJar: its Cookie objects
             result.cookies = (result.cookies or []) + list(jar)

@@ -85,7 +85,8 @@ def test_redirect_with_userinfo_keeps_no_credentials(raw: RawServer) -> None:
 def test_invalid_redirect_target_is_a_redirects_record(raw: RawServer) -> None:
     records = crawl(raw, "/badlocation", "/ok")
     record = records["/badlocation"]
-    assert record["error"].startswith("redirects: invalid redirect target http://[::1/"), record
+    # With requests' own send (CRAWLER_STOCK=1, a proxy) requests parses Location first: ": Invalid IPv6 URL".
+    assert record["error"].startswith("redirects: invalid redirect target"), record
     assert record["ok"] is False
     assert records["/ok"]["ok"] is True  # the worker lived on
     assert_no_internal(records)

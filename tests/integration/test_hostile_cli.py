@@ -115,6 +115,7 @@ def test_summary_line_and_file_count_the_same_retries(site: Site, tmp_path: Path
     # robots.txt answers 503: it is retried (twice by default), the page is not;
     # the line said "2 retries" while the file said 0.
     out = tmp_path / "x.jsonl"
+    site.reset()
     site.robots = 503
     try:
         result = run_cli(site.url("/"), "-o", out, "--no-progress", "-w", 1, timeout=60)

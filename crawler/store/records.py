@@ -105,7 +105,9 @@ def _read_csv(text: str) -> Records:
         return Records([], 1)
     if not rows:
         return out
-    header, body = rows[0], rows[1:]
+    # Header cells are neutralised like data cells (see crawler.store.output): the field names are behind.
+    header = [_undo_neutralising(cell) for cell in rows[0]]
+    body = rows[1:]
     if torn and body:
         body.pop()
         out.skipped += 1
@@ -131,7 +133,7 @@ def _typed(row: dict[str, str]) -> dict[str, Any]:
         elif key in _BOOL_FIELDS:
             value = cell == "true"
         elif cell.startswith("'") and cell[1:2] and cell[1] in _FORMULA_START:
-            value = cell[1:]  # undo the writer's formula neutralising (CSV output redoes it)
+            value = _undo_neutralising(cell)  # CSV output redoes it
         record[key] = value
     return record
 
@@ -141,3 +143,8 @@ def _number(cell: str, kind: type) -> Any:
         return kind(cell)
     except ValueError:
         return cell
+
+
+def _undo_neutralising(cell: str) -> str:
+    """The text behind a cell the writer neutralised against formula injection (``'=x`` -> ``=x``)."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in _FORMULA_START else cell

@@ -113,3 +113,10 @@ def test_merge_output_is_replaced_atomically(tmp_path):
     assert main(["merge", "-q", str(out), str(a)]) == 0
     assert [json.loads(line)["url"] for line in out.read_text().splitlines()] == ["u1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "all.jsonl"]
+
+
+def test_neutralised_csv_header_cells_read_back_as_field_names(tmp_path):
+    path = tmp_path / "hook.csv"
+    path.write_text("url,'=cmd,title\r\nhttp://a.test/,'-1,'+t\r\n", encoding="utf-8")
+    (record,) = read_records(str(path)).records
+    assert record == {"url": "http://a.test/", "=cmd": "-1", "title": "+t"}

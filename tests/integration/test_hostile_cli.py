@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_clean_stderr, assert_usage_error, parse_jsonl, run_cli
+from tests.conftest import assert_clean_stderr, assert_usage_error, group_alive, parse_jsonl, run_cli
 from tests.site import Site
 
 
@@ -214,21 +214,6 @@ def test_failed_state_open_leaves_no_lock_file(kind: str, site: Site, tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
 
 
-def _group_alive(pgid: int) -> list[int]:
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # state ppid pgrp ...
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(entry.name))
-    return alive
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_workers_orphaned_by_a_killed_main_process_exit_quietly(site: Site, tmp_path: Path) -> None:
     import signal
@@ -253,9 +238,9 @@ def test_workers_orphaned_by_a_killed_main_process_exit_quietly(site: Site, tmp_
         proc.send_signal(signal.SIGKILL)  # the main process only
         proc.wait(10)
         deadline = time.monotonic() + 15
-        while _group_alive(proc.pid) and time.monotonic() < deadline:
+        while group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _group_alive(proc.pid) == [], "orphaned workers did not end"
+        assert group_alive(proc.pid) == [], "orphaned workers did not end"
     finally:
         kill_group(proc.pid)
     text = stderr.read_text()

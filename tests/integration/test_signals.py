@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli_command, cli_env, parse_jsonl, read_csv
+from tests.conftest import ROOT, cli_command, cli_env, group_alive, parse_jsonl, read_csv
 from tests.site import Site, write_seeds
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
@@ -50,22 +50,6 @@ def _records(path: Path, partial: bool = False) -> list[dict] | None:
         return None
 
 
-def _group_alive(pgid: int) -> list[int]:
-    """Pids of live (not zombie) processes in process group ``pgid`` (Linux /proc)."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # state ppid pgrp ...
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(entry.name))
-    return alive
-
-
 @contextlib.contextmanager
 def crawl_process(site: Site, tmp_path: Path, output: Path, fast: int = FAST, slow: int = SLOW):
     """Start a CLI crawl of ``fast`` quick pages then ``slow`` 3-second pages, in its own session."""
@@ -84,7 +68,7 @@ def crawl_process(site: Site, tmp_path: Path, output: Path, fast: int = FAST, sl
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
-        for pid in _group_alive(proc.pid) if sys.platform.startswith("linux") else []:
+        for pid in group_alive(proc.pid) if sys.platform.startswith("linux") else []:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         stderr.close()
@@ -114,9 +98,9 @@ def _check_stopped(proc: subprocess.Popen, sig: signal.Signals, stderr) -> str:
     assert "leaked" not in text, text  # resource_tracker complaints
     if sys.platform.startswith("linux"):
         deadline = time.monotonic() + 3
-        while _group_alive(proc.pid) and time.monotonic() < deadline:
+        while group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _group_alive(proc.pid) == [], "worker or manager processes outlived the crawl"
+        assert group_alive(proc.pid) == [], "worker or manager processes outlived the crawl"
     return text
 
 

@@ -95,10 +95,11 @@ def _csv_header(path: str) -> list[str] | None:
     except FileNotFoundError:
         return None
     # The names the records carry, not the neutralised cells written for them.
-    return None if header is None else [_field_name(cell) for cell in header]
+    return None if header is None else [unneutralised(cell) for cell in header]
 
 
-def _field_name(cell: str) -> str:
+def unneutralised(cell: str) -> str:
+    """The text behind a CSV cell this writer neutralised against formula injection (``'=x`` -> ``=x``)."""
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from .output import format_for
+from .output import format_for, unneutralised
 
 _INT_FIELDS = ("status", "bytes", "depth", "links", "attempts")
 _BOOL_FIELDS = ("ok", "noindex")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -106,7 +105,7 @@ def _read_csv(text: str) -> Records:
     if not rows:
         return out
     # Header cells are neutralised like data cells (see crawler.store.output): the field names are behind.
-    header = [_undo_neutralising(cell) for cell in rows[0]]
+    header = [unneutralised(cell) for cell in rows[0]]
     body = rows[1:]
     if torn and body:
         body.pop()
@@ -132,8 +131,8 @@ def _typed(row: dict[str, str]) -> dict[str, Any]:
             value = _number(cell, float)
         elif key in _BOOL_FIELDS:
             value = cell == "true"
-        elif cell.startswith("'") and cell[1:2] and cell[1] in _FORMULA_START:
-            value = _undo_neutralising(cell)  # CSV output redoes it
+        else:
+            value = unneutralised(cell)  # CSV output redoes it
         record[key] = value
     return record
 
@@ -143,8 +142,3 @@ def _number(cell: str, kind: type) -> Any:
         return kind(cell)
     except ValueError:
         return cell
-
-
-def _undo_neutralising(cell: str) -> str:
-    """The text behind a cell the writer neutralised against formula injection (``'=x`` -> ``=x``)."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in _FORMULA_START else cell

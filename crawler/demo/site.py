@@ -49,13 +49,11 @@ class Response:
 class DemoSite:
     """The pages of the demo, for hosts ``127.0.0.{1,2,3}`` on ``port``.
 
-    ``pages[(octet, path)]`` is the `Response`; ``errors[(octet, path)]`` the
-    HTTP status of each planted broken link.
+    ``pages[(octet, path)]`` is the `Response` of each path.
     """
 
     port: int
     pages: dict[tuple[int, str], Response] = field(default_factory=dict)
-    errors: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rng = random.Random(20261203)
@@ -114,7 +112,6 @@ class DemoSite:
                 for rpath, rtitle in reviews:
                     self._add(1, rpath, f"{rtitle} of {title}", rng, [(path, title)])
         self.pages[(1, "/old-catalog")] = Response(301, headers=(("Location", "/catalog/fiction/"),))
-        self.errors[(1, "/catalog/history/book-99")] = 404
         self.pages[(1, "/catalog/history/book-99")] = _page(404, "Not found", "<p>Sold out for good.</p>", [])
         self.pages[(1, "/catalog.pdf")] = Response(body=_pdf(), content_type="application/pdf")
         self.pages[(1, "/logo.png")] = Response(body=_png(), content_type="image/png")
@@ -140,7 +137,6 @@ class DemoSite:
                 self._add(2, path, title, rng, links)
                 for spath, stitle in sections:
                     self._add(2, spath, f"{title}: {stitle}", rng, [(path, title), ("/", "Docs home")])
-        self.errors[(2, "/guide/deploy/legacy")] = 410
         self.pages[(2, "/guide/deploy/legacy")] = _page(410, "Gone", "<p>This page was removed.</p>", [])
         rows = "\n".join(f"{i},{rng.randint(10, 999)}" for i in range(1, 21))
         self.pages[(2, "/downloads/stats.csv")] = Response(body=f"day,pages\n{rows}\n".encode(),

@@ -20,7 +20,7 @@ A refusal is a value (`Refusal`) with a stable reason from `crawler.policy`;
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..page import PAGE, Task
@@ -145,10 +145,6 @@ class Gate:
         """Add a worker's per-reason counts of the links it did not follow."""
         if refused:
             self.refused.update(refused)
-
-    def reasons(self) -> Iterable[tuple[str, int]]:
-        """(reason, count) of every refusal so far, most frequent first."""
-        return self.refused.most_common()
 
     def _refuse(self, task: Task, reason: str, error: str) -> Refusal:
         self.refused[reason] += 1

@@ -172,16 +172,14 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 result.etag = resp.headers.get("ETag")
                 result.last_modified = resp.headers.get("Last-Modified")
                 headers = resp.headers
-                if "Transfer-Encoding" in headers and "Content-Length" in headers:
-                    # Framed twice: which framing a server meant is in doubt (RFC 9112
-                    # 6.3: close after it). The connection goes back to the pool when
-                    # the body is read: closed, it is not reused.
-                    connection = resp.raw.connection
-                    _read_body(resp, result, limit, deadline.at)
-                    if connection is not None:
-                        connection.close()
-                else:
-                    _read_body(resp, result, limit, deadline.at)
+                # Framed twice: which framing a server meant is in doubt (RFC 9112
+                # 6.3: close after it). The connection goes back to the pool when
+                # the body is read: closed, it is not reused.
+                doubtful = resp.raw.connection if "Transfer-Encoding" in headers and "Content-Length" in headers \
+                    else None
+                _read_body(resp, result, limit, deadline.at)
+                if doubtful is not None:
+                    doubtful.close()
                 if deadline.expired:  # cut at the very end: the body may lack its tail
                     raise TimeoutError("body not read within the timeout")
                 status = resp.status_code

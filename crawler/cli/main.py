@@ -270,13 +270,17 @@ def _selectors(pairs: list[tuple[str, bool]]) -> tuple[Selector, ...]:
     return tuple(Selector.parse(spec, many) for spec, many in pairs)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+def main(argv: Sequence[str] | None = None, *, restore_signals: bool = True) -> int:
+    """Run the command line; returns the exit status.
+
+    With ``restore_signals`` false the SIGINT/SIGTERM handlers of the crawl's
+    end stay installed when it returns: for `run`, whose process ends next.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:  # a seed file named so is reached as ./merge
-        return _subcommand(argv[0], argv[1:])
+        return _subcommand(argv[0], argv[1:], restore_signals)
     try:
-        return _main(argv)
+        return _main(argv, restore_signals)
     except KeyboardInterrupt:  # Ctrl-C before or after the crawl (reading stdin, writing the summary)
         print("crawler: interrupted", file=sys.stderr)
         return _SIGNAL_EXIT["SIGINT"]
@@ -338,12 +342,30 @@ def _resolved(path: str) -> str | None:
     return os.path.normcase(os.path.realpath(path))
 
 
-def _subcommand(name: str, argv: list[str]) -> int:
+def run() -> None:
+    """The program, ``crawler`` and ``python -m crawler``: `main`, then exit with its status.
+
+    A signal repeated just after the crawl stopped (a key held down, a group
+    signal and then a kill) is the same request to stop. Were the handlers put
+    back, it would turn exit 130 into a traceback; so they stay. And since
+    the interpreter's shutdown resets every Python-level handler to the
+    default, a SIGINT in its last milliseconds would still kill the process
+    (status -2, no summary status): after a stop by signal, SIGINT is ignored
+    outright, which shutdown leaves alone. SIGTERM and SIGKILL still end a
+    shutdown that hangs.
+    """
+    status = main(restore_signals=False)
+    if status in _SIGNAL_EXIT.values():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise SystemExit(status)
+
+
+def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int:
     if name == "demo":
         from .demo import main as demo
 
         try:
-            return demo(argv, _main, parse_args)
+            return demo(argv, lambda args: _main(args, restore_signals), parse_args)
         finally:
             teardown_logging()
     if name == "merge":
@@ -356,7 +378,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
     try:
         args = parse_args(argv)
         check_paths(args)  # before the log file is opened: nothing is written on a collision
@@ -389,8 +411,9 @@ def _main(argv: Sequence[str] | None) -> int:
             except OSError as exc:
                 fail(f"cannot write summary {manifest!r}: {exc.strerror or exc}", status)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if restore_signals:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     runlog.info("exit status %d%s", status, f", summary {manifest}" if manifest else "")
     return status
 

@@ -164,7 +164,7 @@ def test_progress_bar_under_script_on_a_0x0_terminal(site: Site, tmp_path: Path)
 
 
 # -- defect 6: two SIGINTs a few ms apart ---------------------------------------------------
-@pytest.mark.parametrize("gap", [0.0, 0.005, 0.05], ids=["same-moment", "5ms", "50ms"])
+@pytest.mark.parametrize("gap", [0.0, 0.005, 0.05, 0.4], ids=["same-moment", "5ms", "50ms", "400ms"])
 def test_second_sigint_right_after_the_first_still_writes_the_summary(gap: float, site: Site,
                                                                       tmp_path: Path) -> None:
     import signal

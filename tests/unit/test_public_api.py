@@ -95,4 +95,4 @@ def test_version_matches_distribution():
 def test_console_script_declared():
     scripts = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="console_scripts")
                if ep.name == "crawler"}
-    assert scripts == {"crawler": "crawler.cli.main:main"}
+    assert scripts == {"crawler": "crawler.cli.main:run"}

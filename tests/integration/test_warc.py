@@ -373,3 +373,20 @@ def test_extract_usage_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("crawler: error: ")
     assert "Traceback" not in bad.stderr
+
+
+def test_every_response_the_test_site_served_is_archived_once(site: Any, tmp_path: Path) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.conftest import crawl_cli
+
+    warc = tmp_path / "site.warc.gz"
+    run = crawl_cli(site, site.url("/"), "-d", 3, "--warc", warc, "--sitemaps", output=tmp_path / "site.jsonl")
+    assert run.result.returncode in (0, 1), run.result.stderr
+    archived: Counter[str] = Counter()
+    for r in records(warc):
+        if r.rec_type == "response":
+            parts = urlsplit(header(r, "WARC-Target-URI") or "")
+            archived[parts.path + (f"?{parts.query}" if parts.query else "")] += 1
+    assert archived == Counter(run.hits)  # one response record per request the site answered
+    warcio_check(warc)

@@ -635,7 +635,10 @@ def send_get(session: requests.Session, url: str, timeout: float,
     """
     if STOCK or session.trust_env or session.auth is not None:
         # Proxies and ~/.netrc come from the environment: requests' whole path.
-        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers)
+        # verify passed on: requests would put an environment CA bundle over
+        # the Session's own (psf/requests#3829), even over verify=False.
+        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers,
+                           verify=session.verify)
     import requests  # its submodules are loaded with it; one import is the cheapest
 
     sent = requests.structures.CaseInsensitiveDict(session.headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Union
@@ -40,6 +41,8 @@ def crawl(seeds: Iterable[Seed] | Seed, extract: Extract | None = None, **option
             print(page.url, page.status, page.title)
     """
     config = CrawlConfig(**options)
+    if config.insecure:  # never silent (the command line prints its own line)
+        logging.getLogger("crawler").warning("insecure=True: TLS certificates are not checked")
     sources = _sources(seeds)
     urls = read_seeds(sources, max_url_length=config.max_url_length) if sources else []
     yield from Crawler(config, extract=extract).iter_pages(urls)

@@ -78,6 +78,13 @@ class CrawlConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()
+    #: every request's proxy: ``http://``, ``https://``, ``socks5://`` or ``socks5h://``, with
+    #: ``user:pass@`` if it asks (None: the environment's ``HTTP_PROXY``… as curl reads them)
+    proxy: str | None = None
+    #: no TLS certificate check (said once at start)
+    insecure: bool = False
+    #: CA certificates (a PEM file or a folder) HTTPS servers are checked against
+    ca_bundle: str | None = None
     robots: bool = True
     follow_nofollow: bool = False
     progress: bool = False
@@ -180,6 +187,7 @@ class CrawlConfig:
         if (self.changed_only or self.recrawl_after is not None) and not self.state:
             raise ConfigError("changed_only and recrawl_after need a state file (--state)")
         self._validate_redis()
+        self._validate_network()
         if self.scope not in SCOPES:
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.format is not None and self.format not in FORMATS:
@@ -208,6 +216,42 @@ class CrawlConfig:
             value = getattr(self, name)
             if value is not None and not re.fullmatch(NAME_PATTERN, value):
                 raise ConfigError(f"{name} must be 1-64 letters, digits, '.', '_', '@' or '-', got {value!r}")
+
+
+    def _validate_network(self) -> None:
+        if self.proxy is not None:
+            check_proxy(self.proxy)
+        if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
+            raise ConfigError(f"ca_bundle: no such file or folder: {self.ca_bundle!r}")
+        if self.insecure and self.ca_bundle:
+            raise ConfigError("insecure and ca_bundle contradict each other: give one of them")
+
+
+#: the proxy schemes requests can use (SOCKS through its ``socks`` extra)
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_proxy(url: str) -> None:
+    """Raise `ConfigError` unless ``url`` is a usable proxy URL (the message never shows its password)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not one
+    except ValueError as exc:
+        raise ConfigError(f"proxy: not a URL ({exc})") from None
+    shown = hide_password(url)
+    if parts.scheme.lower() not in PROXY_SCHEMES:
+        raise ConfigError(f"proxy: {shown!r}: the scheme must be one of {', '.join(PROXY_SCHEMES)}")
+    if not parts.hostname:
+        raise ConfigError(f"proxy: {shown!r}: no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"proxy: {shown!r}: a proxy URL is scheme://[user:pass@]host:port, without a path")
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its user info replaced by ``***``."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def _headers(value: Any) -> tuple[tuple[str, str], ...]:

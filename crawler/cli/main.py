@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 #: ``python -m crawler NAME …``: commands other than a crawl
 SUBCOMMANDS = ("merge", "status", "demo")
+INSECURE_WARNING = "crawler: warning: --insecure: TLS certificates are not checked (anyone on the path can answer)"
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 #: seconds after a SIGINT/SIGTERM within which another is the same request to stop
 _REPEAT_GRACE = 1.0
@@ -184,6 +185,15 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help=f"User-Agent header (default {DEFAULT_USER_AGENT})")
     network.add_argument("-H", "--header", action=_Repeated, default=[], metavar="'K: V'",
                    help="extra request header (repeatable)")
+    network.add_argument("--proxy", metavar="URL",
+                   help="send every request (robots.txt and sitemaps too) through this proxy: "
+                   "http://, https://, socks5:// or socks5h:// (DNS by the proxy), with user:pass@ if it asks "
+                   "(default: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, as curl reads them)")
+    network.add_argument("--insecure", action="store_true",
+                   help="do not check TLS certificates (a warning says so at start)")
+    network.add_argument("--ca-bundle", metavar="PATH",
+                   help="check HTTPS certificates against these CAs (PEM file or folder; default: "
+                   "REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE if set, else the system's)")
     p.add_argument("--version", action="version", version=f"crawler {__version__}")
     return p
 
@@ -204,6 +214,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
+        proxy=args.proxy or None, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -400,6 +411,9 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
     except CrawlerError as exc:
         return fail(str(exc), EXIT_USAGE)
     runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
+    if config.insecure:  # never silent, even with -q: every HTTPS answer is taken on trust
+        print(INSECURE_WARNING, file=sys.stderr)
+        runlog.warning("%s", INSECURE_WARNING)
     crawler = Crawler(config)
     tally = RunSummary()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -38,6 +38,7 @@ from ..config import CrawlConfig
 from ..page import utc_now
 from ..urls import normalize_url
 from .adapter import CrawlAdapter
+from .network import configure, proxy_failure
 from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -83,11 +84,7 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
         session.headers[name] = value
     session.max_redirects = config.max_redirects
     session.trust_env = _environment_matters()
-    bundle = _ca_bundle()
-    if not session.trust_env and bundle:
-        # Without trust_env, a CA bundle named in the environment is the
-        # session's to use (Session.send takes its verify).
-        session.verify = bundle
+    configure(session, config)  # proxy and TLS checks (crawler.worker.network)
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
     # The watched adapter lets the watchdog cut a request at its deadline
@@ -110,11 +107,6 @@ def _environment_matters() -> bool:
            for name, value in os.environ.items()):
         return True
     return bool(os.environ.get("NETRC")) or os.path.exists(os.path.expanduser("~/.netrc"))
-
-
-def _ca_bundle() -> str | None:
-    # What requests' trust_env path would verify HTTPS against, in its order.
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 def borrow_session(config: CrawlConfig) -> requests.Session:
@@ -381,10 +373,14 @@ def error_kind(exc: BaseException) -> str:
         return "redirects"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "proxy"
     if isinstance(exc, requests.exceptions.SSLError):
         return "tls"
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
+        if "SOCKS" in text:  # urllib3's SOCKS connections say what failed in text only
+            return "proxy"
         if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
             return "dns"
         if "Connection refused" in text or "ConnectionRefused" in text:
@@ -406,6 +402,8 @@ def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:
         return f"connection refused by {host}"
     if kind == "timeout":
         return f"no answer from {host} within {timeout:g} s"
+    if kind == "proxy":
+        return proxy_failure(exc, host)
     return _readable(exc, host) or _short(exc)
 
 

@@ -35,7 +35,7 @@ from ..page import (
 from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
-from . import headers
+from . import headers, network
 from .cookies import from_jar, to_jar
 from .fetch import Fetched, fetch
 from .parse import Parsed, is_html, parse_html
@@ -115,6 +115,7 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
         logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
     # The worker is the crawl's own process: http.client may parse headers faster here.
     headers.install()
+    network.init_process(config)
     _state.config = config
     _state.extract = extract
     _state.selectors = compile_selectors(config.select)

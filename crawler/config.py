@@ -85,6 +85,8 @@ class CrawlConfig:
     insecure: bool = False
     #: CA certificates (a PEM file or a folder) HTTPS servers are checked against
     ca_bundle: str | None = None
+    #: a Netscape ``cookies.txt`` loaded before the first request (`crawler.store.cookiefile`)
+    cookies: str | None = None
     robots: bool = True
     follow_nofollow: bool = False
     progress: bool = False

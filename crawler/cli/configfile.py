@@ -49,6 +49,7 @@ KEYS: dict[str, str] = {
     "proxy": "str",
     "insecure": "flag",
     "ca_bundle": "str",
+    "cookies": "str",
     "no_robots": "flag",
     "follow_nofollow": "flag",
     "sitemaps": "flag",

@@ -189,6 +189,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help="send every request (robots.txt and sitemaps too) through this proxy: "
                    "http://, https://, socks5:// or socks5h:// (DNS by the proxy), with user:pass@ if it asks "
                    "(default: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, as curl reads them)")
+    network.add_argument("--cookies", metavar="FILE",
+                   help="send the cookies of this Netscape cookies.txt (as curl, wget and browser extensions "
+                   "write it) to the hosts they belong to, from the first request on")
     network.add_argument("--insecure", action="store_true",
                    help="do not check TLS certificates (a warning says so at start)")
     network.add_argument("--ca-bundle", metavar="PATH",
@@ -215,6 +218,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
         proxy=args.proxy or None, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
+        cookies=args.cookies or None,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -324,6 +328,8 @@ def check_paths(args: argparse.Namespace) -> None:
                                    if s != "-" and "://" not in s and os.path.isfile(s)]
     if args.config:
         read.append(("config file", args.config))
+    if args.cookies:
+        read.append(("cookies file", args.cookies))
     seen: dict[str, tuple[str, str]] = {}
     for index, (what, path) in enumerate(written + read):
         key = _resolved(path)

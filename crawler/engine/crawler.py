@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import CrawlConfig
 from ..page import SITEMAP, Done, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
 from ..policy import MAX_PAGES, LinkFilter
+from ..store.cookiefile import read_cookie_file
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
@@ -160,6 +161,8 @@ class Crawler:
         config = self.config
         self._collect = collect
         seeds = list(seeds)
+        if config.cookies:  # a malformed file is a UsageError, before anything is opened
+            self._cookies.add(read_cookie_file(config.cookies))
         ctx = multiprocessing.get_context(config.start_method)
         # A state in use, an unreachable Redis, an output that cannot be
         # written: UsageError here, before anything starts.

@@ -88,6 +88,11 @@ class CrawlConfig:
     #: a Netscape ``cookies.txt`` loaded before the first request (`crawler.store.cookiefile`)
     cookies: str | None = None
     robots: bool = True
+    #: ``.csv`` / ``.jsonl`` seed files: the column holding the URL (None: ``url``)
+    url_column: str | None = None
+    #: columns of a seed's row copied into its record as ``input_NAME`` (``("*",)``: all);
+    #: ``"A,B"`` is accepted too
+    keep_columns: tuple[str, ...] = ()
     follow_nofollow: bool = False
     progress: bool = False
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
@@ -135,6 +140,7 @@ class CrawlConfig:
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         object.__setattr__(self, "headers", _headers(self.headers) + _headers(header))
+        object.__setattr__(self, "keep_columns", _columns(self.keep_columns))
         if no_robots is not None:
             if not isinstance(no_robots, bool):
                 raise ConfigError(f"no_robots must be True or False, got {no_robots!r}")
@@ -254,6 +260,18 @@ def check_proxy(url: str) -> None:
 def hide_password(url: str) -> str:
     """``url`` with the password of its user info replaced by ``***``."""
     return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    """``keep_columns`` as names: ``"A,B"`` or ``["A", "B"]``; ``"*"`` alone keeps every column."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if any(not isinstance(name, str) for name in value):
+        raise ConfigError(f"keep_columns must be column names, got {value!r}")
+    names = tuple(name.strip() for name in value if name.strip())
+    if "*" in names and names != ("*",):
+        raise ConfigError("keep_columns: '*' keeps every column; give it alone")
+    return names
 
 
 def _headers(value: Any) -> tuple[tuple[str, str], ...]:

@@ -62,6 +62,8 @@ KEYS: dict[str, str] = {
     "lease_timeout": "float",
     "redis_outage": "float",
     "strict": "flag",
+    "url_column": "str",
+    "keep_columns": "str",
     "select": "list",
     "select_all": "list",
     "summary": "str",

@@ -45,6 +45,7 @@ from ..engine.crawler import Crawler, CrawlStats
 from ..errors import ConfigError, CrawlerError, RedisLostError, SeedError, UsageError
 from ..store.output import format_for
 from ..store.seeds import read_seeds
+from ..store.tables import SeedInputs
 from .progress import Progress, summary
 from .runlog import runlog, setup_logging, teardown_logging
 from .summary import SUFFIX, RunSummary, summary_path, write_summary
@@ -98,6 +99,11 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     input.add_argument("--config", metavar="FILE",
                    help="TOML file of seeds and options (keys: long options in snake_case); "
                    "the command line overrides it")
+    input.add_argument("--url-column", metavar="NAME",
+                   help="in .csv and .jsonl seed files, the column with the URL (default: url)")
+    input.add_argument("--keep-columns", metavar="A,B",
+                   help="copy these columns of a .csv/.jsonl seed's row into its record as input_A, input_B "
+                   "('*': every column; null in the records of pages found by crawling)")
     input.add_argument("--strict", action="store_true",
                    help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
     scope = p.add_argument_group("crawl scope", "which pages are fetched: depth, caps, and which links are followed")
@@ -218,7 +224,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
         proxy=args.proxy or None, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
-        cookies=args.cookies or None,
+        cookies=args.cookies or None, url_column=args.url_column or None, keep_columns=args.keep_columns or (),
     )
     if args.workers:
         options["workers"] = args.workers
@@ -405,9 +411,11 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
         config = config_from_args(args)
         manifest = summary_path(config.output, args.summary)
         skipped: list[SeedError] = []
+        inputs = SeedInputs()
         try:
             seeds = read_seeds(args.seeds, skipped=None if args.strict else skipped,
-                               max_url_length=config.max_url_length)
+                               max_url_length=config.max_url_length, url_column=config.url_column,
+                               keep_columns=config.keep_columns, inputs=inputs)
         finally:
             for error in skipped:
                 # A cron run keeps going on the good lines; the mail still shows the bad ones.
@@ -420,7 +428,7 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
     if config.insecure:  # never silent, even with -q: every HTTPS answer is taken on trust
         print(INSECURE_WARNING, file=sys.stderr)
         runlog.warning("%s", INSECURE_WARNING)
-    crawler = Crawler(config)
+    crawler = Crawler(config, inputs=inputs)
     tally = RunSummary()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

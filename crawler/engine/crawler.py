@@ -35,6 +35,7 @@ from ..config import CrawlConfig
 from ..page import SITEMAP, Done, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
 from ..policy import MAX_PAGES, LinkFilter
 from ..store.cookiefile import read_cookie_file
+from ..store.tables import SeedInputs
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
@@ -112,8 +113,10 @@ class Crawler:
 
     def __init__(self, config: CrawlConfig | None = None, on_page: OnPage | None = None,
                  extract: Extract | None = None, *, backend: BackendFactory | None = None,
-                 pool: PoolFactory | None = None) -> None:
+                 pool: PoolFactory | None = None, inputs: SeedInputs | None = None) -> None:
         self.config = config or CrawlConfig()
+        #: the input columns kept for seeds (``--keep-columns``), None without
+        self.inputs = inputs if inputs is not None and inputs.fields else None
         self.on_page = on_page
         self.extract = extract
         self.stats = CrawlStats()
@@ -378,6 +381,10 @@ class Crawler:
 
     def _emit(self, done: Done) -> None:
         page = done.page
+        if self.inputs is not None:
+            # After the feature fields, before a hook's and the selectors': every
+            # record has them, null but in a seed's (SPEC: "input_A… after the SEO fields").
+            page.extra = {**self.inputs.for_url(page.url), **page.extra}
         for name in self._selected:
             # Pages the selectors did not run on (not HTML, errors, refusals)
             # carry the fields too, as None: every record has the same keys.

@@ -50,6 +50,75 @@ FORMATS = ("csv", "json", "jsonl")
 START_METHODS = (None, "fork", "spawn", "forkserver")
 
 
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    """Settings of one host that override the crawl's (``[hosts."example.com"]`` in a config file).
+
+    None (or no headers) leaves the crawl's value. ``max_pages`` caps the
+    pages of this host as ``max_pages_per_host`` caps every host's; ``headers``
+    are sent after the crawl's (a header of the same name replaces it).
+
+    >>> HostSettings(delay=2).per_host is None
+    True
+    """
+
+    per_host: int | None = None
+    delay: float | None = None
+    user_agent: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    max_pages: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", _headers(self.headers))
+        if self.per_host is not None:
+            _within("per_host", self.per_host, 1, MAX_CONCURRENCY)
+        if self.max_pages is not None:
+            _at_least("max_pages", self.max_pages, 1)
+        if self.delay is not None:
+            if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or not self.delay >= 0:
+                raise ConfigError(f"delay must be a number of seconds >= 0, got {self.delay!r}")
+            _at_most_a_day("delay", self.delay)
+        if self.user_agent is not None and not isinstance(self.user_agent, str):
+            raise ConfigError(f"user_agent must be a string, got {self.user_agent!r}")
+
+    def request_headers(self) -> tuple[tuple[str, str], ...]:
+        """The headers this host's requests get on top of the crawl's: User-Agent first."""
+        agent = (("User-Agent", self.user_agent),) if self.user_agent is not None else ()
+        return agent + self.headers
+
+
+#: ``HostSettings`` keys, as a config file and the library name them (``header`` adds to ``headers``)
+HOST_KEYS = ("per_host", "delay", "user_agent", "header", "headers", "max_pages")
+
+
+def _hosts(value: Any) -> tuple[tuple[str, HostSettings], ...]:
+    """``hosts`` as (host name, settings) pairs, from a mapping or pairs; settings may be mappings."""
+    items = value.items() if isinstance(value, Mapping) else value
+    pairs = []
+    for item in items:
+        try:
+            name, settings = item
+        except (TypeError, ValueError):
+            raise ConfigError(f"hosts must map host names to settings, got {item!r}") from None
+        if not isinstance(name, str) or not re.fullmatch(r"[^\s/:@]+|\[[0-9a-fA-F:.]+\]", name.strip()):
+            raise ConfigError(f"hosts: {name!r} is not a host name (no scheme, port or path)")
+        if isinstance(settings, Mapping):
+            unknown = [key for key in settings if key not in HOST_KEYS]
+            if unknown:
+                raise ConfigError(f"hosts: {name}: unknown key {unknown[0]!r} "
+                                  "(per_host, delay, user_agent, header, max_pages)")
+            options = dict(settings)
+            options["headers"] = _headers(options.pop("headers", None)) + _headers(options.pop("header", None))
+            try:
+                settings = HostSettings(**options)
+            except ConfigError as exc:
+                raise ConfigError(f"hosts: {name}: {exc}") from None
+        elif not isinstance(settings, HostSettings):
+            raise ConfigError(f"hosts: {name}: settings must be a mapping, got {settings!r}")
+        pairs.append((name.strip().lower().strip("[]"), settings))
+    return tuple(pairs)
+
+
 def _default_workers() -> int:
     return min(os.cpu_count() or 1, MAX_WORKERS)
 
@@ -119,6 +188,9 @@ class CrawlConfig:
     lease_timeout: float = DEFAULT_LEASE_TIMEOUT
     #: with ``redis``: seconds Redis may stay unreachable mid-run before the node stops
     redis_outage: float = DEFAULT_REDIS_OUTAGE
+    #: per-host settings over the crawl's, by host name (``{"example.com": {"delay": 2}}``):
+    #: see `HostSettings`; stored as (host, settings) pairs
+    hosts: tuple[tuple[str, HostSettings], ...] = ()
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
     #: fields extracted by CSS selectors (``--select``), added after every
@@ -141,6 +213,7 @@ class CrawlConfig:
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         object.__setattr__(self, "headers", _headers(self.headers) + _headers(header))
         object.__setattr__(self, "keep_columns", _columns(self.keep_columns))
+        object.__setattr__(self, "hosts", _hosts(self.hosts))
         if no_robots is not None:
             if not isinstance(no_robots, bool):
                 raise ConfigError(f"no_robots must be True or False, got {no_robots!r}")

@@ -224,6 +224,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
         proxy=args.proxy or None, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
+        hosts=getattr(args, "hosts", None) or (),  # only a config file sets it ([hosts."NAME"] tables)
         cookies=args.cookies or None, url_column=args.url_column or None, keep_columns=args.keep_columns or (),
     )
     if args.workers:
@@ -272,12 +273,17 @@ def config_file_defaults(path: str) -> dict[str, Any]:
             parsed = checker.parse_args(tokens)
         except UsageError as exc:
             raise ConfigFileError(f"{path}: {key}: {exc}") from None
-        if key in ("select", "select_all"):
+        if key.startswith("hosts."):  # hosts.NAME.KEY: the host's own setting, checked as the option is
+            name, _, setting = key[len("hosts."):].rpartition(".")
+            own = values.setdefault("hosts", {}).setdefault(name, {})
+            own[setting] = getattr(parsed, setting)
+        elif key in ("select", "select_all"):
             values.setdefault("select", []).extend(parsed.select)
         else:
             values[key] = getattr(parsed, key)
     try:  # here rather than later, so that the message names the file
         check_selectors(_selectors(values.get("select", [])))
+        CrawlConfig(hosts=values.get("hosts", {}))
     except ConfigError as exc:
         raise ConfigFileError(f"{path}: {exc}") from None
     return values

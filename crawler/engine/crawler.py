@@ -173,13 +173,21 @@ class Crawler:
         pool: TaskPool | None = None
         failed = False
         try:
+            if backend.hosts is not None and backend.hosts != config.hosts:
+                # A shared crawl's per-host settings are the first node's (crawler.cluster.node).
+                config = self.config = replace(config, hosts=backend.hosts)
+            hosts = dict(config.hosts)
             caps = config.max_pages, config.max_pages_per_host
+            host_caps = {name: s.max_pages for name, s in hosts.items() if s.max_pages is not None}
             gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
                                      history=backend.history, recrawl_after=config.recrawl_after,
-                                     links=LinkFilter.from_config(config), max_depth=config.depth)
+                                     links=LinkFilter.from_config(config), max_depth=config.depth,
+                                     host_caps=host_caps if backend.local_caps else None,
+                                     agents={name: s.user_agent for name, s in hosts.items() if s.user_agent})
             self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
             sched = self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay, config.user_agent,
-                                                robots=config.robots, gate=backend.host_gate, check=gate.robots)
+                                                robots=config.robots, gate=backend.host_gate, check=gate.robots,
+                                                hosts=hosts)
             if config.sitemaps:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():

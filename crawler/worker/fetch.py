@@ -37,9 +37,9 @@ from .. import _internals
 from ..config import CrawlConfig
 from ..page import utc_now
 from ..urls import normalize_url
-from .adapter import CrawlAdapter
+from .adapter import CrawlAdapter, StockAdapter
 from .network import configure, proxy_failure
-from .watchdog import Deadline, WatchedAdapter
+from .watchdog import Deadline
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
@@ -84,16 +84,16 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
         session.headers[name] = value
     session.max_redirects = config.max_redirects
     session.trust_env = _environment_matters()
-    configure(session, config)  # proxy and TLS checks (crawler.worker.network)
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
     # The watched adapter lets the watchdog cut a request at its deadline
     # (and skips requests' proxy and cookie work where there is none, unless
     # CRAWLER_STOCK asks for requests' own: see crawler._internals).
-    adapter_class = WatchedAdapter if _internals.STOCK else CrawlAdapter
+    adapter_class = StockAdapter if _internals.STOCK else CrawlAdapter
     adapter = adapter_class(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    configure(session, config)  # proxy, TLS checks, hosts' own headers (crawler.worker.network)
     return session
 
 

@@ -25,6 +25,7 @@ import requests
 import urllib3
 
 from ..config import CrawlConfig, hide_password
+from .adapter import HostHeaders
 
 
 def configure(session: requests.Session, config: CrawlConfig) -> None:
@@ -37,6 +38,11 @@ def configure(session: requests.Session, config: CrawlConfig) -> None:
     verify = tls_verify(config)
     if verify is not None:
         session.verify = verify
+    if config.hosts:
+        table = {name: own.request_headers() for name, own in config.hosts if own.request_headers()}
+        for adapter in session.adapters.values():
+            if isinstance(adapter, HostHeaders):
+                adapter.host_headers = table
 
 
 def init_process(config: CrawlConfig) -> None:

@@ -88,3 +88,19 @@ def test_proxy_failures_are_proxy_errors_without_the_password() -> None:
     assert proxy_failure(socks, "h.test").endswith("through the proxy: 0x02: Connection not allowed by ruleset")
     leaky = requests.exceptions.ProxyError("bad proxy http://u:secret@127.0.0.1:9")
     assert "secret" not in proxy_failure(leaky, "h.test")
+
+
+def test_a_hosts_own_headers_stay_with_that_host() -> None:
+    import responses
+
+    from crawler.worker.fetch import fetch
+
+    config = CrawlConfig(hosts={"a.test": {"user_agent": "a-bot", "header": ["X-Key: secret"]}})
+    with responses.RequestsMock() as mocked:
+        mocked.add(responses.GET, "http://a.test/", status=302, headers={"Location": "http://b.test/"})
+        mocked.add(responses.GET, "http://b.test/", body=b"ok")
+        assert fetch("http://a.test/", config, session=make_session(config)).status == 200
+        first, second = (call.request.headers for call in mocked.calls)
+    assert (first["User-Agent"], first["X-Key"]) == ("a-bot", "secret")
+    assert second["User-Agent"].startswith("crawler/")
+    assert "X-Key" not in second

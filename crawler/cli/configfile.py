@@ -72,6 +72,8 @@ KEYS: dict[str, str] = {
     "select_all": "list",
     "summary": "str",
     "log_file": "str",
+    "warc": "str",
+    "warc_max_size": "str",
     "quiet": "flag",
     "no_progress": "flag",
     "verbose": "flag",

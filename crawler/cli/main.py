@@ -141,6 +141,10 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     output.add_argument("--summary", metavar="PATH",
                    help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
     output.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
+    output.add_argument("--warc", metavar="PATH",
+                   help="also archive every HTTP exchange in this WARC file (.warc.gz: gzip per record, or .warc)")
+    output.add_argument("--warc-max-size", default="1G", metavar="SIZE",
+                   help="go on in PATH-00001.warc.gz... once a WARC file passes SIZE (default 1G; 500M, 2G...)")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     output.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
@@ -226,6 +230,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         proxy=args.proxy or None, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
         hosts=getattr(args, "hosts", None) or (),  # only a config file sets it ([hosts."NAME"] tables)
         cookies=args.cookies or None, url_column=args.url_column or None, keep_columns=args.keep_columns or (),
+        warc=args.warc or None, warc_max_size=args.warc_max_size,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -332,6 +337,8 @@ def check_paths(args: argparse.Namespace) -> None:
                         manifest))
     if args.log_file:
         written.append(("--log-file", args.log_file))
+    if args.warc:
+        written.append(("--warc", args.warc))
     if args.state:
         written.append(("--state", args.state))
         written.extend((f"--state's {what} file", args.state + suffix)

@@ -155,6 +155,9 @@ class CrawlConfig:
     insecure: bool = False
     #: CA certificates (a PEM file or a folder) HTTPS servers are checked against
     ca_bundle: str | None = None
+    #: connect to public addresses only, for every request (by default only pages linked
+    #: from a public address are kept from loopback, private and link-local ones)
+    no_private: bool = False
     #: a Netscape ``cookies.txt`` loaded before the first request (`crawler.store.cookiefile`)
     cookies: str | None = None
     robots: bool = True

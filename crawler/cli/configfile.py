@@ -52,6 +52,7 @@ KEYS: dict[str, str] = {
     "header": "list",
     "proxy": "str",
     "insecure": "flag",
+    "no_private": "flag",
     "ca_bundle": "str",
     "cookies": "str",
     "no_robots": "flag",

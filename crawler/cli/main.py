@@ -202,6 +202,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     network.add_argument("--cookies", metavar="FILE",
                    help="send the cookies of this Netscape cookies.txt (as curl, wget and browser extensions "
                    "write it) to the hosts they belong to, from the first request on")
+    network.add_argument("--no-private", action="store_true",
+                   help="connect to public addresses only, seeds included (by default only a page on a public "
+                   "address is kept from leading to loopback, private and link-local ones)")
     network.add_argument("--insecure", action="store_true",
                    help="do not check TLS certificates (a warning says so at start)")
     network.add_argument("--ca-bundle", metavar="PATH",
@@ -227,7 +230,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
-        proxy=args.proxy or None, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
+        proxy=args.proxy or None, no_private=args.no_private, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
         hosts=getattr(args, "hosts", None) or (),  # only a config file sets it ([hosts."NAME"] tables)
         cookies=args.cookies or None, url_column=args.url_column or None, keep_columns=args.keep_columns or (),
         warc=args.warc or None, warc_max_size=args.warc_max_size,

@@ -195,7 +195,9 @@ class Scheduler:
             if host.robots is None:
                 if host.robots_pending:
                     return None
-                robots = Task(host.origin + "/robots.txt", kind=ROBOTS)
+                # With the referrer of the page that asks for it: the address
+                # policy judges robots.txt as that page (crawler.worker.addresses).
+                robots = Task(host.origin + "/robots.txt", referrer=head.referrer, kind=ROBOTS)
                 if not self._granted(host, robots, now):
                     return None
                 host.robots_pending = True

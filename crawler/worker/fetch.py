@@ -38,6 +38,7 @@ from ..config import CrawlConfig
 from ..page import Exchange, utc_now
 from ..urls import normalize_url
 from .adapter import CrawlAdapter, StockAdapter
+from .addresses import BlockedAddress
 from .capture import Capture, RawBody
 from .network import configure, proxy_failure
 from .watchdog import Deadline
@@ -433,6 +434,8 @@ def error_kind(exc: BaseException) -> str:
         return "redirects"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"
+    if isinstance(_root(exc), BlockedAddress):
+        return "blocked"
     if isinstance(exc, requests.exceptions.ProxyError):
         return "proxy"
     if isinstance(exc, requests.exceptions.SSLError):
@@ -464,6 +467,8 @@ def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:
         return f"no answer from {host} within {timeout:g} s"
     if kind == "proxy":
         return proxy_failure(exc, host)
+    if kind == "blocked":
+        return str(_root(exc))
     return _readable(exc, host) or _short(exc)
 
 

@@ -120,11 +120,11 @@ class RedisNode:
 
     def _share_hosts(self) -> tuple[tuple[str, HostSettings], ...]:
         """The crawl's per-host settings: this node's if it is the first, else the first node's
-        (as the caps), with the page caps (``max_pages``) where the take script counts them."""
+        (as the caps); their page caps (``max_pages``) go where the take script counts them."""
         client, k = self.link.client, self.keys
         mine = hosts_json(self.config.hosts)
-        self.link.run(lambda: client.hsetnx(k.meta, "hosts", mine))
-        shared = self.link.run(lambda: client.hget(k.meta, "hosts"))
+        self.link.run(lambda: client.set(k.settings, mine, nx=True))
+        shared = self.link.run(lambda: client.get(k.settings))
         text = shared.decode() if isinstance(shared, bytes) else mine
         hosts = hosts_from_json(text)
         if text != mine:

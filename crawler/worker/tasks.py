@@ -25,6 +25,7 @@ from ..page import (
     ROBOTS,
     SITEMAP,
     STATE_FIELDS,
+    Archived,
     Exchange,
     Page,
     PageResult,
@@ -38,7 +39,7 @@ from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
 from . import addresses, headers, network
 from .cookies import from_jar, to_jar
-from .fetch import Fetched, fetch
+from .fetch import Fetched, fetch, from_archive
 from .parse import Parsed, is_html, parse_html
 from .serve import release_slot
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
@@ -158,6 +159,21 @@ def process(task: Task) -> Result:
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
                       exchanges=_exchanges(fetched))
+
+
+def process_archived(task: Task, archived: Archived) -> Page:
+    """The record a live fetch of ``task`` would have made, from an archived response
+    (``crawler extract``): the same parse, selectors and hook, no network."""
+    config = _state.config
+    fetched = from_archive(archived, config.max_bytes)
+    page = _page(task, fetched)
+    if fetched.body and is_html(fetched.content_type):
+        _parse_into(page, task, fetched, config)
+    if archived.not_modified:
+        # As the live run recorded the 304: the stored copy's title and links, no bytes.
+        page.bytes = 0
+        page.ok = page.error is None
+    return page
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:

@@ -90,7 +90,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     """
     p = UsageParser(prog="crawler", description="Fetch URLs in parallel (or crawl outward from them) "
                 "and write one record per page as CSV, JSON or JSON Lines.",
-                epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
+                epilog="SEED is a file of URLs (one per line, # comments; a .csv or .jsonl file is a table with a url "
+                "column), a URL, or - for stdin. "
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
                 "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'. "
                 "Records from WARC files: 'crawler extract --help'.",
@@ -98,7 +99,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     input = p.add_argument_group("input", "where the seeds come from")
     input.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
     input.add_argument("--config", metavar="FILE",
-                   help="TOML file of seeds and options (keys: long options in snake_case); "
+                   help="TOML file of seeds and options (keys: long options in snake_case; "
+                   '[hosts."NAME"] tables: per_host, delay, user_agent, header, max_pages for that host); '
                    "the command line overrides it")
     input.add_argument("--url-column", metavar="NAME",
                    help="in .csv and .jsonl seed files, the column with the URL (default: url)")

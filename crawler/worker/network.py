@@ -4,8 +4,9 @@
 makes, so pages, robots.txt and sitemaps all go the same way.
 
 - ``--proxy URL`` is every request's proxy (``http``, ``https``, ``socks5``,
-  ``socks5h``; SOCKS through requests' ``socks`` extra). Without it the
-  environment's proxies apply as before (``trust_env``); with neither, the
+  ``socks5h``; SOCKS through requests' ``socks`` extra) but for the hosts of
+  ``NO_PROXY``, as curl's ``-x``. Without it the environment's proxies apply
+  as before (``trust_env``); with neither, the
   Session has no proxy and the fetch keeps its fast path
   (`crawler._internals.send_get`).
 - TLS: ``--insecure`` turns the check off (and urllib3's warning on every
@@ -38,11 +39,13 @@ def configure(session: requests.Session, config: CrawlConfig) -> None:
     verify = tls_verify(config)
     if verify is not None:
         session.verify = verify
-    if config.hosts:
-        table = {name: own.request_headers() for name, own in config.hosts if own.request_headers()}
+    table = {name: own.request_headers() for name, own in config.hosts if own.request_headers()}
+    no_proxy = (os.environ.get("no_proxy") or os.environ.get("NO_PROXY")) if config.proxy else None
+    if table or no_proxy:
         for adapter in session.adapters.values():
             if isinstance(adapter, HostHeaders):
                 adapter.host_headers = table
+                adapter.no_proxy = no_proxy
 
 
 def init_process(config: CrawlConfig) -> None:

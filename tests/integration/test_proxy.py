@@ -124,3 +124,11 @@ def test_library_takes_the_proxy(proxy: Proxy, site: Site) -> None:
     pages = list(crawl([site.url("/a")], workers=1, robots=False, proxy=f"http://127.0.0.1:{proxy.http}"))
     assert [p.status for p in pages] == [200]
     assert _through(proxy, site) > before
+
+
+def test_no_proxy_hosts_are_reached_directly_as_curl_does(site: Site) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}"
+    run = crawl_cli(site, site.url("/a"), *WORKERS, "--retries", 0, "--proxy", dead,
+                    env={"NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1"})
+    assert run.result.returncode == 0, run.result.stderr
+    assert [r["status"] for r in run.records] == [200]

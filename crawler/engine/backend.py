@@ -115,6 +115,7 @@ def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], boo
     with _closed_on_error(node.close):  # the node's close hands back what it took and closes the link
         node.open()
         backend.sinks.append(node)
+        backend.hosts = node.hosts
     return backend
 
 

@@ -32,7 +32,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
-from ..page import SITEMAP, Done, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
+from ..page import (
+    MARKDOWN_FIELDS,
+    SITEMAP,
+    Done,
+    Page,
+    PageResult,
+    Result,
+    RobotsResult,
+    SitemapResult,
+    Task,
+    result_for,
+    utc_now,
+)
 from ..policy import MAX_PAGES, LinkFilter
 from ..urls import host_of, origin_of
 from ..worker import entry
@@ -133,6 +145,10 @@ class Crawler:
         self._sitemaps: SitemapDiscovery | None = None
         self._exhausted = False
         self._selected = tuple(sel.name for sel in self.config.select)
+        # The Markdown fields lead the extra fields (before hook and selector fields), in every record.
+        self._leading = tuple(name for name, on in zip(MARKDOWN_FIELDS, (self.config.markdown,
+                                                                          bool(self.config.markdown_dir)),
+                                                       strict=True) if on)
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -375,6 +391,9 @@ class Crawler:
 
     def _emit(self, done: Done) -> None:
         page = done.page
+        leading = self._leading
+        if leading and tuple(page.extra)[: len(leading)] != leading:
+            page.extra = {**{name: page.extra.get(name) for name in leading}, **page.extra}
         for name in self._selected:
             # Pages the selectors did not run on (not HTML, errors, refusals)
             # carry the fields too, as None: every record has the same keys.

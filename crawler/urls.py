@@ -226,7 +226,7 @@ def _safe_segment(segment: str) -> tuple[str, bool]:
     if _SAFE_SEGMENT.fullmatch(segment) and segment not in _RESERVED_NAMES:
         return segment, True
     safe = _UNSAFE_CHARS.sub("_", segment.lower())[:80]
-    if not safe or safe[0] == ".":
+    if not safe or safe[0] in ".-":  # no hidden file, nothing a command reads as an option
         safe = "_" + safe[:79]
     if safe in _RESERVED_NAMES:
         safe += "_"

@@ -37,7 +37,7 @@ class Chunk:
 def markdown_body(markdown: str) -> str:
     """``markdown`` without the reference list that ends it (what `split_markdown` splits)."""
     match = _REFERENCES.search(markdown)
-    return markdown[: match.start() + 1] if match else markdown
+    return markdown[: match.start()] if match else markdown
 
 
 def split_markdown(body: str, max_words: int) -> list[Chunk]:

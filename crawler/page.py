@@ -146,6 +146,8 @@ class Result:
     page: Page
     retry_after: float | None = None
     cookies: tuple[CookieData, ...] | None = None
+    #: with ``--warc``: every HTTP exchange of the fetch, redirect hops first
+    exchanges: tuple[Exchange, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -191,8 +193,10 @@ class Exchange:
     """One HTTP request and the response it got, as sent and as received (for ``--warc``).
 
     ``response`` is the status line and headers; ``body`` the body as it came
-    (``Content-Encoding`` intact, transfer framing removed), ``truncated``
-    when ``--max-bytes`` cut it; ``date`` (ISO 8601 UTC) is when the request went.
+    (``Content-Encoding`` intact, transfer framing removed); ``truncated``
+    says why the body is not whole, in WARC's words: ``length`` (cut at
+    ``--max-bytes``), ``time`` (the timeout) or ``disconnect`` (the
+    connection broke); ``date`` (ISO 8601 UTC) is when the request went.
     """
 
     url: str
@@ -201,7 +205,38 @@ class Exchange:
     response: bytes
     body: bytes = b""
     ip: str | None = None
+    truncated: str | None = None
+
+    @property
+    def status(self) -> int | None:
+        """The response's status code (None if the status line is not HTTP)."""
+        parts = self.response.split(b" ", 2)
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    """A page as an archive holds it, for ``crawler extract`` to parse in a worker.
+
+    ``body`` is the payload as archived (``Content-Encoding`` intact);
+    ``not_modified`` marks a 304 whose ``body`` is the stored copy's (parsed
+    for title and links, counted as 0 bytes, as the live run did); ``error``
+    is the crawl's own word on the fetch (the archive's ``metadata``), None
+    when the responses are all there is to go by.
+    """
+
+    url: str
+    final_url: str
+    date: str
+    status: int | None = None
+    reason: str = ""
+    #: the response's header fields, in order
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
     truncated: bool = False
+    not_modified: bool = False
+    elapsed_ms: float = 0.0
+    error: str | None = None
 
 
 @dataclass(slots=True)

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from ..select import Selector
 
 #: ``python -m crawler NAME …``: commands other than a crawl
-SUBCOMMANDS = ("merge", "status", "demo")
+SUBCOMMANDS = ("merge", "status", "demo", "extract")
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 #: seconds after a SIGINT/SIGTERM within which another is the same request to stop
 _REPEAT_GRACE = 1.0
@@ -93,7 +93,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                 "and write one record per page as CSV, JSON or JSON Lines.",
                 epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
-                "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
+                "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'. "
+                "Records from WARC files: 'crawler extract --help'.",
                 raise_errors=raise_errors)
     input = p.add_argument_group("input", "where the seeds come from")
     input.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
@@ -137,6 +138,10 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     output.add_argument("--summary", metavar="PATH",
                    help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
     output.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
+    output.add_argument("--warc", metavar="PATH",
+                   help="also archive every HTTP exchange in this WARC file (.warc.gz: gzip per record, or .warc)")
+    output.add_argument("--warc-max-size", default="1G", metavar="SIZE",
+                   help="go on in PATH-00001.warc.gz... once a WARC file passes SIZE (default 1G; 500M, 2G...)")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     output.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
@@ -220,6 +225,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
         markdown=args.markdown, content=args.content, markdown_dir=args.markdown_dir or None,
         chunks=args.chunks or None, chunk_words=args.chunk_words,
+        warc=args.warc or None, warc_max_size=args.warc_max_size,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -323,6 +329,8 @@ def check_paths(args: argparse.Namespace) -> None:
         written.append(("--log-file", args.log_file))
     if args.chunks:
         written.append(("--chunks", args.chunks))
+    if args.warc:
+        written.append(("--warc", args.warc))
     if args.state:
         written.append(("--state", args.state))
         written.extend((f"--state's {what} file", args.state + suffix)
@@ -388,6 +396,8 @@ def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int
             teardown_logging()
     if name == "merge":
         from .merge import main as run
+    elif name == "extract":
+        from .extract import main as run
     else:
         from .status import main as run
     try:

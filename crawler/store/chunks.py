@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..errors import UsageError
-from ..page import Done, PageResult
+from ..page import Done, PageResult, Result
 
 _HEADING = re.compile(r"(#{1,6})(?:[ \t]+|$)(.*?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
@@ -170,6 +170,9 @@ class ChunkSink:
         self._file.write("".join(line + "\n" for line in lines))
         self._file.flush()
         return True
+
+    def unrecorded(self, result: Result) -> None:
+        """Nothing to do: a fetch that makes no record has no Markdown."""
 
     def tick(self) -> None:
         """Nothing to do: each page's pieces are flushed as they are written."""

@@ -17,7 +17,7 @@ import re
 import tempfile
 
 from ..errors import UsageError
-from ..page import Done, Page, PageResult
+from ..page import Done, Page, PageResult, Result
 from ..urls import markdown_path
 
 #: What YAML reads in a double-quoted scalar as it is (YAML 1.1's printable set, less \ and ", and
@@ -83,6 +83,9 @@ class MarkdownFiles:
             relative = page.extra.get("markdown_file") or markdown_path(done.task.url)
             self._write(relative, front_matter(page, result.lang) + "\n" + (result.markdown or ""))
         return True
+
+    def unrecorded(self, result: Result) -> None:
+        """Nothing to do: a fetch that makes no record has no Markdown."""
 
     def tick(self) -> None:
         """Nothing to do: every file is complete once written."""

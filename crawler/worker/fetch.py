@@ -35,9 +35,10 @@ from requests.utils import requote_uri
 
 from .. import _internals
 from ..config import CrawlConfig
-from ..page import utc_now
+from ..page import Archived, Exchange, utc_now
 from ..urls import normalize_url
 from .adapter import CrawlAdapter
+from .capture import Capture, RawBody
 from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -72,6 +73,10 @@ class Fetched:
     #: validators for the next conditional request
     etag: str | None = None
     last_modified: str | None = None
+    #: with ``--warc``: every exchange that got a response, in order (see `crawler.worker.capture`)
+    exchanges: list[Exchange] | None = None
+    #: with ``--warc``: the exchange whose body is being read
+    capture: Capture | None = None
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -152,7 +157,7 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
 def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: int | None,
            cookies: tuple[Cookie, ...] | None, validators: tuple[str | None, str | None] | None) -> Fetched:
     limit = config.max_bytes if max_bytes is None else max_bytes
-    result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    result = Fetched(url=url, final_url=url, fetched_at=utc_now(), exchanges=[] if config.warc else None)
     for cookie in cookies or ():
         session.cookies.set_cookie(cookie)
     start = time.monotonic()
@@ -177,30 +182,64 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 # the body is read: closed, it is not reused.
                 doubtful = resp.raw.connection if "Transfer-Encoding" in headers and "Content-Length" in headers \
                     else None
-                _read_body(resp, result, limit, deadline.at)
+                if result.capture is not None:
+                    _read_raw_body(resp, result, limit, deadline)
+                else:
+                    _read_body(resp, result, limit, deadline.at)
                 if doubtful is not None:
                     doubtful.close()
                 if deadline.expired:  # cut at the very end: the body may lack its tail
                     raise TimeoutError("body not read within the timeout")
                 status = resp.status_code
-                if status >= 400:
-                    result.error = f"http: {status} {resp.reason or ''}".rstrip()
-                    if status in RETRY_STATUSES:
-                        result.retryable = True
-                        result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                elif status < 200:
-                    result.error = f"http: {status} {resp.reason or ''}".rstrip() + " (not a final response)"
-                elif status == 304 and not conditional:
-                    result.error = "http: 304 Not Modified to a request that was not conditional"
-                elif 300 <= status < 400 and status != 304:
-                    # A redirect status that _get did not follow: every not-ok record names its error.
-                    result.error = (f"redirects: {status} without Location" if "Location" not in resp.headers
-                                    else f"redirects: {status} {resp.reason or ''}".rstrip() + " not followed")
+                result.error = status_error(status, resp.reason, "Location" in resp.headers, bool(conditional))
+                if status in RETRY_STATUSES:
+                    result.retryable = True
+                    result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             _failed(result, exc, deadline.expired, config.timeout)
         except ValueError as exc:  # a URL the libraries cannot parse (never an `internal` error)
             result.error = f"url: {_short(exc)}"
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
+    return result
+
+
+def status_error(status: int, reason: str | None, location: bool, conditional: bool) -> str | None:
+    """The record's error for a final response of ``status`` (None for a good one)."""
+    if status >= 400:
+        return f"http: {status} {reason or ''}".rstrip()
+    if status < 200:
+        return f"http: {status} {reason or ''}".rstrip() + " (not a final response)"
+    if status == 304 and not conditional:
+        return "http: 304 Not Modified to a request that was not conditional"
+    if 300 <= status < 400 and status != 304:
+        # A redirect status that _get did not follow: every not-ok record names its error.
+        return (f"redirects: {status} without Location" if not location
+                else f"redirects: {status} {reason or ''}".rstrip() + " not followed")
+    return None
+
+
+def from_archive(archived: Archived, limit: int) -> Fetched:
+    """The `Fetched` a live fetch would have made of an archived response (``crawler extract``):
+    the body decoded by its ``Content-Encoding`` up to ``limit`` bytes, the error derived from
+    the status unless the archive gives the crawl's own."""
+    result = Fetched(url=archived.url, final_url=archived.final_url, status=archived.status,
+                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms)
+    headers = requests.structures.CaseInsensitiveDict(archived.headers)
+    _parse_content_type(headers.get("Content-Type"), result)
+    result.robots_tag = headers.get("X-Robots-Tag")
+    if archived.status is None:
+        result.error = archived.error
+        return result
+    try:
+        decoder = RawBody(headers.get("Content-Encoding"), limit)
+        result.body = decoder.feed(archived.body) + decoder.finish()
+        result.truncated = archived.truncated or decoder.over
+    except urllib3.exceptions.DecodeError as exc:
+        result.error = f"body: {_readable(exc, urlsplit(archived.final_url).netloc) or _short(exc)}"[:200]
+    if archived.error is not None:
+        result.error = archived.error
+    elif result.error is None:
+        result.error = status_error(archived.status, archived.reason, "Location" in headers, conditional=True)
     return result
 
 
@@ -257,6 +296,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         if left <= 0:
             raise TimeoutError("deadline passed between redirects")
         # A GET as session.get would send it, without its per-request merging.
+        date = utc_now() if result.exchanges is not None else ""
         try:
             resp = _internals.send_get(session, url, left, sent)
         except ValueError as exc:
@@ -272,10 +312,14 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
             # end: what arrived is no response to go by.
             resp.close()
             raise TimeoutError("headers not read within the timeout")
+        capture = Capture(resp, date) if result.exchanges is not None else None
         target = session.get_redirect_target(resp)
         if target is None:
+            result.capture = capture
             return resp
-        _drain(resp)
+        drained = _drain(resp)
+        if capture is not None and result.exchanges is not None:
+            result.exchanges.append(capture.done(*drained))
         visited[_key(url)] = hop
         if "Set-Cookie" in resp.headers:
             cookie_hop = hop
@@ -310,18 +354,26 @@ def _key(url: str) -> str:
         return url
 
 
-def _drain(resp: requests.Response) -> None:
+def _drain(resp: requests.Response) -> tuple[bytes, str | None]:
     # A short redirect body read to its end frees the connection for reuse;
     # a longer one is not worth the wait: close the connection.
+    # Returns what was read, as received, and why it is not whole (WARC's words).
+    body, cut = b"", None
     try:
-        resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+        body = resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+        if len(body) >= REDIRECT_BODY_MAX and resp.raw.read(1, decode_content=False):
+            cut = "length"
     except (urllib3.exceptions.HTTPError, OSError):
-        pass
+        cut = "disconnect"
     resp.close()
+    return body, cut
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:
-    header = resp.headers.get("Content-Type")
+    _parse_content_type(resp.headers.get("Content-Type"), result)
+
+
+def _parse_content_type(header: str | None, result: Fetched) -> None:
     if not header:
         return
     media, _, params = header.partition(";")
@@ -357,6 +409,48 @@ def _read_body(resp: requests.Response, result: Fetched, limit: int, deadline: f
                 raise TimeoutError("body not read within the timeout")
     finally:
         result.body = b"".join(chunks)
+
+
+def _read_raw_body(resp: requests.Response, result: Fetched, limit: int, deadline: Deadline) -> None:
+    # _read_body for --warc: the body is read as received (Content-Encoding
+    # intact) for the archive, and decoded here for the parser, ``limit``
+    # counting decoded bytes as there. The exchange is kept however the read
+    # ends: a response that broke off mid-body is still what the server sent.
+    capture = result.capture
+    exchanges = result.exchanges
+    assert capture is not None
+    assert exchanges is not None
+    decoder = RawBody(resp.headers.get("Content-Encoding"), limit)
+    raw: list[bytes] = []
+    chunks: list[bytes] = []
+    cut: str | None = "unspecified"  # WARC-Truncated, if the read does not end well
+    try:
+        while not decoder.over:
+            chunk = resp.raw.read1(CHUNK, decode_content=False)
+            if not chunk:
+                chunks.append(decoder.finish())
+                break
+            raw.append(chunk)
+            chunks.append(decoder.feed(chunk))
+            if time.monotonic() > deadline.at:
+                raise TimeoutError("body not read within the timeout")
+        # Over the limit: what was read is all the archive has, unless the
+        # compressed body ended within it.
+        cut = "length" if decoder.over and (not decoder.coded or resp.raw.length_remaining != 0) else None
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+        cut = "time"
+        raise
+    except urllib3.exceptions.DecodeError:
+        raise  # what came is whole as far as it goes; it does not decode
+    except (urllib3.exceptions.HTTPError, OSError):
+        cut = "time" if deadline.expired else "disconnect"
+        raise
+    finally:
+        result.body = b"".join(chunks)
+        result.truncated = decoder.over
+        # Without a coding the archive keeps what the parser got: cut at the same byte.
+        exchanges.append(capture.done(b"".join(raw) if decoder.coded else result.body, cut))
+        result.capture = None
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -26,6 +26,8 @@ from ..page import (
     ROBOTS,
     SITEMAP,
     STATE_FIELDS,
+    Archived,
+    Exchange,
     Page,
     PageResult,
     Result,
@@ -38,7 +40,7 @@ from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
 from . import headers
 from .cookies import from_jar, to_jar
-from .fetch import Fetched, fetch
+from .fetch import Fetched, fetch, from_archive
 from .parse import Parsed, is_html, parse_html
 from .serve import release_slot
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
@@ -168,20 +170,37 @@ def process(task: Task) -> Result:
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
                       markdown=text.markdown if text else None, lang=text.lang if text else None,
-                      converted=text is not None)
+                      converted=text is not None,
+                      exchanges=_exchanges(fetched))
+
+
+def process_archived(task: Task, archived: Archived) -> Page:
+    """The record a live fetch of ``task`` would have made, from an archived response
+    (``crawler extract``): the same parse, selectors and hook, no network."""
+    config = _state.config
+    fetched = from_archive(archived, config.max_bytes)
+    page = _page(task, fetched)
+    if fetched.body and is_html(fetched.content_type):
+        _parse_into(page, task, fetched, config, None)
+    if archived.not_modified:
+        # As the live run recorded the 304: the stored copy's title and links, no bytes.
+        page.bytes = 0
+        page.ok = page.error is None
+    return page
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:
     fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
     return RobotsResult(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
-                        cookies=from_jar(fetched.cookies))
+                        cookies=from_jar(fetched.cookies), exchanges=_exchanges(fetched))
 
 
 def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
     fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
     page = _page(task, fetched)
-    result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies))
+    result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
+                           exchanges=_exchanges(fetched))
     if page.error is not None or not page.ok:
         return result
     try:
@@ -202,6 +221,10 @@ def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
     page.links = len(links)
     sitemaps = tuple(link for link in map(_canonical, sitemap.sitemaps) if link is not None)
     return replace(result, links=tuple(links), lastmods=tuple(lastmods), sitemaps=sitemaps)
+
+
+def _exchanges(fetched: Fetched) -> tuple[Exchange, ...]:
+    return tuple(fetched.exchanges) if fetched.exchanges else ()
 
 
 def _canonical(url: str) -> str | None:

@@ -17,7 +17,8 @@ left out), and pages per CPU-second of this process, for
 
 * ``ours``: `crawler.worker.markdown.page_markdown` on the tree the worker
   already parsed (the parse itself reported apart: the crawl pays it anyway);
-* ``trafilatura``: ``extract(html, output_format="markdown", fast=True)``
+* ``trafilatura``: ``extract(html, output_format="markdown", fast=True)`` (``pip install
+  trafilatura lxml_html_clean``: not a dependency of the crawler)
   (and its full mode with ``--full``), which parses the page itself.
 """
 

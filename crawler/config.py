@@ -226,6 +226,10 @@ class CrawlConfig:
             raise ConfigError("content needs markdown, markdown_dir or chunks (--markdown, --markdown-dir, --chunks)")
         if self.chunk_words != DEFAULT_CHUNK_WORDS and not self.chunks:
             raise ConfigError("chunk_words needs a chunks file (--chunks)")
+        taken = {name for name, on in (("markdown", self.markdown), ("markdown_file", bool(self.markdown_dir))) if on}
+        for sel in self.select:
+            if sel.name in taken:
+                raise ConfigError(f"select: {sel.name!r} is already a record field (--markdown, --markdown-dir)")
 
     def _validate_warc(self) -> None:
         if isinstance(self.warc_max_size, str):

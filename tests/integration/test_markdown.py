@@ -185,3 +185,18 @@ def test_markdown_dir_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     result = run_cli("http://127.0.0.1:9/", "--markdown-dir", tmp_path / "file", "-o", tmp_path / "o.jsonl")
     assert_usage_error(result, "not a directory")
+
+
+def test_a_selector_cannot_take_the_markdown_fields_name() -> None:
+    result = run_cli("http://127.0.0.1:9/", "--markdown", "--select", "markdown=h1")
+    assert_usage_error(result, "already a record field")
+
+
+def test_library(base: str) -> None:
+    from crawler import crawl
+
+    pages = {page.url[len(base):]: page for page in crawl([f"{base}/"], depth=1, workers=1, robots=False,
+                                                          markdown=True, content="main")}
+    assert pages["/guide"].extra["markdown"].startswith("# Parsing HTML fast\n")
+    assert pages["/data.json"].extra["markdown"] is None
+    assert pages["/guide"].to_dict()["markdown"] == pages["/guide"].extra["markdown"]

@@ -200,3 +200,28 @@ def test_library(base: str) -> None:
     assert pages["/guide"].extra["markdown"].startswith("# Parsing HTML fast\n")
     assert pages["/data.json"].extra["markdown"] is None
     assert pages["/guide"].to_dict()["markdown"] == pages["/guide"].extra["markdown"]
+
+
+def test_a_304_keeps_its_file(site, tmp_path: Path) -> None:
+    from tests.conftest import crawl_cli
+
+    site.versions = {"a": "A one", "b": "B one"}
+    try:
+        state, folder = tmp_path / "crawl.db", tmp_path / "md"
+        runs = []
+        for name in ("one", "two"):
+            run = crawl_cli(site, site.url("/v/a"), "-d", 1, "-w", 2, "--state", state, "--markdown-dir", folder,
+                            "--markdown", output=tmp_path / f"{name}.jsonl")
+            assert run.result.returncode == 0, run.result.stderr
+            runs.append({r["url"].rsplit("/", 1)[1]: r for r in run.records})
+            if name == "one":
+                files = {key: folder / r["markdown_file"] for key, r in runs[0].items()}
+                mtimes = {key: file.stat().st_mtime_ns for key, file in files.items()}
+        assert {key: (r["status"], r["change"]) for key, r in runs[1].items()} == {"a": (304, "unchanged"),
+                                                                                   "b": (304, "unchanged")}
+        for key, record in runs[1].items():
+            assert record["markdown_file"] == runs[0][key]["markdown_file"]
+            assert record["markdown"] is None  # not converted again
+            assert files[key].stat().st_mtime_ns == mtimes[key]
+    finally:
+        site.versions = {}

@@ -105,7 +105,10 @@ def main_node(root: etree._Element) -> etree._Element:
     mains = [el for el in body.iter("main", "article", "div", "section")
              if (tag_of(el) == "main" or el.get("role", "").lower() == "main") and not is_hidden(el)]
     if mains:
-        return max(mains, key=text_length)
+        main = max(mains, key=text_length)
+        # An empty or token <main> (the content beside it) does not count.
+        if text_length(main) * 4 >= content_length(body):
+            return main
     articles = [el for el in body.iter("article") if not is_hidden(el) and not _named_boilerplate(el)]
     if articles:
         lengths = [text_length(el) for el in articles]

@@ -42,6 +42,7 @@ _CODE = frozenset({"code", "kbd", "samp", "tt"})
 _LINK_LISTS = frozenset({"ul", "ol", "div", "section", "dl", "table", "menu"})
 _MAX_LINK_SHARE = 0.6
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
+_IMAGE_SCHEMES = ("http://", "https://")
 _LANG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 
 _BREAK = "\x00"  # a <br> until the paragraph's white space is collapsed
@@ -106,7 +107,10 @@ def _base(root: etree._Element, url: str) -> str:
     for tag in root.iter("base"):
         href = tag.get("href")
         if href is not None:
-            return urljoin(url, href.strip())
+            try:
+                return urljoin(url, href.strip())
+            except ValueError:  # an unparsable <base href> is ignored, as browsers do
+                return url
     return url
 
 
@@ -290,8 +294,8 @@ class _Converter:
         src = (element.get("src") or "").strip()
         if not alt or not src or src.startswith("data:"):
             return ""  # decorative (no alt) or inline data: nothing a reader of the text misses
-        target = urljoin(self.base, src)
-        return f"![{alt}][{self._number(target)}]" if target.lower().startswith(("http://", "https://")) else alt
+        target = _resolve(self.base, src, _IMAGE_SCHEMES)
+        return alt if target is None else f"![{alt}][{self._number(target)}]"
 
     def _number(self, target: str) -> int:
         number = self._numbers.get(target)
@@ -302,10 +306,13 @@ class _Converter:
 
 
 @lru_cache(maxsize=4096)
-def _resolve(base: str, href: str) -> str | None:
+def _resolve(base: str, href: str, schemes: tuple[str, ...] = _LINK_SCHEMES) -> str | None:
     # Pages of a site share most of their links: each is resolved once per process.
-    target = href if href.startswith(("http://", "https://")) else urljoin(base, href)
-    return target if target.lower().startswith(_LINK_SCHEMES) else None
+    try:
+        target = href if href.startswith(("http://", "https://")) else urljoin(base, href)
+    except ValueError:  # "//[::1" and the like: the link is text, the page is fine
+        return None
+    return target if target.lower().startswith(schemes) else None
 
 
 def _rows(table: etree._Element) -> Iterator[etree._Element]:

@@ -114,3 +114,17 @@ def test_language_and_encoding() -> None:
 def test_escape() -> None:
     assert escape("a*b [c] d_ e") == "a\\*b \\[c\\] d\\_ e"
     assert escape("snake_case") == "snake_case"
+
+
+def test_odd_pages_convert_without_failing() -> None:
+    # An unparsable link or <base href> is text; an empty <main> does not hide the content beside it.
+    text = html_markdown(b'<base href="http://[bad"><p>Some <a href="//[::1">bad link</a> and '
+                         b'<img src="//[x" alt="pic">.</p>', "http://h/").markdown
+    assert text == "Some bad link and pic.\n"
+    text = html_markdown(b"<main></main><p>Outside text long enough to be the content of the page.</p>",
+                         "http://h/").markdown
+    assert text == "Outside text long enough to be the content of the page.\n"
+    text = html_markdown(b"<ul><li><p>one</p><p>two</p></li><li><pre>code\n  indented</pre></li></ul>",
+                         "http://h/").markdown
+    assert text is not None
+    assert "<li>\n<pre><code>code\n  indented\n</code></pre>\n</li>" in render(text)

@@ -36,8 +36,10 @@ BOILERPLATE_WORDS = frozenset({
     "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "crumb", "crumbs", "sidebar",
     "footer", "cookie", "cookies", "consent", "gdpr", "share", "sharing", "social", "related", "promo",
     "advert", "advertisement", "ads", "sponsor", "sponsored", "popup", "modal", "newsletter", "subscribe",
-    "skip", "toc", "comments", "pagination", "pager", "masthead", "topbar",
+    "skip", "toc", "comments", "pagination", "pager", "masthead", "topbar", "ad", "headerlink",
 })
+#: Whole class names of text meant for screen readers only ("Skip to content", "opens in a new tab").
+SCREEN_READER_CLASSES = frozenset({"sr-only", "visually-hidden", "visuallyhidden", "screen-reader-text"})
 _WORD_SPLIT = re.compile(r"[\s_\-]+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 #: Paragraph-like elements whose text scores their parents (the density fallback).
@@ -79,7 +81,8 @@ def _named_boilerplate(element: etree._Element) -> bool:
     for name in (element.get("class"), element.get("id")):
         if name and not BOILERPLATE_WORDS.isdisjoint(_WORD_SPLIT.split(name.lower())):
             return True
-    return False
+    classes = element.get("class")
+    return classes is not None and not SCREEN_READER_CLASSES.isdisjoint(classes.lower().split())
 
 
 def is_boilerplate(element: etree._Element, tag: str, container_text: int) -> bool:

@@ -282,6 +282,8 @@ class _Converter:
     def _link(self, element: etree._Element, inner: str) -> str:
         text = _collapse(inner)
         href = (element.get("href") or "").strip()
+        if href.startswith("#") and not any(char.isalnum() for char in text):
+            return ""  # a heading's permalink ("¶", "#"): a mark for the eye, not text
         if not text or not href or href.startswith("#"):
             return inner  # in-page anchors and links without text read as plain text
         target = _resolve(self.base, href)

@@ -128,3 +128,10 @@ def test_odd_pages_convert_without_failing() -> None:
                          "http://h/").markdown
     assert text is not None
     assert "<li>\n<pre><code>code\n  indented\n</code></pre>\n</li>" in render(text)
+
+
+def test_permalinks_screen_reader_text_and_ads_are_left_out() -> None:
+    html = ('<main><h2>Install<a class="headerlink" href="#install">\u00b6</a></h2><p>Text '
+            '<span class="sr-only">(opens in new tab)</span> here, <a href="#x">see below</a>.</p>'
+            '<div class="ad-container">Buy now</div></main>')
+    assert html_markdown(html.encode(), "http://h/").markdown == "## Install\n\nText here, see below.\n"

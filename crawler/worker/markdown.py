@@ -160,7 +160,8 @@ class _Converter:
             elif tag in _BLOCK_TAGS:
                 self._paragraph(inline, out)
                 inline = []
-                out.extend(self.block(child, tag))
+                # Two lists in a row would read as one: the second takes the other marker.
+                out.extend(self.block(child, tag, alternate=bool(out) and out[-1][0] == "list"))
             elif tag is not None:
                 inline.append(self.inline(child, tag))
             inline.append(_text(child.tail))
@@ -181,13 +182,13 @@ class _Converter:
         if text:
             out.append(("p", text))
 
-    def block(self, element: etree._Element, tag: str) -> list[tuple[str, str]]:
-        """The Markdown blocks of one block-level element."""
+    def block(self, element: etree._Element, tag: str, alternate: bool = False) -> list[tuple[str, str]]:
+        """The Markdown blocks of one block-level element (``alternate``: a list's other marker)."""
         if tag in _HEADINGS:
             text = _collapse(self._inline_children(element)).replace("\\\n", " ")
             return [("h", "#" * _HEADINGS[tag] + " " + text)] if text else []
         if tag in ("ul", "ol", "menu"):
-            return self._list(element, tag == "ol")
+            return self._list(element, tag == "ol", alternate)
         if tag == "pre":
             return [("pre", _fence(element))]
         if tag == "blockquote":
@@ -203,7 +204,7 @@ class _Converter:
             return [("p", f"**{text}**")] if text else []
         return self.blocks(element)
 
-    def _list(self, element: etree._Element, ordered: bool) -> list[tuple[str, str]]:
+    def _list(self, element: etree._Element, ordered: bool, alternate: bool) -> list[tuple[str, str]]:
         start = _int(element.get("start"), 1) if ordered else 1
         items: list[str] = []
         for child in element:
@@ -215,15 +216,18 @@ class _Converter:
             blocks = [block for block in blocks if block[1]]
             if not blocks:
                 continue
-            marker = f"{start + len(items)}. " if ordered else "- "
+            if ordered:
+                marker = f"{start + len(items)}{')' if alternate else '.'} "
+            else:
+                marker = "* " if alternate else "- "
             text = blocks[0][1]
             for kind, more in blocks[1:]:
                 # A nested list keeps the outer list tight; anything else needs a blank line.
-                text += ("\n" if kind == "list" else "\n\n") + more
+                text += ("\n" if kind.startswith("list") else "\n\n") + more
             pad = " " * len(marker)
             items.append(marker + "\n".join(pad + line if line and i else line
                                             for i, line in enumerate(text.split("\n"))))
-        return [("list", "\n".join(items))] if items else []
+        return [("list*" if alternate else "list", "\n".join(items))] if items else []
 
     def _table(self, element: etree._Element) -> list[tuple[str, str]]:
         rows: list[list[str]] = []

@@ -135,3 +135,11 @@ def test_permalinks_screen_reader_text_and_ads_are_left_out() -> None:
             '<span class="sr-only">(opens in new tab)</span> here, <a href="#x">see below</a>.</p>'
             '<div class="ad-container">Buy now</div></main>')
     assert html_markdown(html.encode(), "http://h/").markdown == "## Install\n\nText here, see below.\n"
+
+
+def test_lists_in_a_row_stay_apart() -> None:
+    markdown = html_markdown(b"<ul><li>a</li></ul><ul><li>b</li></ul><ol><li>x</li></ol><ol><li>y</li></ol>",
+                             "http://h/").markdown
+    assert markdown is not None
+    assert render(markdown).count("<ul>") == 2
+    assert render(markdown).count("<ol>") == 2

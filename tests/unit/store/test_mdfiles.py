@@ -114,3 +114,20 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.
         sink.write(done("http://h/a", "new\n"))
     assert path.read_text().endswith("old\n")
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_records_with_a_long_multi_line_markdown_read_back(tmp_path: Path, fmt: str) -> None:
+    from crawler.store.output import open_writer
+    from crawler.store.records import read_records
+
+    markdown = ("# Title\n\nA paragraph, with \"quotes\", commas and a line\r\nend.\n\n" * 4000)[:300_000]
+    path = tmp_path / f"out.{fmt}"
+    writer = open_writer(str(path), extra_fields=("markdown",))
+    page = Page(url="http://h/", final_url="http://h/", status=200, ok=True)
+    page.extra["markdown"] = markdown
+    writer.write(page)
+    writer.close()
+    got = read_records(str(path))
+    assert got.skipped == 0
+    assert [record["markdown"] for record in got.records] == [markdown]

@@ -76,7 +76,7 @@ def page_markdown(root: etree._Element | None, url: str, content: str = "main") 
         return Text(None)
     container = root if content == "full" else main_node(root)
     converter = _Converter(_base(root, url), content == "main", text_length(container))
-    body = _join(converter.blocks(container, top=True))
+    body = _join(converter.blocks(container))
     if not body.strip():
         return Text(None, lang_of(root))
     refs = "".join(f"[{n}]: {_destination(link)}\n" for n, link in enumerate(converter.links, 1))
@@ -149,7 +149,7 @@ class _Converter:
         self._numbers: dict[str, int] = {}
 
     # -- blocks ------------------------------------------------------------------
-    def blocks(self, element: etree._Element, top: bool = False) -> list[tuple[str, str]]:
+    def blocks(self, element: etree._Element) -> list[tuple[str, str]]:
         """The blocks of ``element``'s children: (kind, Markdown) pairs."""
         out: list[tuple[str, str]] = []
         inline: list[str] = [_text(element.text)]

@@ -128,6 +128,7 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     _state.selectors = compile_selectors(config.select)
     _state.full_tree = extract is not None or bool(_state.selectors)
     _state.links = LinkFilter.from_config(config)
+    _state.markdown = None
     if config.wants_markdown:
         from .textstep import MarkdownStep  # imported only by crawls that convert pages
 

@@ -52,9 +52,10 @@ _MAX_WIDENING = 1.3
 
 
 def tag_of(element: etree._Element) -> str | None:
-    """The lower-case tag name, or None for comments and processing instructions."""
+    """The tag name, or None for comments and processing instructions (libxml2's HTML parser
+    gives tag names in lower case)."""
     tag = element.tag
-    return tag.lower() if isinstance(tag, str) else None
+    return tag if isinstance(tag, str) else None
 
 
 def text_length(element: etree._Element) -> int:
@@ -85,19 +86,20 @@ def _named_boilerplate(element: etree._Element) -> bool:
     return classes is not None and not SCREEN_READER_CLASSES.isdisjoint(classes.lower().split())
 
 
-def is_boilerplate(element: etree._Element, tag: str, container_text: int) -> bool:
+def is_boilerplate(element: etree._Element, tag: str, container_text: int, attributes: bool = True) -> bool:
     """True for an element of the main container that is not content.
 
     ``container_text`` is `text_length` of the container: an element named
     like boilerplate that holds most of the text is the content after all.
     A ``<header>`` is the site's banner unless an article or main element
-    holds it (there it holds the article's title).
+    holds it (there it holds the article's title). ``attributes=False`` says
+    the element has none (nothing to read in them).
     """
     if tag in BOILERPLATE_TAGS:
         return True
     if tag == "header":
         return not any(tag_of(up) in ("article", "main") for up in element.iterancestors())
-    if not _named_boilerplate(element):
+    if not attributes or not _named_boilerplate(element):
         return False
     return text_length(element) <= container_text * _MAX_DROPPED_SHARE
 

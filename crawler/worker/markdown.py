@@ -169,11 +169,15 @@ class _Converter:
         return out
 
     def _dropped(self, element: etree._Element, tag: str) -> bool:
-        if tag in SKIPPED_TAGS or is_hidden(element):
+        if tag in SKIPPED_TAGS:
+            return True
+        # Most elements have no attribute at all: the checks that read them are skipped.
+        attributes = bool(element.keys())
+        if attributes and is_hidden(element):
             return True
         if not self.main:
             return False
-        if is_boilerplate(element, tag, self.container_text):
+        if is_boilerplate(element, tag, self.container_text, attributes):
             return True
         return tag in _LINK_LISTS and _mostly_links(element)
 

@@ -130,6 +130,8 @@ def _widened(node: etree._Element, body: etree._Element) -> etree._Element:
     Boilerplate in the ancestors (comments, sidebars) does not count: the
     converter leaves it out anyway.
     """
+    if node is body:
+        return node
     length = content_length(node)
     parent = node.getparent()
     while parent is not None and parent is not body:

@@ -168,7 +168,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
                    help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
                    f"(default {DEFAULT_REDIS_OUTAGE:g})")
-    extraction = p.add_argument_group("extraction", "fields taken from each page")
+    extraction = p.add_argument_group("extraction", "fields taken from each page, and its text as Markdown "
+                                      "(a field, files, chunks)")
     selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
     extraction.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
                    help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")

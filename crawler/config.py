@@ -111,6 +111,8 @@ class CrawlConfig:
     #: other field in this order; `Selector` objects, ``"NAME=CSS[@ATTR]"``
     #: strings or a ``{NAME: "CSS[@ATTR]"}`` mapping (see `crawler.select`).
     select: tuple[Selector, ...] = ()
+    #: add the SEO fields (canonical, meta description, h1, ..., content_hash, redirects) to each record
+    seo: bool = False
     # The command line's names for three of the fields above, accepted as
     # keywords and not stored (issue 16): ``header`` adds to ``headers``,
     # ``no_robots=True`` is ``robots=False``, ``select_all`` adds selectors

@@ -43,6 +43,10 @@ STATE_FIELDS: tuple[str, ...] = ("change",)
 #: Added after those when the crawl is shared through Redis (``--redis``).
 NODE_FIELDS: tuple[str, ...] = ("node",)
 
+#: Added with ``--seo``, after those and before hook and selector fields (SPEC "SEO fields").
+SEO_FIELDS: tuple[str, ...] = ("canonical", "meta_description", "h1", "lang", "hreflang", "og_title", "og_image",
+                               "word_count", "content_hash", "redirects")
+
 #: Task kinds: a page to record, or a robots.txt or sitemap fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"

@@ -166,6 +166,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")
     extraction.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
                    metavar="NAME=CSS[@ATTR]", help="add field NAME: a list of every match (repeatable)")
+    extraction.add_argument("--seo", action="store_true",
+                   help="add SEO fields: canonical, meta_description, h1, lang, hreflang, og_title, og_image, "
+                   "word_count, content_hash (SimHash of the visible text), redirects")
     network = p.add_argument_group("network", "processes, requests and their limits")
     network.add_argument("-w", "--workers", type=_ints(1, MAX_WORKERS), metavar="N",
                    help=f"worker processes, at most {MAX_WORKERS} (default: CPU count)")
@@ -200,7 +203,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
         max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
         changed_only=args.changed_only, recrawl_after=args.recrawl_after,
-        select=_selectors(args.select),
+        select=_selectors(args.select), seo=args.seo,
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,

@@ -32,7 +32,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
-from ..page import SITEMAP, Done, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
+from ..page import (
+    SEO_FIELDS,
+    SITEMAP,
+    Done,
+    Page,
+    PageResult,
+    Result,
+    RobotsResult,
+    SitemapResult,
+    Task,
+    result_for,
+    utc_now,
+)
 from ..policy import MAX_PAGES, LinkFilter
 from ..urls import host_of, origin_of
 from ..worker import entry
@@ -133,6 +145,8 @@ class Crawler:
         self._sitemaps: SitemapDiscovery | None = None
         self._exhausted = False
         self._selected = tuple(sel.name for sel in self.config.select)
+        # Fields every record carries, in order, None when the worker did not fill them in.
+        self._filled = (SEO_FIELDS if self.config.seo else ()) + self._selected
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -375,11 +389,11 @@ class Crawler:
 
     def _emit(self, done: Done) -> None:
         page = done.page
-        for name in self._selected:
-            # Pages the selectors did not run on (not HTML, errors, refusals)
-            # carry the fields too, as None: every record has the same keys.
+        for name in self._filled:
+            # Pages the selectors (or --seo) did not run on (not HTML, errors,
+            # refusals) carry the fields too, as None: every record has the same keys.
             if name not in page.extra:
-                page.extra[name] = None
+                page.extra[name] = [] if name == "redirects" else None
         assert self._backend is not None
         record_sink, *more = self._backend.sinks
         if not record_sink.write(done):

@@ -24,7 +24,7 @@ import os
 import re
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import Cookie, CookieJar
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -72,6 +72,8 @@ class Fetched:
     #: validators for the next conditional request
     etag: str | None = None
     last_modified: str | None = None
+    #: the redirects followed, ``"STATUS URL"`` each, in order (``--seo``'s ``redirects``)
+    redirects: list[str] = field(default_factory=list)
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -276,6 +278,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         if target is None:
             return resp
         _drain(resp)
+        result.redirects.append(f"{resp.status_code} {url}")
         visited[_key(url)] = hop
         if "Set-Cookie" in resp.headers:
             cookie_hop = hop

@@ -23,6 +23,7 @@ from ..page import (
     NODE_FIELDS,
     RECORD_FIELDS,
     ROBOTS,
+    SEO_FIELDS,
     SITEMAP,
     STATE_FIELDS,
     Page,
@@ -39,6 +40,7 @@ from . import headers
 from .cookies import from_jar, to_jar
 from .fetch import Fetched, fetch
 from .parse import Parsed, is_html, parse_html
+from .seo import empty_fields, seo_fields
 from .serve import release_slot
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
 from .sitemaps import SitemapError, parse_sitemap
@@ -131,6 +133,8 @@ def process(task: Task) -> Result:
         return _process_sitemap(task, config)
     fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
+    if config.seo:  # first in extra: SPEC puts them before hook and selector fields
+        page.extra.update(empty_fields(fetched.redirects))
     links: tuple[str, ...] = ()
     refused: dict[str, int] | None = None
     if fetched.body and is_html(fetched.content_type):
@@ -256,7 +260,10 @@ def _parse_into(page: Page, task: Task, fetched: Fetched,
     # lxml alone reads title and links, many times faster.
     with _parse_gate:  # the parse and the link filter; hooks and selectors come after
         try:
-            parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
+            parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree,
+                                keep_root=config.seo)
+            if config.seo:
+                page.extra.update(seo_fields(parsed.root, parsed.base, fetched.redirects))
         except Exception as exc:  # a parser bug on one odd page must not kill the worker
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
@@ -330,7 +337,7 @@ def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
         return
     extra = page.extra
     for key, value in fields.items():
-        if key in _RESERVED:
+        if key in _RESERVED or (_state.config.seo and key in SEO_FIELDS):
             _warn_reserved(key)
             continue
         # Values the output writes as text anyway (JSON's default=str, CSV's str()) become

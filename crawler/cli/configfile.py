@@ -60,6 +60,7 @@ KEYS: dict[str, str] = {
     "strict": "flag",
     "select": "list",
     "select_all": "list",
+    "seo": "flag",
     "summary": "str",
     "log_file": "str",
     "quiet": "flag",

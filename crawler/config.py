@@ -182,6 +182,12 @@ class CrawlConfig:
         if (self.changed_only or self.recrawl_after is not None) and not self.state:
             raise ConfigError("changed_only and recrawl_after need a state file (--state)")
         self._validate_redis()
+        if self.seo:
+            from .page import SEO_FIELDS
+
+            for selector in self.select:
+                if selector.name in SEO_FIELDS:
+                    raise ConfigError(f"--select field {selector.name!r} is also a --seo field: rename it")
         if self.scope not in SCOPES:
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.format is not None and self.format not in FORMATS:

@@ -92,3 +92,10 @@ def test_seo_with_state(seo_site: PageSite, tmp_path: Path):
 
 def test_seo_with_redis(seo_site: PageSite, tmp_path: Path, redis_url: str):
     _check(seo_site, _crawl(seo_site, tmp_path / "out.csv", "--redis", redis_url))
+
+
+def test_selector_named_like_a_seo_field_is_a_usage_error(seo_site: PageSite, tmp_path: Path):
+    result = run_cli(seo_site.url("/"), "--seo", "--select", "h1=h1", "-o", tmp_path / "o.csv", timeout=30)
+    assert result.returncode == 2
+    assert "'h1' is also a --seo field" in result.stderr
+    assert "Traceback" not in result.stderr

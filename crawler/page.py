@@ -51,6 +51,12 @@ SEO_FIELDS: tuple[str, ...] = ("canonical", "meta_description", "h1", "lang", "h
 PAGE = "page"
 ROBOTS = "robots"
 SITEMAP = "sitemap"
+#: ``crawler check``: a link target fetched once to see that it answers (HEAD, then GET), never parsed
+CHECK = "check"
+
+#: One link occurrence on a page (``--links``, ``crawler check``):
+#: (target, fragment or None, anchor text or ``alt``, tag, nofollow).
+Edge = tuple[str, "str | None", str, str, bool]
 
 
 class CookieData(NamedTuple):
@@ -161,6 +167,11 @@ class PageResult(Result):
     #: with ``--state``: body hash and the validators for the next conditional request
     digest: str | None = None
     validators: tuple[str | None, str | None] | None = None
+    #: with ``--links``/``--report``/``check``: every link occurrence, the page's ids and
+    #: ``<a name>``s (fragment targets), and the targets to check that are not followed
+    edges: tuple[Edge, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    checks: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)

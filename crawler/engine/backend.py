@@ -26,10 +26,23 @@ def open_backend(config: CrawlConfig, seeds: Sequence[str], ctx: Any, stopping: 
     not writable) before anything is fetched.
     """
     if config.redis:
-        return _redis(config, seeds, stopping, selected)
-    if config.state:
-        return _state(config, seeds, selected)
-    return _plain(config, seeds, ctx, selected)
+        backend = _redis(config, seeds, stopping, selected)
+    elif config.state:
+        backend = _state(config, seeds, selected)
+    else:
+        backend = _plain(config, seeds, ctx, selected)
+    if config.links_db:
+        _keep_links(backend, config.links_db, seeds)
+    return backend
+
+
+def _keep_links(backend: Backend, path: str, seeds: Sequence[str]) -> None:
+    from ..store.linkdb import LinkSink  # only crawls that keep their link graph need it
+
+    with _closed_on_error(backend.close):
+        sink = LinkSink(path, seeds)
+        sink.open()
+        backend.sinks.append(sink)
 
 
 def _plain(config: CrawlConfig, seeds: Sequence[str], ctx: Any, selected: tuple[str, ...]) -> Backend:

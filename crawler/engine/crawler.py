@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
 from ..page import (
+    CHECK,
     SEO_FIELDS,
     SITEMAP,
     Done,
@@ -49,6 +50,7 @@ from ..policy import MAX_PAGES, LinkFilter
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
+from .checking import CheckTargets
 from .cookies import CookieStore
 from .discovery import SitemapDiscovery
 from .gate import Gate, Refusal
@@ -146,7 +148,9 @@ class Crawler:
         self._exhausted = False
         self._selected = tuple(sel.name for sel in self.config.select)
         # Fields every record carries, in order, None when the worker did not fill them in.
-        self._filled = (SEO_FIELDS if self.config.seo else ()) + self._selected
+        self._filled = (SEO_FIELDS if self.config.seo else ()) + (("soft404",) if self.config.check else ()) \
+            + self._selected
+        self._checks = CheckTargets() if self.config.check else None
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -278,9 +282,10 @@ class Crawler:
         task = refusal.task
         if task.kind == SITEMAP:  # bookkeeping: no record
             return
-        if refusal.unreachable or task.depth == 0:
-            # The host is down (every page of it is an error record), or a seed was refused.
-            referrer = task.referrer if refusal.unreachable else None
+        if refusal.unreachable or task.depth == 0 or task.kind == CHECK:
+            # The host is down (every page of it is an error record), or a seed was refused,
+            # or a checked target (the links table says why it was not checked).
+            referrer = task.referrer if refusal.unreachable or task.kind == CHECK else None
             self._emit(Done(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=referrer,
                                  error=refusal.error, fetched_at=utc_now(), attempts=0), task))
             return
@@ -355,6 +360,9 @@ class Crawler:
             links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
                 if result.links and not self._stop else []
             self._emit(Done(page, task, result, links))
+            if result.checks and self._checks is not None and not self._stop:
+                for check in self._checks.new(result.checks, page.url, task.depth + 1, task.seed):
+                    sched.add(check)
 
     def _handle_robots(self, origin: str, result: RobotsResult) -> None:
         sched = self._scheduler

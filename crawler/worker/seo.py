@@ -65,7 +65,7 @@ def seo_fields(root: etree._Element | None, base: str, redirects: list[str]) -> 
     for h1 in root.iter("h1"):
         fields["h1"] = _clean("".join(cast("Iterator[str]", h1.itertext())))
         break
-    words = _WORD.findall(" ".join(visible_text(root)).lower())
+    words = words_of(root)
     fields["word_count"] = len(words)
     fields["content_hash"] = f"{simhash(shingles(words)):016x}"
     return fields
@@ -86,6 +86,11 @@ def visible_text(root: etree._Element) -> list[str]:
 
 _VISIBLE = etree.XPath("//text()[not(ancestor::*[" + " or ".join(f"self::{t}" for t in sorted(_INVISIBLE)) + "])]",
                        smart_strings=False)
+
+
+def words_of(root: etree._Element) -> list[str]:
+    """The visible text's words, lower-cased: what ``word_count`` counts and ``content_hash`` hashes."""
+    return _WORD.findall(" ".join(visible_text(root)).lower())
 
 
 def shingles(words: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -20,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import CrawlConfig
 from ..page import (
+    CHECK,
     NODE_FIELDS,
     RECORD_FIELDS,
     ROBOTS,
     SEO_FIELDS,
     SITEMAP,
     STATE_FIELDS,
+    Edge,
     Page,
     PageResult,
     Result,
@@ -35,11 +38,13 @@ from ..page import (
 )
 from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
-from ..urls import normalize_url
+from ..urls import normalize_url, origin_of
 from . import headers
 from .cookies import from_jar, to_jar
+from .edges import page_edges
 from .fetch import Fetched, fetch
 from .parse import Parsed, is_html, parse_html
+from .probe import check_target, is_soft404, text_hash
 from .seo import empty_fields, seo_fields
 from .serve import release_slot
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
@@ -93,6 +98,9 @@ class _State:
     #: a hook or selectors need BeautifulSoup's whole tree of every HTML page
     full_tree: bool = False
     links: LinkFilter
+    #: the crawl keeps its link graph (``check``, ``--links``, ``--report``): pages send their edges
+    edges: bool = False
+    ignore: Sequence[re.Pattern[str]] = ()
 
 
 _state = _State()
@@ -122,6 +130,8 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     _state.selectors = compile_selectors(config.select)
     _state.full_tree = extract is not None or bool(_state.selectors)
     _state.links = LinkFilter.from_config(config)
+    _state.edges = config.check or config.links_db is not None
+    _state.ignore = [re.compile(p) for p in config.ignore]
 
 
 def process(task: Task) -> Result:
@@ -131,12 +141,15 @@ def process(task: Task) -> Result:
         return _process_robots(task, config)
     if task.kind == SITEMAP:
         return _process_sitemap(task, config)
+    if task.kind == CHECK:
+        return _process_check(task, config)
     fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
     if config.seo:  # first in extra: SPEC puts them before hook and selector fields
         page.extra.update(empty_fields(fetched.redirects))
     links: tuple[str, ...] = ()
     refused: dict[str, int] | None = None
+    graph = _Graph()
     if fetched.body and is_html(fetched.content_type):
         if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
             # The response is read: the slot may serve another request while
@@ -150,14 +163,36 @@ def process(task: Task) -> Result:
             # the main process must see it (and maybe slow the host down)
             # before its slot goes to another request.
             release_slot()
-        links, refused = _parse_into(page, task, fetched, config)
+        links, refused = _parse_into(page, task, fetched, config, graph)
+    if config.check:
+        page.extra["soft404"] = graph.soft404
     digest = validators = None
     if config.state:
         # What a later run compares with: the body's hash and the validators.
         digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
         validators = (fetched.etag, fetched.last_modified)
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
-                      links=links, refused=refused, digest=digest, validators=validators)
+                      links=links, refused=refused, digest=digest, validators=validators,
+                      edges=graph.edges, ids=graph.ids, checks=graph.checks)
+
+
+class _Graph:
+    """What a page adds to the crawl's link graph (when the crawl keeps one)."""
+
+    edges: tuple[Edge, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    checks: tuple[str, ...] = ()
+    soft404: bool = False
+
+
+def _process_check(task: Task, config: CrawlConfig) -> PageResult:
+    fetched = check_target(task.url, config)
+    page = _page(task, fetched)
+    if config.seo:
+        page.extra.update(empty_fields(fetched.redirects))
+    if config.check:
+        page.extra["soft404"] = False
+    return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies))
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:
@@ -251,8 +286,8 @@ def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
     return False
 
 
-def _parse_into(page: Page, task: Task, fetched: Fetched,
-                config: CrawlConfig) -> tuple[tuple[str, ...], dict[str, int] | None]:
+def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
+                graph: _Graph) -> tuple[tuple[str, ...], dict[str, int] | None]:
     """Fill in the page's title, link count and selected fields; the links to follow, and
     the others counted by reason."""
     extract, selectors = _state.extract, _state.selectors
@@ -261,15 +296,20 @@ def _parse_into(page: Page, task: Task, fetched: Fetched,
     with _parse_gate:  # the parse and the link filter; hooks and selectors come after
         try:
             parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree,
-                                keep_root=config.seo)
+                                keep_root=config.seo or _state.edges)
             if config.seo:
                 page.extra.update(seo_fields(parsed.root, parsed.base, fetched.redirects))
+            in_graph = _state.edges and page.ok and _landed_in_scope(fetched, task.seed or task.url)
+            if in_graph:
+                _graph(graph, parsed, config)
         except Exception as exc:  # a parser bug on one odd page must not kill the worker
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
             page.ok = False
             return (), None
         links, refused = _follow(page, task, parsed, fetched, config)
+    if in_graph and config.check:
+        _checks(graph, parsed, fetched, links, config)  # outside the gate: the soft-404 probe is a request
     page.title = parsed.title if parsed.title is None or len(parsed.title) <= TEXT_MAX else capped(parsed.title)
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
@@ -283,6 +323,26 @@ def _parse_into(page: Page, task: Task, fetched: Fetched,
             page.extra.pop(name, None)  # a selector wins over a hook field of its name
             page.extra[name] = value
     return links, refused
+
+
+def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
+    """The page's edges and fragment names."""
+    edges, names = page_edges(parsed.root, parsed.base, assets=config.check_assets)
+    graph.edges, graph.ids = tuple(edges), tuple(names)
+
+
+def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, ...], config: CrawlConfig) -> None:
+    """``check``: the page's link targets to check that the crawl does not follow, and its soft-404 verdict."""
+    followed = set(links)
+    checks: dict[str, None] = {}
+    for target, *_ in graph.edges or ():
+        if target in followed or target in checks or len(target) > config.max_url_length:
+            continue
+        if not any(p.search(target) for p in _state.ignore):
+            checks[target] = None
+    graph.checks = tuple(checks)
+    if 200 <= (fetched.status or 0) < 300:
+        graph.soft404 = is_soft404(origin_of(fetched.final_url), text_hash(parsed.root), config)
 
 
 def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,

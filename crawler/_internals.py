@@ -124,6 +124,14 @@ PRIVATE_ATTRIBUTES: Final[tuple[Reliance, ...]] = (
     Reliance("requests.adapters", "HTTPAdapter.request_url"),
     Reliance("requests.adapters", "HTTPAdapter.build_response"),
     Reliance("requests.cookies", "extract_cookies_to_jar"),
+    # The raw body of a --warc capture.
+    Reliance("urllib3.response", "_get_decoder"),
+    Reliance("urllib3.response", "BaseHTTPResponse.CONTENT_DECODERS"),
+    Reliance("urllib3.response", "BaseHTTPResponse.DECODER_ERROR_CLASSES"),
+    # The peer's address in a --warc capture.
+    Reliance("urllib3.response", "HTTPResponse._fp", on_instance=True),
+    Reliance("http.client", "HTTPResponse.fp", on_instance=True),
+    Reliance("socket", "SocketIO._sock", on_instance=True),
 )
 
 
@@ -655,3 +663,58 @@ def send_get(session: requests.Session, url: str, timeout: float,
         requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
     return resp
 
+
+
+# -- urllib3's content decoders, for a body read raw (``--warc``) --------------------------
+#
+# Why: the archive keeps a body as received, with its Content-Encoding, and
+# the parser needs it decoded. Reading it raw and decoding it with urllib3's
+# own decoders (the ones a decoding read uses, brotli and zstd included, and
+# their max_length bound against bombs) reads the body once for both. No
+# public API hands out a decoder; a decoding read would lose the raw bytes.
+
+
+class ContentDecoder(Protocol):
+    """urllib3's ``ContentDecoder``: ``decompress`` (bounded by ``max_length``) and ``flush``."""
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+def body_decoder(content_encoding: str) -> ContentDecoder | None:
+    """The decoder urllib3 would use for ``content_encoding`` (lower case), or None when it
+    would leave the body as it is (no coding, ``identity``, a coding it does not know)."""
+    from urllib3.response import BaseHTTPResponse, _get_decoder
+
+    known = BaseHTTPResponse.CONTENT_DECODERS
+    if content_encoding in known or any(e.strip() in known for e in content_encoding.split(",")):
+        decoder: ContentDecoder = _get_decoder(content_encoding)
+        return decoder
+    return None
+
+
+def peer_address(raw: object) -> str | None:
+    """The IP address a urllib3 response is read from, or None (the connection is gone).
+
+    Why: the archive's ``WARC-IP-Address``. The connection's ``sock`` is
+    public, but http.client drops it as soon as the response says the
+    connection will close (every HTTP/1.0 answer); the response's own file
+    still reads from the socket, and only that path reaches it.
+    """
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(reader, "_sock", None)
+    try:
+        address = sock.getpeername() if sock is not None else None
+    except OSError:
+        return None
+    return str(address[0]) if isinstance(address, tuple) and address else None
+
+
+def decoder_errors() -> tuple[type[BaseException], ...]:
+    """What urllib3's decoders raise on a body that does not decode."""
+    from urllib3.response import BaseHTTPResponse
+
+    return tuple(BaseHTTPResponse.DECODER_ERROR_CLASSES)

@@ -29,6 +29,7 @@ DEFAULT_DELAY = 0.0
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_WARC_MAX_SIZE = 1000**3
 DEFAULT_USER_AGENT = f"crawler/{__version__}"
 DEFAULT_MAX_RETRY_AFTER = 120.0
 DEFAULT_MAX_REDIRECTS = 10
@@ -89,6 +90,10 @@ class CrawlConfig:
     max_pages_per_host: int | None = None
     #: also seed from robots.txt ``Sitemap:`` lines and /sitemap.xml of each seed's origin
     sitemaps: bool = False
+    #: WARC archive of every HTTP exchange (``NAME.warc.gz`` or ``NAME.warc``)
+    warc: str | None = None
+    #: bytes after which the archive goes on in ``NAME-00001.warc.gz``…; ``"1G"``, ``"500M"`` accepted
+    warc_max_size: int = DEFAULT_WARC_MAX_SIZE
     #: SQLite state file: resumable runs and incremental re-crawls
     state: str | None = None
     #: with ``state``: write only records whose page is new, changed or gone
@@ -164,6 +169,7 @@ class CrawlConfig:
         self._validate()
 
     def _validate(self) -> None:
+        self._validate_warc()
         _at_least("depth", self.depth, 0)
         if self.max_pages is not None:
             _at_least("max_pages", self.max_pages, 1)
@@ -217,6 +223,13 @@ class CrawlConfig:
             except re.error as exc:
                 raise ConfigError(f"bad regex {pattern!r}: {exc}") from None
 
+    def _validate_warc(self) -> None:
+        if isinstance(self.warc_max_size, str):
+            object.__setattr__(self, "warc_max_size", parse_size(self.warc_max_size))
+        _at_least("warc_max_size", self.warc_max_size, 1)
+        if self.warc is not None and not (isinstance(self.warc, str) and self.warc.endswith((".warc", ".warc.gz"))):
+            raise ConfigError(f"warc {self.warc!r}: the name must end in .warc.gz (gzip per record) or .warc")
+
     def _validate_redis(self) -> None:
         if not self.lease_timeout > 0:  # NaN fails too
             raise ConfigError(f"lease_timeout must be > 0 seconds, got {self.lease_timeout}")
@@ -256,6 +269,21 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
                               "or 'Name: value'")
         pairs.append((pair[0], pair[1]))
     return tuple(pairs)
+
+
+_SIZE_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``2G``, ``1000000`` as bytes (decimal units, as wget and Heritrix count).
+
+    >>> parse_size("1G"), parse_size("500M"), parse_size("4096")
+    (1000000000, 500000000, 4096)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", text.upper())
+    if match is None or float(match.group(1)) <= 0 or len(match.group(1)) > 15:
+        raise ConfigError(f"{text!r} is not a size (like 500M, 1G, 2G)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
 def _within(name: str, value: int, low: int, high: int) -> None:

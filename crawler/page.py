@@ -151,6 +151,8 @@ class Result:
     page: Page
     retry_after: float | None = None
     cookies: tuple[CookieData, ...] | None = None
+    #: with ``--warc``: every HTTP exchange of the fetch, redirect hops first
+    exchanges: tuple[Exchange, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -196,8 +198,10 @@ class Exchange:
     """One HTTP request and the response it got, as sent and as received (for ``--warc``).
 
     ``response`` is the status line and headers; ``body`` the body as it came
-    (``Content-Encoding`` intact, transfer framing removed), ``truncated``
-    when ``--max-bytes`` cut it; ``date`` (ISO 8601 UTC) is when the request went.
+    (``Content-Encoding`` intact, transfer framing removed); ``truncated``
+    says why the body is not whole, in WARC's words: ``length`` (cut at
+    ``--max-bytes``), ``time`` (the timeout) or ``disconnect`` (the
+    connection broke); ``date`` (ISO 8601 UTC) is when the request went.
     """
 
     url: str
@@ -206,7 +210,13 @@ class Exchange:
     response: bytes
     body: bytes = b""
     ip: str | None = None
-    truncated: bool = False
+    truncated: str | None = None
+
+    @property
+    def status(self) -> int | None:
+        """The response's status code (None if the status line is not HTTP)."""
+        parts = self.response.split(b" ", 2)
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 @dataclass(slots=True)

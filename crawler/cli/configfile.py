@@ -67,6 +67,8 @@ KEYS: dict[str, str] = {
     "accept": "str",
     "summary": "str",
     "log_file": "str",
+    "warc": "str",
+    "warc_max_size": "str",
     "quiet": "flag",
     "no_progress": "flag",
     "verbose": "flag",

@@ -135,6 +135,10 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     output.add_argument("--summary", metavar="PATH",
                    help="write the run summary (JSON) here (default: OUTPUT.summary.json; none for stdout)")
     output.add_argument("--log-file", metavar="PATH", help="append timestamped log lines and the summary line here")
+    output.add_argument("--warc", metavar="PATH",
+                   help="also archive every HTTP exchange in this WARC file (.warc.gz: gzip per record, or .warc)")
+    output.add_argument("--warc-max-size", default="1G", metavar="SIZE",
+                   help="go on in PATH-00001.warc.gz... once a WARC file passes SIZE (default 1G; 500M, 2G...)")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line on stderr")
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     output.add_argument("-v", "--verbose", action="store_true", help="log details (and URLs refused by robots.txt)")
@@ -218,6 +222,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
+        warc=args.warc or None, warc_max_size=args.warc_max_size,
     )
     if args.workers:
         options["workers"] = args.workers
@@ -319,6 +324,8 @@ def check_paths(args: argparse.Namespace) -> None:
                         manifest))
     if args.log_file:
         written.append(("--log-file", args.log_file))
+    if args.warc:
+        written.append(("--warc", args.warc))
     if args.state:
         written.append(("--state", args.state))
         written.extend((f"--state's {what} file", args.state + suffix)

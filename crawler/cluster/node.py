@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RedisLostError, UsageError
-from ..page import NODE_FIELDS, Done, Page, Task
+from ..page import NODE_FIELDS, Done, Page, Result, Task
 from ..store.output import Writer, format_for, open_writer
 from ..store.records import read_records
 from .frontier import RedisFrontier, RedisHostGate
@@ -160,6 +160,10 @@ class RedisNode:
             self.writer.write_record(record)
         self.frontier.unacked += 1  # acknowledged by the next call
         return True
+
+    def unrecorded(self, result: Result) -> None:
+        """`Sink.unrecorded`: a record sink has nothing to do with a fetch that makes no record."""
+        del result
 
     def tick(self) -> None:
         """Renew leases and heartbeat when due; free host slots no call has carried yet."""

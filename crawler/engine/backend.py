@@ -33,6 +33,9 @@ def open_backend(config: CrawlConfig, seeds: Sequence[str], ctx: Any, stopping: 
         backend = _plain(config, seeds, ctx, selected)
     if config.links_db:
         _keep_links(backend, config.links_db, seeds)
+    if config.warc:
+        with _closed_on_error(backend.close):
+            _add_archive(backend, config)
     return backend
 
 
@@ -43,6 +46,40 @@ def _keep_links(backend: Backend, path: str, seeds: Sequence[str]) -> None:
         sink = LinkSink(path, seeds)
         sink.open()
         backend.sinks.append(sink)
+
+
+def _add_archive(backend: Backend, config: CrawlConfig) -> None:
+    from ..store.archive import ArchiveSink, node_path
+    from ..store.state import StateStore
+
+    assert config.warc is not None
+    memory = backend.frontier if isinstance(backend.frontier, StateStore) else None
+    path = node_path(config.warc, config.node or "node") if config.redis else config.warc
+    sink = ArchiveSink(path, config.warc_max_size, warcinfo(config), memory=memory, append=bool(config.redis))
+    sink.open()
+    backend.sinks.append(sink)
+
+
+def warcinfo(config: CrawlConfig) -> dict[str, str]:
+    """The ``warcinfo`` fields of the run's archive: software, robots policy, user agent, options."""
+    import dataclasses
+
+    from ..config import __version__
+
+    options = {}
+    for spec in dataclasses.fields(config):
+        value = getattr(config, spec.name)
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        if value != default and spec.name not in ("workers", "progress"):
+            options[spec.name] = value
+    return {
+        "software": f"crawler/{__version__}",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "robots": "obey" if config.robots else "ignore",
+        "http-header-user-agent": config.user_agent,
+        "description": " ".join(f"{name}={value!r}" for name, value in options.items())[:4000],
+    }
 
 
 def _plain(config: CrawlConfig, seeds: Sequence[str], ctx: Any, selected: tuple[str, ...]) -> Backend:

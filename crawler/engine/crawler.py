@@ -348,9 +348,11 @@ class Crawler:
             if wait <= self.config.max_retry_after:
                 self.stats.retries += 1
                 sched.retry(replace(task, attempt=task.attempt + 1), wait)
+                self._unrecorded(result)
                 return
             page.error = f"{page.error} (Retry-After {wait:.0f} s exceeds --max-retry-after)"
         if isinstance(result, RobotsResult):
+            self._unrecorded(result)
             self._handle_robots(origin, result)
         elif isinstance(result, SitemapResult):
             self._handle_sitemap(task, page, result)
@@ -382,7 +384,10 @@ class Crawler:
         if page.error is not None or not page.ok:
             if discovery.worth_a_record(task, page):
                 self._emit(Done(page, task, result))
+            else:
+                self._unrecorded(result)
             return
+        self._unrecorded(result)
         for sitemap in discovery.from_index(task, result.sitemaps or ()):
             sched.add(sitemap)
         links = list(result.links)
@@ -394,6 +399,11 @@ class Crawler:
         self.stats.sitemap_urls += len(links)
         if links and not self._stop:
             backend.frontier.put([Task(link, 0, task.url, task.seed) for link in links])
+
+    def _unrecorded(self, result: Result) -> None:
+        assert self._backend is not None
+        for sink in self._backend.sinks[1:]:
+            sink.unrecorded(result)
 
     def _emit(self, done: Done) -> None:
         page = done.page

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..page import Done
+from ..page import Done, Result
 
 if TYPE_CHECKING:
     from .frontier import Frontier
@@ -36,6 +36,10 @@ class Sink(Protocol):
 
     def write(self, done: Done) -> bool:
         """Take one finished page; False when it is not to be reported (another node did already)."""
+
+    def unrecorded(self, result: Result) -> None:
+        """A fetch that makes no record: a try to be retried, robots.txt, a sitemap (an archive
+        keeps their exchanges). Only the sinks after the record sink are given these."""
 
     def tick(self) -> None:
         """Called after every batch of results and on every loop turn: commit, flush, renew leases."""

@@ -102,6 +102,10 @@ class Journal:
             self.store.put(done.links)
         return True
 
+    def unrecorded(self, result: Result) -> None:
+        """`Sink.unrecorded`: a record sink has nothing to do with a fetch that makes no record."""
+        del result
+
     def tick(self) -> None:
         """Commit and write out when enough time or records have gone by."""
         self.maybe_flush()

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..config import CrawlConfig
 from ..errors import UsageError
-from ..page import CHECK, Done, PageResult
+from ..page import CHECK, Done, PageResult, Result
 from ..urls import host_of
 
 SCHEMA_VERSION = "1"
@@ -201,6 +201,9 @@ class LinkSink:
         if len(self._edges) + len(self._pages) >= COMMIT_ROWS:
             self.flush()
         return True
+
+    def unrecorded(self, result: Result) -> None:
+        """`Sink.unrecorded`: a fetch that makes no record adds nothing to the link graph."""
 
     def tick(self) -> None:
         """Commit what is buffered, at most once a second."""

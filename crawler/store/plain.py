@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from .output import Writer, open_writer
 
 if TYPE_CHECKING:
-    from ..page import Done, Task
+    from ..page import Done, Result, Task
 
 
 class _Queue(Protocol):
@@ -44,6 +44,10 @@ class PlainSink:
             self.writer.write(done.page)
         self._links.extend(done.links)
         return True
+
+    def unrecorded(self, result: Result) -> None:
+        """`Sink.unrecorded`: a record sink has nothing to do with a fetch that makes no record."""
+        del result
 
     def tick(self) -> None:
         """Queue the links of the records written since the last tick, in one call."""

@@ -63,7 +63,12 @@ CREATE TABLE IF NOT EXISTS url (
 );
 CREATE INDEX IF NOT EXISTS url_queue ON url (queued, depth, seq);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS warc_copy (fp INTEGER PRIMARY KEY, uri TEXT NOT NULL, date TEXT NOT NULL,
+                                      digest TEXT NOT NULL);
 """
+# warc_copy (--warc): the archived copy of each URI's last response, which a
+# later run's revisit records point at. A table of its own, created when
+# missing, so state files of earlier versions open as they are.
 
 
 class StateLockedError(UsageError):
@@ -299,6 +304,30 @@ class StateStore:
         before = self._meta("output")
         self._set_meta("output", os.path.abspath(path) if path and path != "-" else "-")
         return before
+
+    # -- the archive (--warc) ------------------------------------------------------
+    def stored_copy(self, uri: str) -> tuple[str, str, str] | None:
+        """(URI, WARC-Date, payload digest) of the archived copy of ``uri``'s response, or None."""
+        row = self.db.execute("SELECT uri, date, digest FROM warc_copy WHERE fp = ?", (_fp(uri),)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def keep_copy(self, uri: str, date: str, digest: str) -> None:
+        """Remember the archived copy of ``uri``'s response (takes effect with the next commit)."""
+        self.db.execute("INSERT INTO warc_copy (fp, uri, date, digest) VALUES (?, ?, ?, ?) ON CONFLICT (fp) "
+                        "DO UPDATE SET uri = excluded.uri, date = excluded.date, digest = excluded.digest",
+                        (_fp(uri), uri, date, digest))
+
+    def archive_position(self) -> tuple[str, int, int] | None:
+        """(path, file number, bytes) the archive had when the last commit was made, or None."""
+        text = self._meta("warc_position")
+        if text is None:
+            return None
+        path, index, offset = json.loads(text)
+        return str(path), int(index), int(offset)
+
+    def set_archive_position(self, path: str, index: int, offset: int) -> None:
+        """The archive's end now; in the same transaction as the records it holds the responses of."""
+        self._set_meta("warc_position", json.dumps([os.path.abspath(path), index, offset]))
 
     # -- meta --------------------------------------------------------------------
     def _meta(self, key: str) -> str | None:

@@ -16,9 +16,9 @@ request as sent, the response as received) into a ``request`` and a
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO
 from typing import Any
@@ -34,21 +34,6 @@ from ..page import Exchange
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
-_SIZE_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
-
-
-def parse_size(text: str) -> int:
-    """``500M``, ``2G``, ``1000000`` as bytes (decimal units, as wget and Heritrix count).
-
-    >>> parse_size("1G"), parse_size("500M"), parse_size("4096")
-    (1000000000, 500000000, 4096)
-    """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", text.upper())
-    if match is None or float(match.group(1)) <= 0:
-        raise UsageError(f"{text!r} is not a size (like 500M, 1G, 2G)")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
-
-
 def digest(data: bytes) -> str:
     """A WARC digest: ``sha1:`` and the base32 SHA-1 of ``data``."""
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
@@ -60,7 +45,8 @@ class WarcFiles:
     ``info`` goes into each file's ``warcinfo`` record (software, options).
     """
 
-    def __init__(self, path: str, max_size: int, info: Mapping[str, str], resume: bool = False) -> None:
+    def __init__(self, path: str, max_size: int, info: Mapping[str, str], resume: bool = False,
+                 at: tuple[int, int] | None = None) -> None:
         if not path.endswith((".warc", ".warc.gz")):
             raise UsageError(f"--warc {path!r}: the name must end in .warc.gz (gzip per record) or .warc")
         self.path = path
@@ -69,6 +55,8 @@ class WarcFiles:
         self.gzip = path.endswith(".gz")
         self._stem = path[: -len(".warc.gz")] if self.gzip else path[: -len(".warc")]
         self._index = self._last_index() if resume else 0
+        if resume and at is not None:
+            self._cut_back(*at)
         self._file: Any = None
         self._writer: WARCWriter | None = None
         self._open(resume)
@@ -82,6 +70,21 @@ class WarcFiles:
     def names(self) -> list[str]:
         """Every file of the run so far, in order."""
         return [self.name(i) for i in range(self._index + 1) if os.path.exists(self.name(i))]
+
+    def position(self) -> tuple[int, int]:
+        """(file number, bytes written to it): where the next record goes."""
+        return self._index, self._file.tell()
+
+    def _cut_back(self, index: int, offset: int) -> None:
+        # What was written after the last commit belongs to records that were
+        # never reported: the resumed run fetches those pages again.
+        for later in range(index + 1, self._index + 1):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.name(later))
+        self._index = index
+        path = self.name(index)
+        if os.path.exists(path) and os.path.getsize(path) > offset:
+            os.truncate(path, offset)
 
     def _last_index(self) -> int:
         index = 0
@@ -171,7 +174,7 @@ def exchange_records(writer: WARCWriter, exchange: Exchange) -> tuple[ArcWarcRec
     # serialises them); the payload is the body as received.
     response_headers = {**common, "WARC-Payload-Digest": digest(exchange.body)}
     if exchange.truncated:
-        response_headers["WARC-Truncated"] = "length"
+        response_headers["WARC-Truncated"] = exchange.truncated
     response = writer.create_warc_record(exchange.url, "response", payload=BytesIO(block), length=len(block),
                                          warc_headers_dict=response_headers)
     response_id = response.rec_headers.get_header("WARC-Record-ID")
@@ -181,11 +184,19 @@ def exchange_records(writer: WARCWriter, exchange: Exchange) -> tuple[ArcWarcRec
     return request, response
 
 
-def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_to_uri: str,
-                   refers_to_date: str, payload_digest: str) -> ArcWarcRecord:
-    """A ``revisit`` record: the response's status line and headers only, pointing at the stored copy."""
-    headers = {"WARC-Date": exchange.date, "WARC-Profile": profile, "WARC-Refers-To-Target-URI": refers_to_uri,
-               "WARC-Refers-To-Date": refers_to_date, "WARC-Payload-Digest": payload_digest}
+def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_to_uri: str | None,
+                   refers_to_date: str | None, payload_digest: str | None) -> ArcWarcRecord:
+    """A ``revisit`` record: the response's status line and headers only, pointing at the stored copy.
+
+    Without a stored copy (a 304 to a request whose earlier answer was never
+    archived) the pointers are left out, as WARC 1.1 allows.
+    """
+    headers = {"WARC-Date": exchange.date, "WARC-Profile": profile}
+    if refers_to_uri and refers_to_date:
+        headers["WARC-Refers-To-Target-URI"] = refers_to_uri
+        headers["WARC-Refers-To-Date"] = refers_to_date
+    if payload_digest:
+        headers["WARC-Payload-Digest"] = payload_digest
     if exchange.ip:
         headers["WARC-IP-Address"] = exchange.ip
     return writer.create_warc_record(exchange.url, "revisit", payload=BytesIO(exchange.response),
@@ -193,13 +204,15 @@ def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_
 
 
 def metadata_record(writer: WARCWriter, url: str, date: str, concurrent_to: str | None, via: str | None,
-                    hops: str, outlinks: Sequence[str]) -> ArcWarcRecord:
-    """A page's ``metadata`` record, as Heritrix writes it: ``via``, ``hopsFromSeed``, ``outlink`` lines."""
+                    hops: str, outlinks: Sequence[str], extra: Mapping[str, str] | None = None) -> ArcWarcRecord:
+    """A page's ``metadata`` record, as Heritrix writes it: ``via``, ``hopsFromSeed``, ``outlink``
+    lines, then ``extra`` fields (``fetchTimeMs``, the ``error`` of a fetch without a response)."""
     lines = []
     if via:
         lines.append(f"via: {via}")
     lines.append(f"hopsFromSeed: {hops}")
     lines += [f"outlink: {link}" for link in outlinks]
+    lines += [f"{name}: {' '.join(value.split())}" for name, value in (extra or {}).items()]
     body = ("\r\n".join(lines) + "\r\n").encode("utf-8")
     headers = {"WARC-Date": date}
     if concurrent_to:

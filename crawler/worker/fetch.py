@@ -35,9 +35,10 @@ from requests.utils import requote_uri
 
 from .. import _internals
 from ..config import CrawlConfig
-from ..page import utc_now
+from ..page import Exchange, utc_now
 from ..urls import normalize_url
 from .adapter import CrawlAdapter
+from .capture import Capture, RawBody
 from .watchdog import Deadline, WatchedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -74,6 +75,10 @@ class Fetched:
     last_modified: str | None = None
     #: the redirects followed, ``"STATUS URL"`` each, in order (``--seo``'s ``redirects``)
     redirects: list[str] = field(default_factory=list)
+    #: with ``--warc``: every exchange that got a response, in order (see `crawler.worker.capture`)
+    exchanges: list[Exchange] | None = None
+    #: with ``--warc``: the exchange whose body is being read
+    capture: Capture | None = None
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -154,7 +159,7 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
 def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: int | None,
            cookies: tuple[Cookie, ...] | None, validators: tuple[str | None, str | None] | None) -> Fetched:
     limit = config.max_bytes if max_bytes is None else max_bytes
-    result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    result = Fetched(url=url, final_url=url, fetched_at=utc_now(), exchanges=[] if config.warc else None)
     for cookie in cookies or ():
         session.cookies.set_cookie(cookie)
     start = time.monotonic()
@@ -179,7 +184,10 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 # the body is read: closed, it is not reused.
                 doubtful = resp.raw.connection if "Transfer-Encoding" in headers and "Content-Length" in headers \
                     else None
-                _read_body(resp, result, limit, deadline.at)
+                if result.capture is not None:
+                    _read_raw_body(resp, result, limit, deadline)
+                else:
+                    _read_body(resp, result, limit, deadline.at)
                 if doubtful is not None:
                     doubtful.close()
                 if deadline.expired:  # cut at the very end: the body may lack its tail
@@ -259,6 +267,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         if left <= 0:
             raise TimeoutError("deadline passed between redirects")
         # A GET as session.get would send it, without its per-request merging.
+        date = utc_now() if result.exchanges is not None else ""
         try:
             resp = _internals.send_get(session, url, left, sent)
         except ValueError as exc:
@@ -274,11 +283,15 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
             # end: what arrived is no response to go by.
             resp.close()
             raise TimeoutError("headers not read within the timeout")
+        capture = Capture(resp, date) if result.exchanges is not None else None
         target = session.get_redirect_target(resp)
         if target is None:
+            result.capture = capture
             return resp
-        _drain(resp)
+        drained = _drain(resp)
         result.redirects.append(f"{resp.status_code} {url}")
+        if capture is not None and result.exchanges is not None:
+            result.exchanges.append(capture.done(*drained))
         visited[_key(url)] = hop
         if "Set-Cookie" in resp.headers:
             cookie_hop = hop
@@ -313,14 +326,19 @@ def _key(url: str) -> str:
         return url
 
 
-def _drain(resp: requests.Response) -> None:
+def _drain(resp: requests.Response) -> tuple[bytes, str | None]:
     # A short redirect body read to its end frees the connection for reuse;
     # a longer one is not worth the wait: close the connection.
+    # Returns what was read, as received, and why it is not whole (WARC's words).
+    body, cut = b"", None
     try:
-        resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+        body = resp.raw.read(REDIRECT_BODY_MAX, decode_content=False)
+        if len(body) >= REDIRECT_BODY_MAX and resp.raw.read(1, decode_content=False):
+            cut = "length"
     except (urllib3.exceptions.HTTPError, OSError):
-        pass
+        cut = "disconnect"
     resp.close()
+    return body, cut
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:
@@ -360,6 +378,48 @@ def _read_body(resp: requests.Response, result: Fetched, limit: int, deadline: f
                 raise TimeoutError("body not read within the timeout")
     finally:
         result.body = b"".join(chunks)
+
+
+def _read_raw_body(resp: requests.Response, result: Fetched, limit: int, deadline: Deadline) -> None:
+    # _read_body for --warc: the body is read as received (Content-Encoding
+    # intact) for the archive, and decoded here for the parser, ``limit``
+    # counting decoded bytes as there. The exchange is kept however the read
+    # ends: a response that broke off mid-body is still what the server sent.
+    capture = result.capture
+    exchanges = result.exchanges
+    assert capture is not None
+    assert exchanges is not None
+    decoder = RawBody(resp.headers.get("Content-Encoding"), limit)
+    raw: list[bytes] = []
+    chunks: list[bytes] = []
+    cut: str | None = "unspecified"  # WARC-Truncated, if the read does not end well
+    try:
+        while not decoder.over:
+            chunk = resp.raw.read1(CHUNK, decode_content=False)
+            if not chunk:
+                chunks.append(decoder.finish())
+                break
+            raw.append(chunk)
+            chunks.append(decoder.feed(chunk))
+            if time.monotonic() > deadline.at:
+                raise TimeoutError("body not read within the timeout")
+        # Over the limit: what was read is all the archive has, unless the
+        # compressed body ended within it.
+        cut = "length" if decoder.over and (not decoder.coded or resp.raw.length_remaining != 0) else None
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+        cut = "time"
+        raise
+    except urllib3.exceptions.DecodeError:
+        raise  # what came is whole as far as it goes; it does not decode
+    except (urllib3.exceptions.HTTPError, OSError):
+        cut = "time" if deadline.expired else "disconnect"
+        raise
+    finally:
+        result.body = b"".join(chunks)
+        result.truncated = decoder.over
+        # Without a coding the archive keeps what the parser got: cut at the same byte.
+        exchanges.append(capture.done(b"".join(raw) if decoder.coded else result.body, cut))
+        result.capture = None
 
 
 def parse_retry_after(value: str | None) -> float | None:

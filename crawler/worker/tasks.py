@@ -29,6 +29,7 @@ from ..page import (
     SITEMAP,
     STATE_FIELDS,
     Edge,
+    Exchange,
     Page,
     PageResult,
     Result,
@@ -173,7 +174,8 @@ def process(task: Task) -> Result:
         validators = (fetched.etag, fetched.last_modified)
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
-                      edges=graph.edges, ids=graph.ids, checks=graph.checks)
+                      edges=graph.edges, ids=graph.ids, checks=graph.checks,
+                      exchanges=_exchanges(fetched))
 
 
 class _Graph:
@@ -192,20 +194,22 @@ def _process_check(task: Task, config: CrawlConfig) -> PageResult:
         page.extra.update(empty_fields(fetched.redirects))
     if config.check:
         page.extra["soft404"] = False
-    return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies))
+    return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
+                      exchanges=_exchanges(fetched))
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:
     fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
     return RobotsResult(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
-                        cookies=from_jar(fetched.cookies))
+                        cookies=from_jar(fetched.cookies), exchanges=_exchanges(fetched))
 
 
 def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
     fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
     page = _page(task, fetched)
-    result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies))
+    result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
+                           exchanges=_exchanges(fetched))
     if page.error is not None or not page.ok:
         return result
     try:
@@ -226,6 +230,10 @@ def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
     page.links = len(links)
     sitemaps = tuple(link for link in map(_canonical, sitemap.sitemaps) if link is not None)
     return replace(result, links=tuple(links), lastmods=tuple(lastmods), sitemaps=sitemaps)
+
+
+def _exchanges(fetched: Fetched) -> tuple[Exchange, ...]:
+    return tuple(fetched.exchanges) if fetched.exchanges else ()
 
 
 def _canonical(url: str) -> str | None:

@@ -35,17 +35,26 @@ def instances() -> Iterator[dict[str, object]]:
     """One instance of each class whose instances carry the private attributes listed."""
     import urllib3.poolmanager
 
+    from tests.conftest import page_handler, serving
+
     pool = multiprocessing.pool.Pool(1, context=multiprocessing.get_context("fork"))
     try:
         result = pool.apply_async(abs, (-1,))
         assert result.get(timeout=30) == 1
         queue = multiprocessing.SimpleQueue()
-        yield {
-            "multiprocessing.pool.Pool": pool,
-            "multiprocessing.pool.ApplyResult": result,
-            "multiprocessing.queues.SimpleQueue": queue,
-            "urllib3.poolmanager.PoolManager": urllib3.poolmanager.PoolManager(),
-        }
+        with serving(page_handler({"/": b"x"})) as site:
+            manager = urllib3.poolmanager.PoolManager()
+            response = manager.request("GET", f"{site}/", preload_content=False, timeout=10)
+            yield {
+                "multiprocessing.pool.Pool": pool,
+                "multiprocessing.pool.ApplyResult": result,
+                "multiprocessing.queues.SimpleQueue": queue,
+                "urllib3.poolmanager.PoolManager": manager,
+                "urllib3.response.HTTPResponse": response,
+                "http.client.HTTPResponse": response._fp,
+                "socket.SocketIO": response._fp.fp.raw,
+            }
+            response.release_conn()
         queue.close()
     finally:
         pool.terminate()
@@ -111,3 +120,16 @@ def test_the_main_process_side_loads_neither_requests_nor_urllib3() -> None:
     code = ("import sys; import crawler._internals, crawler.engine.pool; "
             "print(sorted(m for m in ('requests', 'urllib3') if m in sys.modules))")
     assert _in_fresh_python(code, None) == "[]"
+
+
+def test_the_peer_address_of_a_response_whose_connection_closes() -> None:
+    import urllib3
+
+    from crawler._internals import peer_address
+    from tests.conftest import page_handler, serving
+
+    with serving(page_handler({"/": b"x"})) as site:  # HTTP/1.0: http.client drops the connection's socket
+        response = urllib3.PoolManager().request("GET", f"{site}/", preload_content=False, timeout=10)
+        assert response.connection is None or response.connection.sock is None
+        assert peer_address(response) == "127.0.0.1"
+        response.release_conn()

@@ -344,6 +344,7 @@ def test_sinks_tick_and_a_second_sink_sees_every_reported_record():
         def write(self, done: Done) -> bool:
             seen.append(done.page.url)
             return True
+        def unrecorded(self, result: object) -> None: ...
         def tick(self) -> None: ...
         def close(self, finished: bool) -> None:
             seen.append(f"closed {finished}")
@@ -371,3 +372,31 @@ def test_a_record_sink_that_declines_a_page_keeps_it_out_of_stats_and_callbacks(
     crawl(run, f"{A}/")
     assert f"{A}/1" not in got
     assert run.crawler.stats.pages == len(got) == 2
+
+
+def test_fetches_that_make_no_record_reach_the_sinks_after_the_record_sink():
+    # An archive keeps every exchange: the tries that were retried too.
+    unrecorded: list[tuple[str, int]] = []
+
+    class Archive:
+        def open(self) -> None: ...
+        def write(self, done: Done) -> bool:
+            return True
+        def unrecorded(self, result: Any) -> None:
+            unrecorded.append((result.task.url, result.page.status))
+        def tick(self) -> None: ...
+        def close(self, finished: bool) -> None: ...
+
+    site = {f"{A}/": Route(before=[Route(503, retry_after=0.01)])}
+    run = make(site, retries=2)
+    original = run.crawler._open_backend
+
+    def with_archive(*args: Any) -> Backend:
+        backend = original(*args)
+        backend.sinks.append(Archive())
+        return backend
+
+    run.crawler._open_backend = with_archive
+    crawl(run, f"{A}/")
+    assert unrecorded == [(f"{A}/robots.txt", 404), (f"{A}/", 503)]  # robots.txt, and the try retried
+    assert [(p.status, p.attempts) for p in run.sink.records] == [(200, 2)]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.config import parse_size
 from crawler.errors import UsageError
 from crawler.page import Exchange
 from crawler.store.warc import (
@@ -19,7 +20,6 @@ from crawler.store.warc import (
     digest,
     exchange_records,
     metadata_record,
-    parse_size,
     repair,
     revisit_record,
 )
@@ -30,7 +30,7 @@ RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gz
 REQUEST = b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: crawler/0.1.0\r\nAccept-Encoding: gzip\r\n\r\n"
 
 
-def exchange(url: str = "http://127.0.0.1:8000/a", body: bytes = BODY, truncated: bool = False) -> Exchange:
+def exchange(url: str = "http://127.0.0.1:8000/a", body: bytes = BODY, truncated: str | None = None) -> Exchange:
     return Exchange(url, "2026-12-03T10:00:00Z", REQUEST, RESPONSE, body, ip="127.0.0.1", truncated=truncated)
 
 
@@ -76,7 +76,7 @@ def test_an_exchange_reads_back_as_request_and_response(tmp_path: Path, name: st
 
 def test_a_truncated_body_is_flagged_and_a_revisit_points_at_the_stored_copy(tmp_path: Path) -> None:
     files = WarcFiles(str(tmp_path / "c.warc.gz"), 10**9, {})
-    _, cut = exchange_records(files.writer, exchange(body=BODY[:10], truncated=True))
+    _, cut = exchange_records(files.writer, exchange(body=BODY[:10], truncated="length"))
     again = revisit_record(files.writer, exchange(), IDENTICAL, "http://127.0.0.1:8000/a", "2026-12-01T00:00:00Z",
                            digest(BODY))
     files.write([cut, again])

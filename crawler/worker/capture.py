@@ -1,0 +1,138 @@
+"""The raw HTTP exchange of a fetch, kept for ``--warc``: the request as sent, the response as received.
+
+Only a crawl with ``--warc`` captures (`crawler.worker.fetch` asks for it);
+a plain crawl pays nothing. What is kept:
+
+- the request: request line and headers, as http.client sends them for a
+  prepared request (the ``Host`` header it adds first, then requests');
+- the response's status line and header fields, in the order received, less
+  ``Transfer-Encoding: chunked``: the body is kept with its chunk framing
+  removed (http.client removes it as it reads), and a header announcing a
+  framing the stored body no longer has would mislead a replay;
+- the body with its ``Content-Encoding`` intact. `RawBody` reads it raw and
+  decodes it for the parser, counting decoded bytes against ``--max-bytes``
+  as the plain read does, so a compression bomb is cut the same way;
+- the peer's IP address, asked of the socket before the body is read (the
+  connection goes back to the pool after that).
+"""
+
+from __future__ import annotations
+
+import http
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import urllib3
+
+from .. import _internals
+from ..page import Exchange
+
+if TYPE_CHECKING:
+    import requests
+
+_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
+
+
+class Capture:
+    """One exchange being captured: its request and head taken when the response arrives."""
+
+    __slots__ = ("url", "date", "request", "head", "ip")
+
+    def __init__(self, resp: requests.Response, date: str) -> None:
+        self.url = resp.url or ""
+        self.date = date
+        self.request = request_bytes(resp.request)
+        self.head = response_head(resp.raw)
+        self.ip = peer_ip(resp.raw)
+
+    def done(self, body: bytes, truncated: str | None = None) -> Exchange:
+        """The exchange, with the body as received (``truncated`` says why it is not whole)."""
+        return Exchange(self.url, self.date, self.request, self.head, body, self.ip, truncated)
+
+
+def request_bytes(request: requests.PreparedRequest) -> bytes:
+    """The request line and headers of ``request`` as they went on the wire (no body: a GET)."""
+    parts = urlsplit(request.url or "")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    if parts.port is not None and parts.port != default:
+        host = f"{host}:{parts.port}"
+    lines = [f"{request.method or 'GET'} {request.path_url} HTTP/1.1"]
+    if "Host" not in request.headers:
+        lines.append(f"Host: {host}")
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def response_head(raw: urllib3.BaseHTTPResponse) -> bytes:
+    """The status line and header fields of ``raw``, as received (less chunked framing)."""
+    version = _VERSIONS.get(raw.version, "HTTP/1.1")
+    reason = raw.reason if raw.reason is not None else _phrase(raw.status)
+    lines = [f"{version} {raw.status} {reason}".rstrip()]
+    for name, value in raw.headers.iteritems():
+        if name.lower() == "transfer-encoding" and "chunked" in value.lower():
+            continue
+        lines.append(f"{name}: {value}")
+    # http.client decoded the header bytes as latin-1: encoding them so gives the bytes back.
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def peer_ip(raw: urllib3.BaseHTTPResponse) -> str | None:
+    """The IP address the response came from (a proxy's, through a proxy), or None."""
+    return _internals.peer_address(raw)
+
+
+class RawBody:
+    """Decodes a body read raw, by its ``Content-Encoding``, up to ``limit`` decoded bytes.
+
+    ``feed`` takes raw chunks and returns what they decode to (at most what
+    is left of ``limit``; `over` tells that more was there); ``finish``
+    flushes the decoder. Decoding errors raise urllib3's `DecodeError`, as a
+    decoding read would, so the error record reads the same.
+    """
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        self.coding = (content_encoding or "").lower()
+        self._decoder = _internals.body_decoder(self.coding)
+        #: False when the body has no coding urllib3 would undo: raw and decoded bytes are the same
+        self.coded = self._decoder is not None
+        self.left = limit
+        self.over = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Decoded bytes of ``chunk``, no more than the limit has left."""
+        return self._take(self._decode(chunk, self.left + 1))
+
+    def finish(self) -> bytes:
+        """What the decoder still holds at the end of the body."""
+        if self._decoder is None or self.over:
+            return b""
+        return self._take(self._decode(b"", None))
+
+    def _decode(self, data: bytes, max_length: int | None) -> bytes:
+        decoder = self._decoder
+        if decoder is None:
+            return data
+        try:
+            if max_length is None:
+                return decoder.decompress(data) + decoder.flush()
+            return decoder.decompress(data, max_length=max_length)
+        except _internals.decoder_errors() as exc:
+            raise urllib3.exceptions.DecodeError(
+                f"Received response with content-encoding: {self.coding}, but failed to decode it.", exc) from exc
+
+    def _take(self, data: bytes) -> bytes:
+        if len(data) > self.left:
+            data = data[: self.left]
+            self.over = True
+        self.left -= len(data)
+        return data

@@ -57,7 +57,7 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         if target is None:
             continue
         _, sep, fragment = href.partition("#")
-        text = (element.get("alt") or "") if tag == "img" else _text(element)
+        text = " ".join((element.get("alt") or "").split()) if tag == "img" else _text(element)
         rel = (element.get("rel") or "").lower().split()
         edges.append((target, unquote(fragment) if sep and fragment else None, text, tag, "nofollow" in rel))
     return edges, names

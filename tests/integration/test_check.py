@@ -204,3 +204,25 @@ def test_check_with_redis(main_site: PageSite, ext: PageSite, tmp_path: Path, re
     status, stderr, _ = _check(main_site.url("/"), "--links", links, "--redis", redis_url, "-o", tmp_path / "o.jsonl")
     assert status == 1, stderr
     assert _broken(_links(links)) == _faults(main_site, ext)
+
+
+def test_check_assets(tmp_path: Path):
+    page = _page("Assets", '<img src="/img.png" alt=" A  cat "><script src="/app.js"></script>'
+                           '<link rel="stylesheet" href="/gone.css"><link rel="canonical" href="/not-an-asset">'
+                           '<iframe src="/frame"></iframe><a href="/">self</a>')
+    pages: dict[str, str | Canned] = {"/": page, "/img.png": Canned(200, "png", content_type="image/png"),
+                                      "/app.js": Canned(200, "1", content_type="text/javascript"),
+                                      "/frame": _page("Frame", ""), "/robots.txt": Canned(404, "")}
+    with PageSite(pages) as site:
+        links = tmp_path / "links.csv"
+        status, stderr, _ = _check(site.url("/"), "--links", links, "-o", tmp_path / "o.jsonl")
+        assert status == 0, stderr  # without --check-assets only <a> and <area> count
+        assert {r["tag"] for r in _links(links)} == {"a"}
+        status, stderr, _ = _check(site.url("/"), "--check-assets", "--links", links, "-o", tmp_path / "o.jsonl")
+        assert status == 1, stderr
+        rows = {r["target"]: r for r in _links(links)}
+        assert (rows[site.url("/img.png")]["tag"], rows[site.url("/img.png")]["text"]) == ("img", "A cat")
+        assert rows[site.url("/app.js")]["ok"] == "true"
+        assert rows[site.url("/frame")]["tag"] == "iframe"
+        assert site.url("/not-an-asset") not in rows
+        assert _broken(list(rows.values())) == {(site.url("/gone.css"), "http")}

@@ -128,6 +128,8 @@ class CrawlConfig:
     accept: tuple[int, ...] = ()
     #: the links table (``.csv``/``.jsonl``): one row per link occurrence
     links: str | None = None
+    #: reports to write when the crawl ends (``.html``, ``.md``, ``.xml`` JUnit, ``.json``)
+    report: tuple[str, ...] = ()
     #: the SQLite side file of edges and page facts behind ``links``, reports and ``check``
     #: (None: not kept; the command line picks a temporary file, or STATE.links with ``--state``)
     links_db: str | None = None
@@ -214,6 +216,7 @@ class CrawlConfig:
         if self.start_method not in START_METHODS:
             raise ConfigError(f"start_method must be fork, spawn or forkserver, got {self.start_method!r}")
         object.__setattr__(self, "accept", tuple(self.accept))
+        object.__setattr__(self, "report", (self.report,) if isinstance(self.report, str) else tuple(self.report))
         for code in self.accept:
             if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
                 raise ConfigError(f"accept must hold HTTP statuses (100-599), got {code!r}")

@@ -174,6 +174,8 @@ class PageResult(Result):
     edges: tuple[Edge, ...] | None = None
     ids: tuple[str, ...] | None = None
     checks: tuple[str, ...] = ()
+    #: with the link graph kept: SimHash of the visible text (16 hex digits, as ``content_hash``)
+    text_hash: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

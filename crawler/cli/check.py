@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from ..config import CrawlConfig
 from ..store.linkdb import LinkDB, Verdict
 from ..store.linktable import write_links
+from ..store.report import write_reports
 from .usage import EXIT_NOTHING, EXIT_OK, EXIT_USAGE
 
 #: ``-d`` of a check that gives none: the whole site.
@@ -69,8 +70,10 @@ def _gives_depth(argv: list[str]) -> bool:
 class LinkRun:
     """The link graph of one command-line crawl: its side file before the crawl, its outputs after."""
 
-    def __init__(self, config: CrawlConfig, check: bool) -> None:
+    def __init__(self, config: CrawlConfig, check: bool, seeds: Sequence[str] = ()) -> None:
         self.check = check
+        shown = ", ".join(seeds[:3]) + (f" and {len(seeds) - 3} more" if len(seeds) > 3 else "")
+        self.title = f"{'Site check' if check else 'Crawl report'}: {shown}"
         self._temporary: str | None = None
         path = config.links_db
         if path is None and config.state:
@@ -97,6 +100,8 @@ class LinkRun:
                 verdict = Verdict.from_config(self.config)
                 if self.config.links:
                     write_links(self.config.links, db, verdict)
+                if self.config.report:
+                    write_reports(self.config.report, db, verdict, self.check, self.title)
                 if not self.check:
                     return status
                 return self._verdict(db, verdict, status, quiet)

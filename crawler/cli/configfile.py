@@ -62,6 +62,7 @@ KEYS: dict[str, str] = {
     "select_all": "list",
     "seo": "flag",
     "links": "str",
+    "report": "list",
     "check_assets": "flag",
     "ignore": "list",
     "accept": "str",

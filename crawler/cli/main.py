@@ -177,6 +177,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     check = p.add_argument_group("site check and reports", "the crawl's link graph ('crawler check --help')")
     check.add_argument("--links", metavar="PATH",
                    help="links table (.csv or .jsonl): one row per link occurrence, with its target's status")
+    check.add_argument("--report", action=_Repeated, default=[], metavar="PATH",
+                   help="write a report of the crawl: .html (self-contained, with charts), .md, .xml (JUnit) "
+                   "or .json (repeatable)")
     check.add_argument("--check-assets", action="store_true",
                    help="with 'crawler check': also check img src, script src, link href and iframe src")
     check.add_argument("--ignore", action=_Repeated, default=[], metavar="REGEX",
@@ -218,7 +221,8 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
         changed_only=args.changed_only, recrawl_after=args.recrawl_after,
         select=_selectors(args.select), seo=args.seo,
-        links=args.links or None, check_assets=args.check_assets, ignore=tuple(args.ignore), accept=args.accept,
+        links=args.links or None, report=tuple(args.report), check_assets=args.check_assets,
+        ignore=tuple(args.ignore), accept=args.accept,
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
@@ -425,7 +429,7 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True, check: bool 
                 print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
         if config.redis:
             config = _name_the_node(config, seeds, args.quiet)
-        links = _link_run(config, check)
+        links = _link_run(config, check, seeds)
         if links is not None:
             config = links.config
     except CrawlerError as exc:
@@ -538,17 +542,19 @@ def _after_the_crawl(signum: int, frame: Any) -> None:
     """SIGINT/SIGTERM once the crawl has stopped: the summary is being written; exit after it."""
 
 
-def _link_run(config: CrawlConfig, check: bool) -> LinkRun | None:
+def _link_run(config: CrawlConfig, check: bool, seeds: list[str]) -> LinkRun | None:
     """The link graph this crawl keeps (``check``, ``--links``), or None (a plain crawl keeps none)."""
-    if not (check or config.links):
+    if not (check or config.links or config.report):
         return None  # a plain crawl loads none of it
+    from ..store.linktable import links_format
+    from ..store.report import report_format
     from .check import LinkRun
 
     if config.links:
-        from ..store.linktable import links_format
-
         links_format(config.links)  # a bad extension: exit 2 before anything is fetched
-    return LinkRun(config, check)
+    for path in config.report:
+        report_format(path)
+    return LinkRun(config, check, seeds)
 
 
 def _name_the_node(config: CrawlConfig, seeds: list[str], quiet: bool) -> CrawlConfig:

@@ -192,7 +192,7 @@ class LinkSink:
             page.url, page.final_url, host_of(page.url), done.task.kind if done.task.kind == CHECK else "page",
             page.status, int(page.ok), page.error, page.content_type, page.bytes, page.elapsed_ms, page.depth,
             page.referrer, page.title, int(graph is not None and graph.ids is not None),
-            int(bool(extra.get("soft404"))), extra.get("content_hash"),
+            int(bool(extra.get("soft404"))), extra.get("content_hash") or (graph.text_hash if graph else None),
             json.dumps(redirects) if redirects else None, page.fetched_at))
         if graph is not None and graph.edges is not None:
             self._replaced.append(page.url)

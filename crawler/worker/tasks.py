@@ -174,7 +174,7 @@ def process(task: Task) -> Result:
         validators = (fetched.etag, fetched.last_modified)
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
-                      edges=graph.edges, ids=graph.ids, checks=graph.checks,
+                      edges=graph.edges, ids=graph.ids, checks=graph.checks, text_hash=graph.text_hash,
                       exchanges=_exchanges(fetched))
 
 
@@ -185,6 +185,7 @@ class _Graph:
     ids: tuple[str, ...] | None = None
     checks: tuple[str, ...] = ()
     soft404: bool = False
+    text_hash: str | None = None
 
 
 def _process_check(task: Task, config: CrawlConfig) -> PageResult:
@@ -337,6 +338,8 @@ def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
     """The page's edges and fragment names."""
     edges, names = page_edges(parsed.root, parsed.base, assets=config.check_assets)
     graph.edges, graph.ids = tuple(edges), tuple(names)
+    value = text_hash(parsed.root)
+    graph.text_hash = None if value is None else f"{value:016x}"
 
 
 def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, ...], config: CrawlConfig) -> None:
@@ -349,8 +352,8 @@ def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, .
         if not any(p.search(target) for p in _state.ignore):
             checks[target] = None
     graph.checks = tuple(checks)
-    if 200 <= (fetched.status or 0) < 300:
-        graph.soft404 = is_soft404(origin_of(fetched.final_url), text_hash(parsed.root), config)
+    if 200 <= (fetched.status or 0) < 300 and graph.text_hash is not None:
+        graph.soft404 = is_soft404(origin_of(fetched.final_url), int(graph.text_hash, 16), config)
 
 
 def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,

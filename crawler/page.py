@@ -174,8 +174,10 @@ class PageResult(Result):
     edges: tuple[Edge, ...] | None = None
     ids: tuple[str, ...] | None = None
     checks: tuple[str, ...] = ()
-    #: with the link graph kept: SimHash of the visible text (16 hex digits, as ``content_hash``)
+    #: with the link graph kept: SimHash of the visible text (16 hex digits, as ``content_hash``),
+    #: and the redirects followed (``STATUS URL`` each, as ``redirects``)
     text_hash: str | None = None
+    hops: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)

@@ -186,8 +186,8 @@ class LinkSink:
         """Buffer the record's facts and its page's links."""
         page, result = done.page, done.result
         extra = page.extra
-        redirects = extra.get("redirects")
         graph = result if isinstance(result, PageResult) else None
+        redirects = extra.get("redirects") or (list(graph.hops) if graph is not None else None)
         self._pages.append((
             page.url, page.final_url, host_of(page.url), done.task.kind if done.task.kind == CHECK else "page",
             page.status, int(page.ok), page.error, page.content_type, page.bytes, page.elapsed_ms, page.depth,

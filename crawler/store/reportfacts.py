@@ -19,7 +19,7 @@ ROWS = 100
 #: Referrers kept per broken target.
 REFERRERS = 20
 #: SimHash bits within which two pages are near-duplicates.
-NEAR_BITS = 3
+NEAR_BITS = 6
 #: Pages compared pairwise per shared SimHash band (a band shared by more is a template, not a duplicate).
 BAND_GROUP_MAX = 200
 #: Upper bounds (ms) of the response-time histogram's buckets; the last is open.
@@ -100,9 +100,9 @@ def _duplicate_titles(sql: Any) -> dict[str, Any]:
 def _near_duplicates(sql: Any) -> Iterator[dict[str, Any]]:
     """Pairs of pages whose text hashes differ in at most `NEAR_BITS` bits (`ROWS` at most).
 
-    Two 64-bit hashes that differ in 3 bits or fewer agree on at least one
-    of their four 16-bit bands (pigeonhole), so only pages sharing a band are
-    compared: one GROUP BY per band, on disk.
+    Only pages sharing one of the hash's four 16-bit bands are compared (one
+    GROUP BY per band, on disk): that finds every pair within 3 bits (they
+    agree on a band, by pigeonhole) and most pairs within `NEAR_BITS`.
     """
     found: set[tuple[str, str]] = set()
     for band in range(4):

@@ -30,7 +30,7 @@ HEAD_REFUSED = frozenset({405, 501})
 #: Body read of a checked target's GET: its status is what counts.
 CHECK_MAX_BYTES = 64 * 1024
 #: Bits within which a page's text hash and the probe's make the page a soft 404.
-SOFT404_BITS = 3
+SOFT404_BITS = 6
 
 _probes: dict[str, int | None] = {}
 _probe_lock = threading.Lock()

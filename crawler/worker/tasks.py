@@ -175,6 +175,7 @@ def process(task: Task) -> Result:
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
                       edges=graph.edges, ids=graph.ids, checks=graph.checks, text_hash=graph.text_hash,
+                      hops=tuple(fetched.redirects) if _state.edges else (),
                       exchanges=_exchanges(fetched))
 
 

@@ -22,6 +22,8 @@ REFERRERS = 20
 NEAR_BITS = 6
 #: Pages compared pairwise per shared SimHash band (a band shared by more is a template, not a duplicate).
 BAND_GROUP_MAX = 200
+#: A page compared for duplicates: not a redirect whose target is a page of the crawl too (the same page twice).
+_DISTINCT = "(p.url = p.final_url OR NOT EXISTS (SELECT 1 FROM page q WHERE q.url = p.final_url))"
 #: Upper bounds (ms) of the response-time histogram's buckets; the last is open.
 TIME_BUCKETS = (50, 100, 250, 500, 1000, 2500, 5000)
 
@@ -86,13 +88,13 @@ def _redirects(sql: Any) -> dict[str, Any]:
 
 
 def _duplicate_titles(sql: Any) -> dict[str, Any]:
-    groups = """SELECT title, COUNT(*) AS n FROM page WHERE kind = 'page' AND ok = 1 AND title IS NOT NULL
-                AND title != '' GROUP BY title HAVING n > 1"""
+    groups = f"""SELECT title, COUNT(*) AS n FROM page p WHERE kind = 'page' AND ok = 1 AND title IS NOT NULL
+                 AND title != '' AND {_DISTINCT} GROUP BY title HAVING n > 1"""
     count = _one(sql, f"SELECT COUNT(*) FROM ({groups})")[0]
     rows = []
     for title, n in sql.execute(f"{groups} ORDER BY n DESC, title LIMIT {ROWS}").fetchall():
-        urls = [u for (u,) in sql.execute("SELECT url FROM page WHERE kind = 'page' AND ok = 1 AND title = ? "
-                                          "ORDER BY url LIMIT 10", (title,))]
+        urls = [u for (u,) in sql.execute(f"SELECT url FROM page p WHERE kind = 'page' AND ok = 1 AND title = ? "
+                                          f"AND {_DISTINCT} ORDER BY url LIMIT 10", (title,))]
         rows.append({"title": title, "pages": n, "urls": urls})
     return {"count": count, "titles": rows}
 
@@ -107,12 +109,13 @@ def _near_duplicates(sql: Any) -> Iterator[dict[str, Any]]:
     found: set[tuple[str, str]] = set()
     for band in range(4):
         start = band * 4 + 1
-        shared = sql.execute(f"""SELECT substr(content_hash, {start}, 4) AS b FROM page
-                                 WHERE kind = 'page' AND ok = 1 AND content_hash IS NOT NULL
+        shared = sql.execute(f"""SELECT substr(content_hash, {start}, 4) AS b FROM page p
+                                 WHERE kind = 'page' AND ok = 1 AND content_hash IS NOT NULL AND {_DISTINCT}
                                  GROUP BY b HAVING COUNT(*) > 1 AND COUNT(*) <= {BAND_GROUP_MAX}""").fetchall()
         for (value,) in shared:
-            members = sql.execute(f"""SELECT url, content_hash FROM page WHERE kind = 'page' AND ok = 1
-                                      AND substr(content_hash, {start}, 4) = ? ORDER BY url""", (value,)).fetchall()
+            members = sql.execute(f"""SELECT url, content_hash FROM page p WHERE kind = 'page' AND ok = 1
+                                      AND substr(content_hash, {start}, 4) = ? AND {_DISTINCT} ORDER BY url""",
+                                  (value,)).fetchall()
             for i, (url_a, hash_a) in enumerate(members):
                 for url_b, hash_b in members[i + 1:]:
                     bits = (int(hash_a, 16) ^ int(hash_b, 16)).bit_count()

@@ -223,6 +223,31 @@ class Exchange:
         return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
+@dataclass(frozen=True, slots=True)
+class Archived:
+    """A page as an archive holds it, for ``crawler extract`` to parse in a worker.
+
+    ``body`` is the payload as archived (``Content-Encoding`` intact);
+    ``not_modified`` marks a 304 whose ``body`` is the stored copy's (parsed
+    for title and links, counted as 0 bytes, as the live run did); ``error``
+    is the crawl's own word on the fetch (the archive's ``metadata``), None
+    when the responses are all there is to go by.
+    """
+
+    url: str
+    final_url: str
+    date: str
+    status: int | None = None
+    reason: str = ""
+    #: the response's header fields, in order
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    truncated: bool = False
+    not_modified: bool = False
+    elapsed_ms: float = 0.0
+    error: str | None = None
+
+
 @dataclass(slots=True)
 class Done:
     """A finished page on its way to the crawl's sinks (see `crawler.engine.sink`).

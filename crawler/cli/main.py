@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .check import LinkRun
 
 #: ``python -m crawler NAME …``: commands other than a crawl
-SUBCOMMANDS = ("merge", "status", "demo", "check")
+SUBCOMMANDS = ("merge", "status", "demo", "extract", "check")
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 #: seconds after a SIGINT/SIGTERM within which another is the same request to stop
 _REPEAT_GRACE = 1.0
@@ -91,7 +91,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                 "and write one record per page as CSV, JSON or JSON Lines.",
                 epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
-                "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'.",
+                "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'. "
+                "Records from WARC files: 'crawler extract --help'.",
                 raise_errors=raise_errors)
     input = p.add_argument_group("input", "where the seeds come from")
     input.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
@@ -402,6 +403,8 @@ def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int
             teardown_logging()
     if name == "merge":
         from .merge import main as run
+    elif name == "extract":
+        from .extract import main as run
     else:
         from .status import main as run
     try:

@@ -147,9 +147,17 @@ class ArchiveSink:
         page, task = done.page, done.task
         redirects = max(0, len(done.result.exchanges) - 1) if done.result is not None else 0
         outlinks = [link.url for link in done.links]
+        # What `crawler extract` cannot read off the responses: the error as
+        # the fetch saw it (a timeout's limit, a loop), and where a fetch that
+        # got no final response ended. Tied to the last response only when
+        # the record's status is that response's.
         extra = {"fetchTimeMs": f"{page.elapsed_ms:g}"}
-        if page.error is not None and not (done.result is not None and done.result.exchanges):
-            extra["error"] = page.error  # no response says it
+        if page.error is not None:
+            extra["error"] = page.error
+        if page.status is None:
+            concurrent = None
+            if page.final_url != page.url:
+                extra["finalUrl"] = page.final_url
         record = metadata_record(self.files.writer, page.url, page.fetched_at or utc_now(), concurrent,
                                  page.referrer, "L" * task.depth + "R" * redirects, outlinks, extra)
         self.files.write([record])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import CrawlConfig
-    from ..page import Result, Task
+    from ..page import Archived, Page, Result, Task
 
 
 def init_worker(config: CrawlConfig, extract: Any = None) -> None:
@@ -48,3 +48,10 @@ def process(task: Task) -> Result:
     from .tasks import process as run
 
     return run(task)
+
+
+def process_archived(item: tuple[Task, Archived]) -> Page:
+    """Parse one archived page in a pool process (see `crawler.worker.tasks.process_archived`)."""
+    from .tasks import process_archived as run
+
+    return run(*item)

@@ -35,7 +35,7 @@ from requests.utils import requote_uri
 
 from .. import _internals
 from ..config import CrawlConfig
-from ..page import Exchange, utc_now
+from ..page import Archived, Exchange, utc_now
 from ..urls import normalize_url
 from .adapter import CrawlAdapter
 from .capture import Capture, RawBody
@@ -193,24 +193,55 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 if deadline.expired:  # cut at the very end: the body may lack its tail
                     raise TimeoutError("body not read within the timeout")
                 status = resp.status_code
-                if status >= 400:
-                    result.error = f"http: {status} {resp.reason or ''}".rstrip()
-                    if status in RETRY_STATUSES:
-                        result.retryable = True
-                        result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                elif status < 200:
-                    result.error = f"http: {status} {resp.reason or ''}".rstrip() + " (not a final response)"
-                elif status == 304 and not conditional:
-                    result.error = "http: 304 Not Modified to a request that was not conditional"
-                elif 300 <= status < 400 and status != 304:
-                    # A redirect status that _get did not follow: every not-ok record names its error.
-                    result.error = (f"redirects: {status} without Location" if "Location" not in resp.headers
-                                    else f"redirects: {status} {resp.reason or ''}".rstrip() + " not followed")
+                result.error = status_error(status, resp.reason, "Location" in resp.headers, bool(conditional))
+                if status in RETRY_STATUSES:
+                    result.retryable = True
+                    result.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             _failed(result, exc, deadline.expired, config.timeout)
         except ValueError as exc:  # a URL the libraries cannot parse (never an `internal` error)
             result.error = f"url: {_short(exc)}"
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
+    return result
+
+
+def status_error(status: int, reason: str | None, location: bool, conditional: bool) -> str | None:
+    """The record's error for a final response of ``status`` (None for a good one)."""
+    if status >= 400:
+        return f"http: {status} {reason or ''}".rstrip()
+    if status < 200:
+        return f"http: {status} {reason or ''}".rstrip() + " (not a final response)"
+    if status == 304 and not conditional:
+        return "http: 304 Not Modified to a request that was not conditional"
+    if 300 <= status < 400 and status != 304:
+        # A redirect status that _get did not follow: every not-ok record names its error.
+        return (f"redirects: {status} without Location" if not location
+                else f"redirects: {status} {reason or ''}".rstrip() + " not followed")
+    return None
+
+
+def from_archive(archived: Archived, limit: int) -> Fetched:
+    """The `Fetched` a live fetch would have made of an archived response (``crawler extract``):
+    the body decoded by its ``Content-Encoding`` up to ``limit`` bytes, the error derived from
+    the status unless the archive gives the crawl's own."""
+    result = Fetched(url=archived.url, final_url=archived.final_url, status=archived.status,
+                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms)
+    headers = requests.structures.CaseInsensitiveDict(archived.headers)
+    _parse_content_type(headers.get("Content-Type"), result)
+    result.robots_tag = headers.get("X-Robots-Tag")
+    if archived.status is None:
+        result.error = archived.error
+        return result
+    try:
+        decoder = RawBody(headers.get("Content-Encoding"), limit)
+        result.body = decoder.feed(archived.body) + decoder.finish()
+        result.truncated = archived.truncated or decoder.over
+    except urllib3.exceptions.DecodeError as exc:
+        result.error = f"body: {_readable(exc, urlsplit(archived.final_url).netloc) or _short(exc)}"[:200]
+    if archived.error is not None:
+        result.error = archived.error
+    elif result.error is None:
+        result.error = status_error(archived.status, archived.reason, "Location" in headers, conditional=True)
     return result
 
 
@@ -342,7 +373,10 @@ def _drain(resp: requests.Response) -> tuple[bytes, str | None]:
 
 
 def _content_type(resp: requests.Response, result: Fetched) -> None:
-    header = resp.headers.get("Content-Type")
+    _parse_content_type(resp.headers.get("Content-Type"), result)
+
+
+def _parse_content_type(header: str | None, result: Fetched) -> None:
     if not header:
         return
     media, _, params = header.partition(";")

@@ -28,6 +28,7 @@ from ..page import (
     SEO_FIELDS,
     SITEMAP,
     STATE_FIELDS,
+    Archived,
     Edge,
     Exchange,
     Page,
@@ -43,7 +44,7 @@ from ..urls import normalize_url, origin_of
 from . import headers
 from .cookies import from_jar, to_jar
 from .edges import page_edges
-from .fetch import Fetched, fetch
+from .fetch import Fetched, fetch, from_archive
 from .parse import Parsed, is_html, parse_html
 from .probe import check_target, is_soft404, text_hash
 from .seo import empty_fields, seo_fields
@@ -198,6 +199,23 @@ def _process_check(task: Task, config: CrawlConfig) -> PageResult:
         page.extra["soft404"] = False
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       exchanges=_exchanges(fetched))
+
+
+def process_archived(task: Task, archived: Archived) -> Page:
+    """The record a live fetch of ``task`` would have made, from an archived response
+    (``crawler extract``): the same parse, selectors and hook, no network."""
+    config = _state.config
+    fetched = from_archive(archived, config.max_bytes)
+    page = _page(task, fetched)
+    if config.seo:
+        page.extra.update(empty_fields(fetched.redirects))
+    if fetched.body and is_html(fetched.content_type):
+        _parse_into(page, task, fetched, config, _Graph())
+    if archived.not_modified:
+        # As the live run recorded the 304: the stored copy's title and links, no bytes.
+        page.bytes = 0
+        page.ok = page.error is None
+    return page
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:

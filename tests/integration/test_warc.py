@@ -316,3 +316,77 @@ def test_without_warc_the_workers_capture_nothing(monkeypatch: pytest.MonkeyPatc
         (exchange,) = fetch(f"{site}/", CrawlConfig(warc="x.warc.gz")).exchanges or ()
     assert exchange.body == b"<html>x</html>"
     assert exchange.status == 200
+
+
+LIVE_ONLY = ("elapsed_ms", "fetched_at", "attempts")
+
+
+def test_extract_writes_what_the_live_crawl_wrote(base: str, tmp_path: Path) -> None:
+    warc = tmp_path / "crawl.warc.gz"
+    select = ("--select", "h=title", "--select-all", "paras=p")
+    _, live = crawl(base, tmp_path, "--warc", warc, *select)
+    out = tmp_path / "extracted.jsonl"
+    result = run_cli("extract", warc, "-o", out, "--max-bytes", 20_000, *select, "-w", 2, timeout=60)
+    assert result.returncode == 0, result.stderr
+    extracted = {r["url"]: r for r in read_output(out)}
+    assert set(extracted) == {r["url"] for r in live}
+    for record in live:
+        again = extracted[record["url"]]
+        assert list(again) == list(record)
+        assert {k: v for k, v in again.items() if k not in LIVE_ONLY} == \
+            {k: v for k, v in record.items() if k not in LIVE_ONLY}
+    # (the error records are there too: the 404, the page cut at --max-bytes)
+    assert extracted[f"{base}/missing"]["error"] == "http: 404 Not Found"
+    assert extracted[f"{base}/big"]["error"].startswith("truncated:")
+
+
+def test_extract_reads_an_archive_wget_wrote(base: str, tmp_path: Path) -> None:
+    wget = shutil.which("wget")
+    if wget is None:
+        pytest.skip("wget is not installed")
+    fetched = subprocess.run([wget, "-q", "-r", "-l", "1", "--no-proxy", "-e", "robots=off", "-P", str(tmp_path / "m"),
+                              "--tries=1", "--timeout=10", "--warc-file", str(tmp_path / "wget"), f"{base}/"],
+                             capture_output=True, text=True, timeout=120)
+    assert fetched.returncode in (0, 8), fetched.stderr  # 8: some page answered 404, as planted
+    archive = tmp_path / "wget.warc.gz"
+    wget_uris = {header(r, "WARC-Target-URI") for r in records(archive) if r.rec_type == "response"}
+    out = tmp_path / "from-wget.jsonl"
+    result = run_cli("extract", archive, "-o", out, timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = {r["url"]: r for r in read_output(out)}
+    assert set(got) == {u.strip("<>") for u in wget_uris if u}  # one record per page wget fetched
+    assert got[f"{base}/gz"]["title"] == "Gz"  # gzip undone for the parser
+    assert got[f"{base}/chunked"]["title"] == "Chunked"  # wget keeps the chunk framing: undone too
+    assert got[f"{base}/"]["links"] == 9
+    redirect = got[f"{base}/redirect"]  # its target is in the archive: followed there
+    assert (redirect["final_url"], redirect["status"], redirect["ok"]) == (f"{base}/target", 200, True)
+    assert got[f"{base}/missing"]["error"] == "http: 404 Not Found"
+
+
+def test_extract_usage_errors(tmp_path: Path) -> None:
+    missing = run_cli("extract", tmp_path / "none.warc.gz", timeout=30)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"crawler: error: no such archive: {str(tmp_path / 'none.warc.gz')!r}"
+    junk = tmp_path / "junk.warc"
+    junk.write_bytes(b"this is no archive\r\n\r\n")
+    bad = run_cli("extract", junk, timeout=30)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("crawler: error: ")
+    assert "Traceback" not in bad.stderr
+
+
+def test_every_response_the_test_site_served_is_archived_once(site: Any, tmp_path: Path) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.conftest import crawl_cli
+
+    warc = tmp_path / "site.warc.gz"
+    run = crawl_cli(site, site.url("/"), "-d", 3, "--warc", warc, "--sitemaps", output=tmp_path / "site.jsonl")
+    assert run.result.returncode in (0, 1), run.result.stderr
+    archived: Counter[str] = Counter()
+    for r in records(warc):
+        if r.rec_type == "response":
+            parts = urlsplit(header(r, "WARC-Target-URI") or "")
+            archived[parts.path + (f"?{parts.query}" if parts.query else "")] += 1
+    assert archived == Counter(run.hits)  # one response record per request the site answered
+    warcio_check(warc)

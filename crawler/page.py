@@ -178,6 +178,8 @@ class PageResult(Result):
     #: and the redirects followed (``STATUS URL`` each, as ``redirects``)
     text_hash: str | None = None
     hops: tuple[str, ...] = ()
+    #: with ``--state``: the links not followed, as (url, reason, detail), for ``crawler explain``
+    refused_links: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(slots=True, frozen=True)

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .check import LinkRun
 
 #: ``python -m crawler NAME …``: commands other than a crawl
-SUBCOMMANDS = ("merge", "status", "demo", "extract", "check")
+SUBCOMMANDS = ("merge", "status", "demo", "extract", "check", "explain")
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 #: seconds after a SIGINT/SIGTERM within which another is the same request to stop
 _REPEAT_GRACE = 1.0
@@ -405,6 +405,8 @@ def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int
         from .merge import main as run
     elif name == "extract":
         from .extract import main as run
+    elif name == "explain":
+        from .explain import main as run
     else:
         from .status import main as run
     try:

@@ -103,7 +103,8 @@ def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...])
     from ..store.state import StateStore
 
     store = StateStore(config.state or "")  # its lock first: a second run on it stops here
-    backend = Backend(store, [], local_want, history=lambda url: store.previous(url).fetched_at)
+    backend = Backend(store, [], local_want, history=lambda url: store.previous(url).fetched_at,
+                      refused=store.refuse_task)
     with _closed_on_error(backend.close):
         store.begin(seeds, config.recrawl_after)
         journal = Journal(config, store, last_fields=selected)

@@ -263,6 +263,8 @@ class Crawler:
             refusal = gate.admit(item)
             if refusal is not None:
                 sched.done(item)  # never started: give the slot back
+                if backend.refused is not None:
+                    backend.refused(item, refusal.reason, refusal.error)
                 if refusal.reason != MAX_PAGES:  # left out for good, not just for this run's cap
                     frontier.drop(item)
                 continue
@@ -290,6 +292,8 @@ class Crawler:
                                  error=refusal.error, fetched_at=utc_now(), attempts=0), task))
             return
         assert self._backend is not None
+        if self._backend.refused is not None:
+            self._backend.refused(task, refusal.reason, refusal.error)
         self._backend.frontier.drop(task)
 
     # -- callbacks (pool's result thread) ---------------------------------------

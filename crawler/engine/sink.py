@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..page import Done, Result
+from ..page import Done, Result, Task
 
 if TYPE_CHECKING:
     from .frontier import Frontier
@@ -68,6 +68,8 @@ class Backend:
     local_caps: bool = True
     history: Callable[[str], float | None] | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: ``refused(task, reason, detail)``: remembers why a URL was not fetched (``--state``, for ``crawler explain``)
+    refused: Callable[[Task, str, str], None] | None = None
     #: facts for the run summary (crawl id, node, Redis calls), filled in at close
     describe: Callable[[], dict[str, object]] | None = None
 

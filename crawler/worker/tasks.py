@@ -38,7 +38,7 @@ from ..page import (
     SitemapResult,
     Task,
 )
-from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
+from ..policy import ALLOW, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url, origin_of
 from . import headers
@@ -177,6 +177,7 @@ def process(task: Task) -> Result:
                       links=links, refused=refused, digest=digest, validators=validators,
                       edges=graph.edges, ids=graph.ids, checks=graph.checks, text_hash=graph.text_hash,
                       hops=tuple(fetched.redirects) if _state.edges else (),
+                      refused_links=graph.refused_links,
                       exchanges=_exchanges(fetched))
 
 
@@ -188,6 +189,8 @@ class _Graph:
     checks: tuple[str, ...] = ()
     soft404: bool = False
     text_hash: str | None = None
+    #: with ``--state``: the links not followed, (url, reason, detail) each
+    refused_links: tuple[tuple[str, str, str], ...] = ()
 
 
 def _process_check(task: Task, config: CrawlConfig) -> PageResult:
@@ -335,7 +338,10 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
             page.ok = False
             return (), None
-        links, refused = _follow(page, task, parsed, fetched, config)
+        why = _Refusals(task, config) if config.state else None  # crawler explain reads them from the state
+        links, refused = _follow(page, task, parsed, fetched, config, why)
+        if why is not None:
+            graph.refused_links = tuple(why.rows)
     if in_graph and config.check:
         _checks(graph, parsed, fetched, links, config)  # outside the gate: the soft-404 probe is a request
     page.title = parsed.title if parsed.title is None or len(parsed.title) <= TEXT_MAX else capped(parsed.title)
@@ -375,14 +381,17 @@ def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, .
         graph.soft404 = is_soft404(origin_of(fetched.final_url), int(graph.text_hash, 16), config)
 
 
-def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
-            config: CrawlConfig) -> tuple[tuple[str, ...], dict[str, int] | None]:
-    """The links of the page that the crawl is to follow, and the others counted by reason."""
+def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched, config: CrawlConfig,
+            why: _Refusals | None = None) -> tuple[tuple[str, ...], dict[str, int] | None]:
+    """The links of the page that the crawl is to follow, and the others counted by reason
+    (and, given ``why``, listed with their reasons)."""
     status = page.status or 0
     seed = task.seed or task.url
     if not (200 <= status < 300 and parsed.links and _landed_in_scope(fetched, seed)):
         return (), None
     if not follows_links(task.depth, config.depth):
+        if why is not None:
+            why.add_all(parsed.links, DEPTH)
         return (), {DEPTH: len(parsed.links)}
     follow = parsed.links
     refused: dict[str, int] = {}
@@ -393,6 +402,9 @@ def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
         follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
         if len(follow) < len(parsed.links):
             refused[NOFOLLOW] = len(parsed.links) - len(follow)
+            if why is not None:
+                kept = set(follow)
+                why.add_all([link for link in parsed.links if link not in kept], NOFOLLOW)
     keep = []
     reason_of = _state.links.reason
     for link in follow:
@@ -401,7 +413,45 @@ def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
             keep.append(link)
         else:
             refused[reason] = refused.get(reason, 0) + 1
+            if why is not None:
+                why.add(link, reason)
     return tuple(keep), refused or None
+
+
+#: Most refused links of one page kept for ``crawler explain`` (a page of 100,000 links is a trap).
+REFUSED_KEPT = 2000
+
+
+class _Refusals:
+    """The links a page does not follow, each with its reason and what in the rule refused it."""
+
+    def __init__(self, task: Task, config: CrawlConfig) -> None:
+        self.task, self.config = task, config
+        self.rows: list[tuple[str, str, str]] = []
+
+    def add_all(self, links: list[str], reason: str) -> None:
+        for link in links:
+            self.add(link, reason)
+
+    def add(self, link: str, reason: str) -> None:
+        if len(self.rows) < REFUSED_KEPT:
+            self.rows.append((link, reason, self._detail(link, reason)))
+
+    def _detail(self, link: str, reason: str) -> str:
+        config = self.config
+        if reason == DEPTH:
+            return f"--depth {config.depth}"
+        if reason == SCOPE:
+            return f"--scope {config.scope} of its seed {self.task.seed or self.task.url}"
+        if reason == DENY:
+            return ", ".join(repr(p.pattern) for p in _state.links.deny if p.search(link))
+        if reason == ALLOW:
+            return ", ".join(repr(p) for p in config.allow)
+        if reason == LENGTH:
+            return f"{len(link)} characters, over {config.max_url_length}"
+        if reason == NOFOLLOW:
+            return 'rel="nofollow", or the page\'s <meta name="robots"> says nofollow'
+        return reason
 
 
 def _landed_in_scope(fetched: Fetched, seed: str) -> bool:

@@ -23,7 +23,7 @@ from ..page import utc_now
 from ..urls import normalize_url
 from .fetch import Fetched, borrow_session, fetch, return_session
 from .parse import is_html, parse_html
-from .seo import shingles, simhash, words_of
+from .seo import simhash, take_words
 
 #: HEAD answers that mean "ask with GET instead".
 HEAD_REFUSED = frozenset({405, 501})
@@ -73,9 +73,11 @@ def _head(url: str, config: CrawlConfig) -> Fetched | None:
 
 
 def text_hash(root: etree._Element | None) -> int | None:
-    """SimHash of a parsed page's visible text, as ``content_hash`` has it; None for a page without text."""
-    words = words_of(root) if root is not None else []
-    return simhash(shingles(words)) if words else None
+    """SimHash of a parsed page's visible text, as ``content_hash`` has it; None for a page without text.
+
+    Strips the tree's invisible parts (`crawler.worker.seo.take_words`): call it last."""
+    words = take_words(root) if root is not None else []
+    return simhash(words) if words else None
 
 
 def is_soft404(origin: str, page_hash: int | None, config: CrawlConfig) -> bool:

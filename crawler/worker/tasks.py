@@ -328,11 +328,13 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
         try:
             parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree,
                                 keep_root=config.seo or _state.edges)
+            in_graph = _state.edges and page.ok and _landed_in_scope(fetched, task.seed or task.url)
+            if in_graph:  # before --seo's fields and the text hash, which strip the tree's invisible parts
+                _graph(graph, parsed, config)
             if config.seo:
                 page.extra.update(seo_fields(parsed.root, parsed.base, fetched.redirects))
-            in_graph = _state.edges and page.ok and _landed_in_scope(fetched, task.seed or task.url)
             if in_graph:
-                _graph(graph, parsed, config)
+                graph.text_hash = page.extra.get("content_hash") if config.seo else _text_hash(parsed)
         except Exception as exc:  # a parser bug on one odd page must not kill the worker
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
@@ -363,8 +365,11 @@ def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
     """The page's edges and fragment names."""
     edges, names = page_edges(parsed.root, parsed.base, assets=config.check_assets)
     graph.edges, graph.ids = tuple(edges), tuple(names)
+
+
+def _text_hash(parsed: Parsed) -> str | None:
     value = text_hash(parsed.root)
-    graph.text_hash = None if value is None else f"{value:016x}"
+    return None if value is None else f"{value:016x}"
 
 
 def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, ...], config: CrawlConfig) -> None:

@@ -37,9 +37,14 @@ CREATE TABLE IF NOT EXISTS edge (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, fragment TEXT, text TEXT,
     tag TEXT, nofollow INTEGER
 );
+CREATE TABLE IF NOT EXISTS name (url TEXT, name TEXT, PRIMARY KEY (url, name)) WITHOUT ROWID;
+"""
+# The edge indexes are made when the crawl ends (one sort, not a b-tree insert per
+# link): `LinkSink.close`; a resumed crawl, which replaces the links of pages
+# fetched again, makes them at once.
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS edge_source ON edge (source);
 CREATE INDEX IF NOT EXISTS edge_target ON edge (target);
-CREATE TABLE IF NOT EXISTS name (url TEXT, name TEXT, PRIMARY KEY (url, name)) WITHOUT ROWID;
 """
 #: Rows buffered before a commit (or `COMMIT_SECONDS`, whichever comes first).
 COMMIT_ROWS = 20_000
@@ -174,10 +179,16 @@ class LinkSink:
         self._names: list[tuple[str, str]] = []
         self._replaced: list[str] = []
         self._last = time.monotonic()
+        self._fresh = True
 
     def open(self) -> None:
         """Open (or reopen, for a resumed crawl) the side file."""
         self.db = LinkDB(self.path)
+        # A side file with pages already (a resumed or repeated crawl): a page fetched
+        # again replaces its links, which needs the indexes now.
+        self._fresh = self.db.db.execute("SELECT 1 FROM page LIMIT 1").fetchone() is None
+        if not self._fresh:
+            self.db.db.executescript(_INDEXES)
         known = json.loads(self.db.meta("seeds") or "[]")
         self.db.set_meta("seeds", json.dumps(known + [s for s in self.seeds if s not in known]))
         self.db.set_meta("finished", "0")
@@ -195,7 +206,8 @@ class LinkSink:
             int(bool(extra.get("soft404"))), extra.get("content_hash") or (graph.text_hash if graph else None),
             json.dumps(redirects) if redirects else None, page.fetched_at))
         if graph is not None and graph.edges is not None:
-            self._replaced.append(page.url)
+            if not self._fresh:
+                self._replaced.append(page.url)
             self._edges.extend((page.url, *edge) for edge in graph.edges)
             self._names.extend((page.url, name) for name in graph.ids or ())
         if len(self._edges) + len(self._pages) >= COMMIT_ROWS:
@@ -234,5 +246,6 @@ class LinkSink:
             return
         self.db.set_meta("finished", "1" if finished else "0")
         self.flush()
+        self.db.db.executescript(_INDEXES)
         self.db.close()
         self.db = None

@@ -8,6 +8,7 @@ million links reports in a few MB of memory. The renderers
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -109,15 +110,16 @@ def _near_duplicates(sql: Any) -> Iterator[dict[str, Any]]:
     found: set[tuple[str, str]] = set()
     for band in range(4):
         start = band * 4 + 1
-        shared = sql.execute(f"""SELECT substr(content_hash, {start}, 4) AS b FROM page p
-                                 WHERE kind = 'page' AND ok = 1 AND content_hash IS NOT NULL AND {_DISTINCT}
-                                 GROUP BY b HAVING COUNT(*) > 1 AND COUNT(*) <= {BAND_GROUP_MAX}""").fetchall()
-        for (value,) in shared:
-            members = sql.execute(f"""SELECT url, content_hash FROM page p WHERE kind = 'page' AND ok = 1
-                                      AND substr(content_hash, {start}, 4) = ? AND {_DISTINCT} ORDER BY url""",
-                                  (value,)).fetchall()
-            for i, (url_a, hash_a) in enumerate(members):
-                for url_b, hash_b in members[i + 1:]:
+        # One sorted pass per band (SQLite sorts on disk); a run of equal bands is a candidate group.
+        rows = sql.execute(f"""SELECT substr(content_hash, {start}, 4) AS b, url, content_hash FROM page p
+                               WHERE kind = 'page' AND ok = 1 AND content_hash IS NOT NULL AND {_DISTINCT}
+                               ORDER BY b, url""")
+        for _, group in itertools.groupby(rows, key=lambda row: row[0]):
+            members = list(itertools.islice(group, BAND_GROUP_MAX + 1))
+            if len(members) < 2 or len(members) > BAND_GROUP_MAX:
+                continue
+            for i, (_, url_a, hash_a) in enumerate(members):
+                for _, url_b, hash_b in members[i + 1:]:
                     bits = (int(hash_a, 16) ^ int(hash_b, 16)).bit_count()
                     if bits <= NEAR_BITS and (url_a, url_b) not in found:
                         found.add((url_a, url_b))

@@ -36,21 +36,11 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         return [], []
     tags = {**LINK_TAGS, **ASSET_TAGS} if assets else LINK_TAGS
     edges: list[Edge] = []
-    names: list[str] = []
-    seen_names: set[str] = set()
-    for element in root.iter():
+    # lxml filters by tag in C: only the link elements reach Python.
+    for element in root.iter(*tags):
         tag = element.tag
-        if not isinstance(tag, str):
-            continue
-        name = element.get("id")
-        if tag == "a" and element.get("name") is not None:
-            _add(names, seen_names, element.get("name"))
-        if name is not None:
-            _add(names, seen_names, name)
-        attr = tags.get(tag)
-        if attr is None:
-            continue
-        href = element.get(attr)
+        attr = tags[tag] if isinstance(tag, str) else None
+        href = element.get(attr) if attr else None
         if href is None or (tag == "link" and not _checked_link(element)):
             continue
         target = resolve_link(base, href, encoding)
@@ -60,7 +50,12 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         text = " ".join((element.get("alt") or "").split()) if tag == "img" else _text(element)
         rel = (element.get("rel") or "").lower().split()
         edges.append((target, unquote(fragment) if sep and fragment else None, text, tag, "nofollow" in rel))
+    names = list(dict.fromkeys(name for name in cast("list[str]", _NAMES(root)) if name))
     return edges, names
+
+
+#: Fragment targets: every id, and the name of each <a> (document order).
+_NAMES = etree.XPath("//@id | //a/@name", smart_strings=False)
 
 
 def _checked_link(element: etree._Element) -> bool:
@@ -74,7 +69,3 @@ def _text(element: etree._Element) -> str:
     return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "\u2026"
 
 
-def _add(names: list[str], seen: set[str], name: str | None) -> None:
-    if name and name not in seen:
-        seen.add(name)
-        names.append(name)

@@ -333,7 +333,7 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
                 _graph(graph, parsed, config)
             if config.seo:
                 page.extra.update(seo_fields(parsed.root, parsed.base, fetched.redirects))
-            if in_graph:
+            if in_graph and (config.report or config.check):  # near-duplicates and soft 404s
                 graph.text_hash = page.extra.get("content_hash") if config.seo else _text_hash(parsed)
         except Exception as exc:  # a parser bug on one odd page must not kill the worker
             log.debug("parse failed for %s", page.url, exc_info=True)

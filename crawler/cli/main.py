@@ -329,6 +329,9 @@ def check_paths(args: argparse.Namespace) -> None:
                         manifest))
     if args.log_file:
         written.append(("--log-file", args.log_file))
+    if args.links:
+        written.append(("--links", args.links))
+    written.extend(("--report", path) for path in args.report)
     if args.warc:
         written.append(("--warc", args.warc))
     if args.state:

@@ -170,3 +170,10 @@ def test_bad_report_extension(site: PageSite, tmp_path: Path):
     result = run_cli(site.url("/"), "--report", tmp_path / "r.pdf", timeout=30)
     assert result.returncode == 2
     assert "report format" in result.stderr
+
+
+def test_report_over_the_output_is_a_usage_error(site: PageSite, tmp_path: Path):
+    out = tmp_path / "o.json"
+    result = run_cli(site.url("/"), "-o", out, "--report", out, timeout=30)
+    assert result.returncode == 2
+    assert "same file" in result.stderr

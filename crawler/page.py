@@ -263,6 +263,8 @@ class Archived:
     not_modified: bool = False
     elapsed_ms: float = 0.0
     error: str | None = None
+    #: the redirects followed to the response, ``"STATUS URL"`` each (``--seo``'s ``redirects``)
+    redirects: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

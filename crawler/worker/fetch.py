@@ -223,7 +223,7 @@ def from_archive(archived: Archived, limit: int) -> Fetched:
     the body decoded by its ``Content-Encoding`` up to ``limit`` bytes, the error derived from
     the status unless the archive gives the crawl's own."""
     result = Fetched(url=archived.url, final_url=archived.final_url, status=archived.status,
-                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms)
+                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms, redirects=list(archived.redirects))
     headers = requests.structures.CaseInsensitiveDict(archived.headers)
     _parse_content_type(headers.get("Content-Type"), result)
     result.robots_tag = headers.get("X-Robots-Tag")

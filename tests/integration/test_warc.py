@@ -332,7 +332,7 @@ LIVE_ONLY = ("elapsed_ms", "fetched_at", "attempts")
 
 def test_extract_writes_what_the_live_crawl_wrote(base: str, tmp_path: Path) -> None:
     warc = tmp_path / "crawl.warc.gz"
-    select = ("--select", "h=title", "--select-all", "paras=p")
+    select = ("--select", "h=title", "--select-all", "paras=p", "--seo")
     _, live = crawl(base, tmp_path, "--warc", warc, *select)
     out = tmp_path / "extracted.jsonl"
     result = run_cli("extract", warc, "-o", out, "--max-bytes", 20_000, *select, "-w", 2, timeout=60)
@@ -347,6 +347,8 @@ def test_extract_writes_what_the_live_crawl_wrote(base: str, tmp_path: Path) -> 
     # (the error records are there too: the 404, the page cut at --max-bytes)
     assert extracted[f"{base}/missing"]["error"] == "http: 404 Not Found"
     assert extracted[f"{base}/big"]["error"].startswith("truncated:")
+    assert extracted[f"{base}/redirect"]["redirects"] == [f"301 {base}/redirect"]
+    assert extracted[f"{base}/gz"]["word_count"] > 0
 
 
 def test_extract_reads_an_archive_wget_wrote(base: str, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from ..page import (
     SEO_FIELDS,
     SITEMAP,
     STATE_FIELDS,
-    Archived,
+    ArchiveRef,
     Edge,
     Exchange,
     Page,
@@ -43,6 +43,7 @@ from ..policy import ALLOW, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, fo
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url, origin_of
 from . import addresses, headers, network
+from .archived import read as read_archive
 from .cookies import from_jar, to_jar
 from .edges import page_edges
 from .fetch import Fetched, fetch, from_archive
@@ -222,10 +223,11 @@ def _process_check(task: Task, config: CrawlConfig) -> PageResult:
                       exchanges=_exchanges(fetched))
 
 
-def process_archived(task: Task, archived: Archived) -> Page:
-    """The record a live fetch of ``task`` would have made, from an archived response
-    (``crawler extract``): the same parse, selectors and hook, no network."""
+def process_archived(task: Task, ref: ArchiveRef) -> Page:
+    """The record a live fetch of ``task`` would have made, from the archived response ``ref``
+    points at (``crawler extract``): the same parse, selectors and hook, no network."""
     config = _state.config
+    archived = read_archive(ref)
     fetched = from_archive(archived, config.max_bytes)
     page = _page(task, fetched)
     if config.seo:

@@ -79,6 +79,8 @@ class Fetched:
     exchanges: list[Exchange] | None = None
     #: with ``--warc``: the exchange whose body is being read
     capture: Capture | None = None
+    #: with ``--warc``: whether its records are gzip members (encoded here, see `crawler.warcrecord`)
+    warc_gzip: bool | None = None
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -150,7 +152,10 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
 def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: int | None,
            cookies: tuple[Cookie, ...] | None, validators: tuple[str | None, str | None] | None) -> Fetched:
     limit = config.max_bytes if max_bytes is None else max_bytes
-    result = Fetched(url=url, final_url=url, fetched_at=utc_now(), exchanges=[] if config.warc else None)
+    result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    if config.warc:
+        result.exchanges = []
+        result.warc_gzip = config.warc.endswith(".gz")
     for cookie in cookies or ():
         session.cookies.set_cookie(cookie)
     start = time.monotonic()
@@ -305,7 +310,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
             # end: what arrived is no response to go by.
             resp.close()
             raise TimeoutError("headers not read within the timeout")
-        capture = Capture(resp, date) if result.exchanges is not None else None
+        capture = Capture(resp, date, result.warc_gzip) if result.exchanges is not None else None
         target = session.get_redirect_target(resp)
         if target is None:
             result.capture = capture

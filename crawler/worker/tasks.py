@@ -34,7 +34,7 @@ from ..page import (
     SitemapResult,
     Task,
 )
-from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
+from ..policy import BLOCKED, DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
 from . import addresses, headers, network
@@ -132,7 +132,7 @@ def process(task: Task) -> Result:
         return _process_robots(task, config)
     if task.kind == SITEMAP:
         return _process_sitemap(task, config)
-    with addresses.policy(task.referrer, config.no_private):
+    with addresses.policy(task.referrer, config.no_private) as reached:
         fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
     links: tuple[str, ...] = ()
@@ -151,6 +151,10 @@ def process(task: Task) -> Result:
             # before its slot goes to another request.
             release_slot()
         links, refused = _parse_into(page, task, fetched, config)
+        if links and reached.public_hop:  # a redirect may have left a local URL for a public address
+            links, blocked = addresses.reachable_links(reached, task.url, links)
+            if blocked:
+                refused = {**(refused or {}), BLOCKED: blocked}
     digest = validators = None
     if config.state:
         # What a later run compares with: the body's hash and the validators.

@@ -36,6 +36,8 @@ DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_URL_LENGTH = 2048  # what sitemaps.org allows, and about what browsers and CDNs accept
 DEFAULT_LEASE_TIMEOUT = 60.0
 DEFAULT_REDIS_OUTAGE = 30.0
+DEFAULT_CONTENT = "main"
+DEFAULT_CHUNK_WORDS = 400
 #: Upper bounds (issue 16): beyond them a crawl cannot start (threads, forks) or
 #: never ends (a delay or timeout of years); a value above one is a `ConfigError`.
 MAX_WORKERS = 512
@@ -49,6 +51,8 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 SCOPES = ("host", "domain", "any")
 FORMATS = ("csv", "json", "jsonl")
 START_METHODS = (None, "fork", "spawn", "forkserver")
+#: ``--content``: the page's main content, or its whole body
+CONTENT_MODES = ("main", "full")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,16 @@ class CrawlConfig:
     #: per-host settings over the crawl's, by host name (``{"example.com": {"delay": 2}}``):
     #: see `HostSettings`; stored as (host, settings) pairs
     hosts: tuple[tuple[str, HostSettings], ...] = ()
+    #: add the ``markdown`` field: the page's main content as CommonMark
+    markdown: bool = False
+    #: what ``markdown`` converts: ``main`` (boilerplate left out) or ``full`` (the whole body)
+    content: str = DEFAULT_CONTENT
+    #: write one ``.md`` file (YAML front matter, then the Markdown) per ok HTML page under this directory
+    markdown_dir: str | None = None
+    #: write the Markdown split at headings, one JSON line per piece, to this file
+    chunks: str | None = None
+    #: with ``chunks``: the most words a piece holds
+    chunk_words: int = DEFAULT_CHUNK_WORDS
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
     #: fields extracted by CSS selectors (``--select``), added after every
@@ -278,6 +292,7 @@ class CrawlConfig:
             raise ConfigError("changed_only and recrawl_after need a state file (--state)")
         self._validate_redis()
         self._validate_network()
+        self._validate_markdown()
         if self.scope not in SCOPES:
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.format is not None and self.format not in FORMATS:
@@ -289,6 +304,24 @@ class CrawlConfig:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"bad regex {pattern!r}: {exc}") from None
+
+    @property
+    def wants_markdown(self) -> bool:
+        """Whether the workers convert pages to Markdown (``markdown``, ``markdown_dir`` or ``chunks``)."""
+        return self.markdown or bool(self.markdown_dir) or bool(self.chunks)
+
+    def _validate_markdown(self) -> None:
+        if self.content not in CONTENT_MODES:
+            raise ConfigError(f"content must be one of {', '.join(CONTENT_MODES)}, got {self.content!r}")
+        _at_least("chunk_words", self.chunk_words, 1)
+        if self.content != DEFAULT_CONTENT and not self.wants_markdown:
+            raise ConfigError("content needs markdown, markdown_dir or chunks (--markdown, --markdown-dir, --chunks)")
+        if self.chunk_words != DEFAULT_CHUNK_WORDS and not self.chunks:
+            raise ConfigError("chunk_words needs a chunks file (--chunks)")
+        taken = {name for name, on in (("markdown", self.markdown), ("markdown_file", bool(self.markdown_dir))) if on}
+        for sel in self.select:
+            if sel.name in taken:
+                raise ConfigError(f"select: {sel.name!r} is already a record field (--markdown, --markdown-dir)")
 
     def _validate_warc(self) -> None:
         if isinstance(self.warc_max_size, str):

@@ -43,6 +43,9 @@ STATE_FIELDS: tuple[str, ...] = ("change",)
 #: Added after those when the crawl is shared through Redis (``--redis``).
 NODE_FIELDS: tuple[str, ...] = ("node",)
 
+#: With ``--markdown`` and ``--markdown-dir``: the first of the ``extra`` fields, before hook and selector fields.
+MARKDOWN_FIELDS: tuple[str, ...] = ("markdown", "markdown_file")
+
 #: Task kinds: a page to record, or a robots.txt or sitemap fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"
@@ -86,6 +89,8 @@ class Task:
     cookies: tuple[CookieData, ...] | None = None
     #: (ETag, Last-Modified) of the last fetch, for a conditional request (``--state``)
     validators: tuple[str | None, str | None] | None = None
+    #: body hash of the last 2xx fetch (``--state``): the same body again is not converted to Markdown again
+    digest: str | None = None
 
 
 @dataclass(slots=True)
@@ -159,6 +164,11 @@ class PageResult(Result):
     #: with ``--state``: body hash and the validators for the next conditional request
     digest: str | None = None
     validators: tuple[str | None, str | None] | None = None
+    #: with ``--markdown``/``--markdown-dir``/``--chunks``: the page's Markdown and language, and
+    #: whether it was converted this time (False for a non-HTML or failed page, or an unchanged one)
+    markdown: str | None = None
+    lang: str | None = None
+    converted: bool = False
 
 
 @dataclass(slots=True, frozen=True)

@@ -21,7 +21,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import (
+    CONTENT_MODES,
+    DEFAULT_CHUNK_WORDS,
     DEFAULT_CONCURRENCY,
+    DEFAULT_CONTENT,
     DEFAULT_DELAY,
     DEFAULT_LEASE_TIMEOUT,
     DEFAULT_MAX_BYTES,
@@ -174,12 +177,24 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
                    help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
                    f"(default {DEFAULT_REDIS_OUTAGE:g})")
-    extraction = p.add_argument_group("extraction", "fields taken from each page")
+    extraction = p.add_argument_group("extraction", "fields taken from each page, and its text as Markdown "
+                                      "(a field, files, chunks)")
     selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
     extraction.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
                    help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")
     extraction.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
                    metavar="NAME=CSS[@ATTR]", help="add field NAME: a list of every match (repeatable)")
+    text = extraction  # the page's text for people and models: a field, one file per page, pieces
+    text.add_argument("--markdown", action="store_true",
+                   help="add field markdown: the page's main content as CommonMark, links as numbered references")
+    text.add_argument("--content", choices=CONTENT_MODES, default=DEFAULT_CONTENT,
+                   help="main: leave navigation, sidebars, footers and banners out (default); full: the whole body")
+    text.add_argument("--markdown-dir", metavar="DIR",
+                   help="write one .md file per ok HTML page under DIR (YAML front matter; field markdown_file)")
+    text.add_argument("--chunks", metavar="PATH",
+                   help="write the Markdown split at headings to PATH, one JSON line per piece")
+    text.add_argument("--chunk-words", type=_pos_int, default=DEFAULT_CHUNK_WORDS, metavar="N",
+                   help=f"with --chunks: at most N words a piece (default {DEFAULT_CHUNK_WORDS})")
     network = p.add_argument_group("network", "processes, requests and their limits")
     network.add_argument("-w", "--workers", type=_ints(1, MAX_WORKERS), metavar="N",
                    help=f"worker processes, at most {MAX_WORKERS} (default: CPU count)")
@@ -236,6 +251,8 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         proxy=args.proxy or None, no_private=args.no_private, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
         hosts=getattr(args, "hosts", None) or (),  # only a config file sets it ([hosts."NAME"] tables)
         cookies=args.cookies or None, url_column=args.url_column or None, keep_columns=args.keep_columns or (),
+        markdown=args.markdown, content=args.content, markdown_dir=args.markdown_dir or None,
+        chunks=args.chunks or None, chunk_words=args.chunk_words,
         warc=args.warc or None, warc_max_size=args.warc_max_size,
     )
     if args.workers:
@@ -343,6 +360,8 @@ def check_paths(args: argparse.Namespace) -> None:
                         manifest))
     if args.log_file:
         written.append(("--log-file", args.log_file))
+    if args.chunks:
+        written.append(("--chunks", args.chunks))
     if args.warc:
         written.append(("--warc", args.warc))
     if args.state:

@@ -103,6 +103,8 @@ class RedisNode:
         #: the crawl's per-host settings (the first node's), known once open
         self.hosts: tuple[tuple[str, HostSettings], ...] = config.hosts
         self.joined = False  # the node name is ours (claimed)
+        #: this node ran in this crawl before (a restart): its other files are appended to too
+        self.rejoined = False
         self._format = format_for(config.output, config.format) if config.output else None
         self.frontier.heartbeat = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -219,6 +221,7 @@ class RedisNode:
         outbox = [json.loads(item) for item in raw]
         info = self.link.run(lambda: client.hget(k.nodes, self.name))
         before = json.loads(info)["output"] if info else None
+        self.rejoined = info is not None
         if path:
             same = path != "-" and before == self._output_id() and os.path.exists(path)
             if same:

@@ -32,7 +32,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
-from ..page import SITEMAP, Done, Page, PageResult, Result, RobotsResult, SitemapResult, Task, result_for, utc_now
+from ..page import (
+    MARKDOWN_FIELDS,
+    SITEMAP,
+    Done,
+    Page,
+    PageResult,
+    Result,
+    RobotsResult,
+    SitemapResult,
+    Task,
+    result_for,
+    utc_now,
+)
 from ..policy import MAX_PAGES, LinkFilter
 from ..store.cookiefile import read_cookie_file
 from ..store.tables import SeedInputs
@@ -137,6 +149,10 @@ class Crawler:
         self._sitemaps: SitemapDiscovery | None = None
         self._exhausted = False
         self._selected = tuple(sel.name for sel in self.config.select)
+        # The Markdown fields lead the extra fields (before hook and selector fields), in every record.
+        self._leading = tuple(name for name, on in zip(MARKDOWN_FIELDS, (self.config.markdown,
+                                                                          bool(self.config.markdown_dir)),
+                                                       strict=True) if on)
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -399,9 +415,14 @@ class Crawler:
 
     def _emit(self, done: Done) -> None:
         page = done.page
+        # Field order (SPEC): the feature fields, then input_*, then the Markdown
+        # fields, then a hook's and the selectors'. The Markdown fields first
+        # lead the extra fields, then the seed's input_* go before them.
+        leading = self._leading
+        if leading and tuple(page.extra)[: len(leading)] != leading:
+            page.extra = {**{name: page.extra.get(name) for name in leading}, **page.extra}
         if self.inputs is not None:
-            # After the feature fields, before a hook's and the selectors': every
-            # record has them, null but in a seed's (SPEC: "input_A… after the SEO fields").
+            # Every record has them, null but in a seed's.
             page.extra = {**self.inputs.for_url(page.url), **page.extra}
         for name in self._selected:
             # Pages the selectors did not run on (not HTML, errors, refusals)

@@ -51,6 +51,8 @@ class Parsed:
     meta_nofollow: bool = False
     noindex: bool = False
     soup: Any = None  # a BeautifulSoup tree when parsed with full=True
+    #: lxml's tree when lxml alone parsed the page (for `crawler.worker.markdown`: not parsed twice)
+    root: Any = None
 
 
 def is_html(content_type: str | None) -> bool:
@@ -79,6 +81,11 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
     parsed = _assemble(_title(soup), anchors, metas, _base_url(soup, url), encoding)
     parsed.soup = soup
     return parsed
+
+
+def parse_tree(body: bytes, charset: str | None = None) -> etree._Element | None:
+    """lxml's tree of ``body``, decoded as `parse_html` decodes it (None for an empty document)."""
+    return _lxml_root(_as_utf8(body, choose_encoding(body, charset)))
 
 
 def parse_soup(body: bytes, charset: str | None = None) -> BeautifulSoup:
@@ -136,7 +143,9 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
     anchors = [(href, tag.get("rel") or "") for tag in root.iter(_LINK_TAGS) if (href := tag.get("href")) is not None]
     metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
              for tag in root.iter("meta")]
-    return _assemble(title, anchors, metas, base, encoding)
+    parsed = _assemble(title, anchors, metas, base, encoding)
+    parsed.root = root
+    return parsed
 
 
 def _assemble(title: str | None, anchors: list[tuple[str, str]], metas: list[tuple[str, str, str]],

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import CrawlConfig
 from ..page import (
+    MARKDOWN_FIELDS,
     NODE_FIELDS,
     RECORD_FIELDS,
     ROBOTS,
@@ -47,6 +48,9 @@ from .sitemaps import SitemapError, parse_sitemap
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
+
+    from .markdown import Text
+    from .textstep import MarkdownStep
 
 #: ``extract(url, soup) -> dict``: a user hook run in the workers.
 Extract = Callable[[str, "BeautifulSoup"], "dict[str, Any] | None"]
@@ -93,6 +97,8 @@ class _State:
     #: a hook or selectors need BeautifulSoup's whole tree of every HTML page
     full_tree: bool = False
     links: LinkFilter
+    #: converts pages to Markdown (``--markdown``, ``--markdown-dir``, ``--chunks``); None otherwise
+    markdown: MarkdownStep | None = None
 
 
 _state = _State()
@@ -123,6 +129,11 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
     _state.selectors = compile_selectors(config.select)
     _state.full_tree = extract is not None or bool(_state.selectors)
     _state.links = LinkFilter.from_config(config)
+    _state.markdown = None
+    if config.wants_markdown:
+        from .textstep import MarkdownStep  # imported only by crawls that convert pages
+
+        _state.markdown = MarkdownStep(config)
 
 
 def process(task: Task) -> Result:
@@ -137,6 +148,12 @@ def process(task: Task) -> Result:
     page = _page(task, fetched)
     links: tuple[str, ...] = ()
     refused: dict[str, int] | None = None
+    digest = validators = None
+    if config.state:
+        # What a later run compares with: the body's hash and the validators.
+        digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
+        validators = (fetched.etag, fetched.last_modified)
+    text: Text | None = None
     if fetched.body and is_html(fetched.content_type):
         if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
             # The response is read: the slot may serve another request while
@@ -150,18 +167,17 @@ def process(task: Task) -> Result:
             # the main process must see it (and maybe slow the host down)
             # before its slot goes to another request.
             release_slot()
-        links, refused = _parse_into(page, task, fetched, config)
+        links, refused, text = _parse_into(page, task, fetched, config, digest)
         if links and reached.public_hop:  # a redirect may have left a local URL for a public address
             links, blocked = addresses.reachable_links(reached, task.url, links)
             if blocked:
                 refused = {**(refused or {}), BLOCKED: blocked}
-    digest = validators = None
-    if config.state:
-        # What a later run compares with: the body's hash and the validators.
-        digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
-        validators = (fetched.etag, fetched.last_modified)
+    elif fetched.status == 304 and _state.markdown is not None:
+        _state.markdown.not_modified(page, task)
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
+                      markdown=text.markdown if text else None, lang=text.lang if text else None,
+                      converted=text is not None,
                       exchanges=_exchanges(fetched))
 
 
@@ -172,7 +188,7 @@ def process_archived(task: Task, archived: Archived) -> Page:
     fetched = from_archive(archived, config.max_bytes)
     page = _page(task, fetched)
     if fetched.body and is_html(fetched.content_type):
-        _parse_into(page, task, fetched, config)
+        _parse_into(page, task, fetched, config, None)
     if archived.not_modified:
         # As the live run recorded the 304: the stored copy's title and links, no bytes.
         page.bytes = 0
@@ -278,10 +294,10 @@ def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
     return False
 
 
-def _parse_into(page: Page, task: Task, fetched: Fetched,
-                config: CrawlConfig) -> tuple[tuple[str, ...], dict[str, int] | None]:
-    """Fill in the page's title, link count and selected fields; the links to follow, and
-    the others counted by reason."""
+def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
+                digest: str | None) -> tuple[tuple[str, ...], dict[str, int] | None, Text | None]:
+    """Fill in the page's title, link count, Markdown and selected fields; the links to follow,
+    the others counted by reason, and the page's Markdown (None when it was not converted)."""
     extract, selectors = _state.extract, _state.selectors
     # Only hooks and selectors need BeautifulSoup's whole tree; without them
     # lxml alone reads title and links, many times faster.
@@ -292,8 +308,10 @@ def _parse_into(page: Page, task: Task, fetched: Fetched,
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
             page.ok = False
-            return (), None
+            return (), None, None
         links, refused = _follow(page, task, parsed, fetched, config)
+        # Before the hook: the Markdown fields come before the hook's and the selectors' fields.
+        text = _state.markdown.convert(page, task, fetched, parsed, digest) if _state.markdown is not None else None
     page.title = parsed.title if parsed.title is None or len(parsed.title) <= TEXT_MAX else capped(parsed.title)
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
@@ -306,7 +324,7 @@ def _parse_into(page: Page, task: Task, fetched: Fetched,
         for name, value in selected.items():
             page.extra.pop(name, None)  # a selector wins over a hook field of its name
             page.extra[name] = value
-    return links, refused
+    return links, refused, text
 
 
 def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
@@ -370,7 +388,7 @@ def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
 
 
 #: Record fields a hook's field of the same name must not replace (dropped, with a warning).
-_RESERVED = frozenset(RECORD_FIELDS + STATE_FIELDS + NODE_FIELDS)
+_RESERVED = frozenset(RECORD_FIELDS + STATE_FIELDS + NODE_FIELDS + MARKDOWN_FIELDS)
 _PLAIN_VALUES = (str, int, float, list, tuple, dict)
 _warned: set[str] = set()
 

@@ -219,6 +219,23 @@ class CrawlConfig:
     #: other field in this order; `Selector` objects, ``"NAME=CSS[@ATTR]"``
     #: strings or a ``{NAME: "CSS[@ATTR]"}`` mapping (see `crawler.select`).
     select: tuple[Selector, ...] = ()
+    #: add the SEO fields (canonical, meta description, h1, ..., content_hash, redirects) to each record
+    seo: bool = False
+    #: ``crawler check``: check every link target (out-of-scope ones fetched once, HEAD then GET, never parsed)
+    check: bool = False
+    #: with ``check``: also check ``img src``, ``script src``, ``link href`` and ``iframe src``
+    check_assets: bool = False
+    #: with ``check``: link targets matching one of these are neither checked nor followed
+    ignore: tuple[str, ...] = ()
+    #: with ``check``: statuses counted as ok (e.g. 403, 429)
+    accept: tuple[int, ...] = ()
+    #: the links table (``.csv``/``.jsonl``): one row per link occurrence
+    links: str | None = None
+    #: reports to write when the crawl ends (``.html``, ``.md``, ``.xml`` JUnit, ``.json``)
+    report: tuple[str, ...] = ()
+    #: the SQLite side file of edges and page facts behind ``links``, reports and ``check``
+    #: (None: not kept; the command line picks a temporary file, or STATE.links with ``--state``)
+    links_db: str | None = None
     # The command line's names for three of the fields above, accepted as
     # keywords and not stored (issue 16): ``header`` adds to ``headers``,
     # ``no_robots=True`` is ``robots=False``, ``select_all`` adds selectors
@@ -230,7 +247,7 @@ class CrawlConfig:
     def __post_init__(self, header: Any, no_robots: bool | None, select_all: Any) -> None:
         # Lists are accepted from library callers; store tuples so the
         # config stays hashable and immutable.
-        for name in ("allow", "deny"):
+        for name in ("allow", "deny", "ignore"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         object.__setattr__(self, "headers", _headers(self.headers) + _headers(header))
@@ -293,13 +310,24 @@ class CrawlConfig:
         self._validate_redis()
         self._validate_network()
         self._validate_markdown()
+        if self.seo:
+            from .page import SEO_FIELDS
+
+            for selector in self.select:
+                if selector.name in SEO_FIELDS:
+                    raise ConfigError(f"--select field {selector.name!r} is also a --seo field: rename it")
         if self.scope not in SCOPES:
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.format is not None and self.format not in FORMATS:
             raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
         if self.start_method not in START_METHODS:
             raise ConfigError(f"start_method must be fork, spawn or forkserver, got {self.start_method!r}")
-        for pattern in self.allow + self.deny:
+        object.__setattr__(self, "accept", tuple(self.accept))
+        object.__setattr__(self, "report", (self.report,) if isinstance(self.report, str) else tuple(self.report))
+        for code in self.accept:
+            if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+                raise ConfigError(f"accept must hold HTTP statuses (100-599), got {code!r}")
+        for pattern in self.allow + self.deny + self.ignore:
             try:
                 re.compile(pattern)
             except re.error as exc:

@@ -45,11 +45,20 @@ NODE_FIELDS: tuple[str, ...] = ("node",)
 
 #: With ``--markdown`` and ``--markdown-dir``: the first of the ``extra`` fields, before hook and selector fields.
 MARKDOWN_FIELDS: tuple[str, ...] = ("markdown", "markdown_file")
+#: Added with ``--seo``, after those and before hook and selector fields (SPEC "SEO fields").
+SEO_FIELDS: tuple[str, ...] = ("canonical", "meta_description", "h1", "lang", "hreflang", "og_title", "og_image",
+                               "word_count", "content_hash", "redirects")
 
 #: Task kinds: a page to record, or a robots.txt or sitemap fetch (bookkeeping, no record).
 PAGE = "page"
 ROBOTS = "robots"
 SITEMAP = "sitemap"
+#: ``crawler check``: a link target fetched once to see that it answers (HEAD, then GET), never parsed
+CHECK = "check"
+
+#: One link occurrence on a page (``--links``, ``crawler check``):
+#: (target, fragment or None, anchor text or ``alt``, tag, nofollow).
+Edge = tuple[str, "str | None", str, str, bool]
 
 
 class CookieData(NamedTuple):
@@ -169,6 +178,17 @@ class PageResult(Result):
     markdown: str | None = None
     lang: str | None = None
     converted: bool = False
+    #: with ``--links``/``--report``/``check``: every link occurrence, the page's ids and
+    #: ``<a name>``s (fragment targets), and the targets to check that are not followed
+    edges: tuple[Edge, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    checks: tuple[str, ...] = ()
+    #: with the link graph kept: SimHash of the visible text (16 hex digits, as ``content_hash``),
+    #: and the redirects followed (``STATUS URL`` each, as ``redirects``)
+    text_hash: str | None = None
+    hops: tuple[str, ...] = ()
+    #: with ``--state``: the links not followed, as (url, reason, detail), for ``crawler explain``
+    refused_links: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -243,6 +263,8 @@ class Archived:
     not_modified: bool = False
     elapsed_ms: float = 0.0
     error: str | None = None
+    #: the redirects followed to the response, ``"STATUS URL"`` each (``--seo``'s ``redirects``)
+    redirects: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ the crawl ends, Ctrl-C included.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -25,7 +26,8 @@ DEFAULT_DEPTH = "3"
 HELP = """usage: crawler demo [-o OUT] [crawl options]
 
 Crawl a generated demo site (about 240 pages on 127.0.0.1-3, served from this
-process: no network needed) with the real engine, at --depth 3, into demo.csv.
+process: no network needed) with the real engine, at --depth 3, into demo.csv,
+with an HTML report beside it (demo.html; --report PATH for another, .md/.xml/.json too).
 Every crawl option of 'crawler --help' works here too, e.g.
   crawler demo -c 32 --per-host 8
   crawler demo --select h1=h1 -o demo.jsonl
@@ -45,6 +47,10 @@ def main(argv: Sequence[str], crawl: Callable[[list[str]], int],
         return fail_usage(f"crawler demo crawls its own site: no SEED ({args.seeds[0]!r}); see 'crawler demo --help'")
     defaults = [] if _given(argv, "-o", "--output") else ["-o", DEFAULT_OUTPUT]
     defaults += [] if _given(argv, "-d", "--depth") else ["-d", DEFAULT_DEPTH]
+    output = args.output if _given(argv, "-o", "--output") else DEFAULT_OUTPUT
+    # The report goes beside the records (demo.csv -> demo.html); none for records on stdout.
+    report = None if _given(argv, "--report", "--report") or output == "-" else os.path.splitext(output)[0] + ".html"
+    defaults += ["--report", report] if report else []
     with DemoServer() as server:
         site = server.site
         if not args.quiet:
@@ -53,9 +59,10 @@ def main(argv: Sequence[str], crawl: Callable[[list[str]], int],
                   file=sys.stderr)
         status = crawl([*site.seeds(), *defaults, *argv])
     if not args.quiet and status != EXIT_USAGE:
-        output = args.output if _given(argv, "-o", "--output") else DEFAULT_OUTPUT
         where = "on stdout" if output == "-" else f"in {output} (run summary: {output}.summary.json)"
         print(f"crawler: demo: records {where}", file=sys.stderr)
+        if report:
+            print(f"crawler: demo: report in {report} (open it in a browser)", file=sys.stderr)
         print("crawler: next: a real seed list, 'python -m crawler urls/example.txt -o pages.csv'; "
               "add '--state crawl.db' to resume a killed run and re-crawl only what changed", file=sys.stderr)
     return status

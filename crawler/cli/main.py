@@ -56,9 +56,10 @@ from .usage import EXIT_NOTHING, EXIT_OK, EXIT_REDIS_LOST, EXIT_USAGE, UsagePars
 
 if TYPE_CHECKING:
     from ..select import Selector
+    from .check import LinkRun
 
 #: ``python -m crawler NAME …``: commands other than a crawl
-SUBCOMMANDS = ("merge", "status", "demo", "extract")
+SUBCOMMANDS = ("merge", "status", "demo", "extract", "check", "explain")
 INSECURE_WARNING = "crawler: warning: --insecure: TLS certificates are not checked (anyone on the path can answer)"
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 #: seconds after a SIGINT/SIGTERM within which another is the same request to stop
@@ -195,6 +196,21 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help="write the Markdown split at headings to PATH, one JSON line per piece")
     text.add_argument("--chunk-words", type=_pos_int, default=DEFAULT_CHUNK_WORDS, metavar="N",
                    help=f"with --chunks: at most N words a piece (default {DEFAULT_CHUNK_WORDS})")
+    extraction.add_argument("--seo", action="store_true",
+                   help="add SEO fields: canonical, meta_description, h1, lang, hreflang, og_title, og_image, "
+                   "word_count, content_hash (SimHash of the visible text), redirects")
+    check = p.add_argument_group("site check and reports", "the crawl's link graph ('crawler check --help')")
+    check.add_argument("--links", metavar="PATH",
+                   help="links table (.csv or .jsonl): one row per link occurrence, with its target's status")
+    check.add_argument("--report", action=_Repeated, default=[], metavar="PATH",
+                   help="write a report of the crawl: .html (self-contained, with charts), .md, .xml (JUnit) "
+                   "or .json (repeatable)")
+    check.add_argument("--check-assets", action="store_true",
+                   help="with 'crawler check': also check img src, script src, link href and iframe src")
+    check.add_argument("--ignore", action=_Repeated, default=[], metavar="REGEX",
+                   help="with 'crawler check': targets matching REGEX are neither checked nor followed (repeatable)")
+    check.add_argument("--accept", type=_statuses, default=(), metavar="CODES",
+                   help="with 'crawler check': statuses counted as ok, comma-separated (e.g. 403,429)")
     network = p.add_argument_group("network", "processes, requests and their limits")
     network.add_argument("-w", "--workers", type=_ints(1, MAX_WORKERS), metavar="N",
                    help=f"worker processes, at most {MAX_WORKERS} (default: CPU count)")
@@ -244,7 +260,9 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         follow_nofollow=args.follow_nofollow, max_url_length=args.max_url_length,
         max_pages_per_host=args.max_pages_per_host, sitemaps=args.sitemaps, state=args.state,
         changed_only=args.changed_only, recrawl_after=args.recrawl_after,
-        select=_selectors(args.select),
+        select=_selectors(args.select), seo=args.seo,
+        links=args.links or None, report=tuple(args.report), check_assets=args.check_assets,
+        ignore=tuple(args.ignore), accept=args.accept,
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
@@ -362,6 +380,9 @@ def check_paths(args: argparse.Namespace) -> None:
         written.append(("--log-file", args.log_file))
     if args.chunks:
         written.append(("--chunks", args.chunks))
+    if args.links:
+        written.append(("--links", args.links))
+    written.extend(("--report", path) for path in args.report)
     if args.warc:
         written.append(("--warc", args.warc))
     if args.state:
@@ -422,6 +443,13 @@ def run() -> None:
 
 
 def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int:
+    if name == "check":
+        from .check import main as check
+
+        try:
+            return check(argv, lambda args: _main(args, restore_signals, check=True))
+        finally:
+            teardown_logging()
     if name == "demo":
         from .demo import main as demo
 
@@ -433,6 +461,8 @@ def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int
         from .merge import main as run
     elif name == "extract":
         from .extract import main as run
+    elif name == "explain":
+        from .explain import main as run
     else:
         from .status import main as run
     try:
@@ -441,7 +471,7 @@ def _subcommand(name: str, argv: list[str], restore_signals: bool = True) -> int
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
 
-def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
+def _main(argv: Sequence[str] | None, restore_signals: bool = True, check: bool = False) -> int:
     try:
         args = parse_args(argv)
         check_paths(args)  # before the log file is opened: nothing is written on a collision
@@ -465,6 +495,9 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
                   "no seed file is one", file=sys.stderr)
         if config.redis:
             config = _name_the_node(config, seeds, args.quiet)
+        links = _link_run(config, check, seeds)
+        if links is not None:
+            config = links.config
     except CrawlerError as exc:
         return fail(str(exc), EXIT_USAGE)
     runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
@@ -476,6 +509,11 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         status = _crawl(crawler, seeds, args, tally)
+        if links is not None:
+            try:
+                status = links.finish(status, args.quiet)
+            except CrawlerError as exc:
+                status = fail(str(exc), EXIT_USAGE)
         if manifest is not None and status != EXIT_USAGE:  # exit 2 here: the output could not be opened
             try:
                 write_summary(manifest, tally.manifest(crawler.stats, status, config.output))
@@ -573,6 +611,21 @@ def _after_the_crawl(signum: int, frame: Any) -> None:
     """SIGINT/SIGTERM once the crawl has stopped: the summary is being written; exit after it."""
 
 
+def _link_run(config: CrawlConfig, check: bool, seeds: list[str]) -> LinkRun | None:
+    """The link graph this crawl keeps (``check``, ``--links``), or None (a plain crawl keeps none)."""
+    if not (check or config.links or config.report):
+        return None  # a plain crawl loads none of it
+    from ..store.linktable import links_format
+    from ..store.report import report_format
+    from .check import LinkRun
+
+    if config.links:
+        links_format(config.links)  # a bad extension: exit 2 before anything is fetched
+    for path in config.report:
+        report_format(path)
+    return LinkRun(config, check, seeds)
+
+
 def _name_the_node(config: CrawlConfig, seeds: list[str], quiet: bool) -> CrawlConfig:
     """Check that Redis answers (exit 2 if not), fill in the default crawl id and node
     name, and say them (status and merge need them)."""
@@ -620,6 +673,14 @@ def _duration(text: str) -> float:
     if not unit or not seconds >= 0 or seconds == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (like 90s, 30m, 6h, 2d)")
     return seconds
+
+
+def _statuses(text: str) -> tuple[int, ...]:
+    """``403,429`` as HTTP statuses ("" is none: a config file's way to show the key)."""
+    codes = []
+    for part in filter(None, text.split(",")) if text.strip() else ():
+        codes.append(_number(part.strip(), int, lambda v: 100 <= v <= 599, "an HTTP status (100-599)"))
+    return tuple(codes)
 
 
 def _pos_int(text: str) -> int:

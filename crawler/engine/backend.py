@@ -31,10 +31,21 @@ def open_backend(config: CrawlConfig, seeds: Sequence[str], ctx: Any, stopping: 
         backend = _state(config, seeds, selected)
     else:
         backend = _plain(config, seeds, ctx, selected)
+    if config.links_db:
+        _keep_links(backend, config.links_db, seeds)
     if config.warc:
         with _closed_on_error(backend.close):
             _add_archive(backend, config)
     return backend
+
+
+def _keep_links(backend: Backend, path: str, seeds: Sequence[str]) -> None:
+    from ..store.linkdb import LinkSink  # only crawls that keep their link graph need it
+
+    with _closed_on_error(backend.close):
+        sink = LinkSink(path, seeds)
+        sink.open()
+        backend.sinks.append(sink)
 
 
 def _add_archive(backend: Backend, config: CrawlConfig) -> None:
@@ -93,7 +104,8 @@ def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...])
     from ..store.state import StateStore
 
     store = StateStore(config.state or "")  # its lock first: a second run on it stops here
-    backend = Backend(store, [], local_want, history=lambda url: store.previous(url).fetched_at)
+    backend = Backend(store, [], local_want, history=lambda url: store.previous(url).fetched_at,
+                      refused=store.refuse_task)
     with _closed_on_error(backend.close):
         store.begin(seeds, config.recrawl_after)
         journal = Journal(config, store, last_fields=selected)

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CrawlConfig
 from ..page import (
+    CHECK,
     MARKDOWN_FIELDS,
+    SEO_FIELDS,
     SITEMAP,
     Done,
     Page,
@@ -51,6 +53,7 @@ from ..store.tables import SeedInputs
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
+from .checking import CheckTargets
 from .cookies import CookieStore
 from .discovery import SitemapDiscovery
 from .gate import Gate, Refusal
@@ -153,6 +156,12 @@ class Crawler:
         self._leading = tuple(name for name, on in zip(MARKDOWN_FIELDS, (self.config.markdown,
                                                                           bool(self.config.markdown_dir)),
                                                        strict=True) if on)
+        # Fields every record carries, in order, None when the worker did not fill them in.
+        self._filled = (SEO_FIELDS if self.config.seo else ()) + (("soft404",) if self.config.check else ()) \
+            + self._selected
+        self._checks = CheckTargets() if self.config.check else None
+        self._seo_front = (SEO_FIELDS if self.config.seo else ()) + (("soft404",) if self.config.check else ())
+        self._front = self._seo_front + self._leading
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -275,6 +284,8 @@ class Crawler:
             refusal = gate.admit(item)
             if refusal is not None:
                 sched.done(item)  # never started: give the slot back
+                if backend.refused is not None:
+                    backend.refused(item, refusal.reason, refusal.error)
                 if refusal.reason != MAX_PAGES:  # left out for good, not just for this run's cap
                     frontier.drop(item)
                 continue
@@ -294,13 +305,16 @@ class Crawler:
         task = refusal.task
         if task.kind == SITEMAP:  # bookkeeping: no record
             return
-        if refusal.unreachable or task.depth == 0:
-            # The host is down (every page of it is an error record), or a seed was refused.
-            referrer = task.referrer if refusal.unreachable else None
+        if refusal.unreachable or task.depth == 0 or task.kind == CHECK:
+            # The host is down (every page of it is an error record), or a seed was refused,
+            # or a checked target (the links table says why it was not checked).
+            referrer = task.referrer if refusal.unreachable or task.kind == CHECK else None
             self._emit(Done(Page(url=task.url, final_url=task.url, depth=task.depth, referrer=referrer,
                                  error=refusal.error, fetched_at=utc_now(), attempts=0), task))
             return
         assert self._backend is not None
+        if self._backend.refused is not None:
+            self._backend.refused(task, refusal.reason, refusal.error)
         self._backend.frontier.drop(task)
 
     # -- callbacks (pool's result thread) ---------------------------------------
@@ -373,6 +387,9 @@ class Crawler:
             links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
                 if result.links and not self._stop else []
             self._emit(Done(page, task, result, links))
+            if result.checks and self._checks is not None and not self._stop:
+                for check in self._checks.new(result.checks, page.url, task.depth + 1, task.seed):
+                    sched.add(check)
 
     def _handle_robots(self, origin: str, result: RobotsResult) -> None:
         sched = self._scheduler
@@ -415,20 +432,21 @@ class Crawler:
 
     def _emit(self, done: Done) -> None:
         page = done.page
-        # Field order (SPEC): the feature fields, then input_*, then the Markdown
-        # fields, then a hook's and the selectors'. The Markdown fields first
-        # lead the extra fields, then the seed's input_* go before them.
-        leading = self._leading
-        if leading and tuple(page.extra)[: len(leading)] != leading:
-            page.extra = {**{name: page.extra.get(name) for name in leading}, **page.extra}
-        if self.inputs is not None:
-            # Every record has them, null but in a seed's.
-            page.extra = {**self.inputs.for_url(page.url), **page.extra}
-        for name in self._selected:
-            # Pages the selectors did not run on (not HTML, errors, refusals)
-            # carry the fields too, as None: every record has the same keys.
+        for name in self._filled:
+            # Pages the selectors (or --seo) did not run on (not HTML, errors,
+            # refusals) carry the fields too, as None: every record has the same keys.
             if name not in page.extra:
-                page.extra[name] = None
+                page.extra[name] = [] if name == "redirects" else None
+        if self._front or self.inputs is not None:
+            # Field order (SPEC): after the feature fields, the SEO fields (and
+            # check's soft404), the seed's input_*, the Markdown fields; then a
+            # hook's and the selectors'. Every record has them all.
+            extra = page.extra
+            front = {name: extra.get(name) for name in self._seo_front}
+            if self.inputs is not None:
+                front.update(self.inputs.for_url(page.url))
+            front.update((name, extra.get(name)) for name in self._leading)
+            page.extra = {**front, **{k: v for k, v in extra.items() if k not in front}}
         assert self._backend is not None
         record_sink, *more = self._backend.sinks
         if not record_sink.write(done):

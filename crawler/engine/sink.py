@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..page import Done, Result
+from ..page import Done, Result, Task
 
 if TYPE_CHECKING:
     from ..config import HostSettings
@@ -71,6 +71,8 @@ class Backend:
     closers: list[Callable[[], None]] = field(default_factory=list)
     #: the crawl's per-host settings when they are not this run's own (``--redis``: the first node's)
     hosts: tuple[tuple[str, HostSettings], ...] | None = None
+    #: ``refused(task, reason, detail)``: remembers why a URL was not fetched (``--state``, for ``crawler explain``)
+    refused: Callable[[Task, str, str], None] | None = None
     #: facts for the run summary (crawl id, node, Redis calls), filled in at close
     describe: Callable[[], dict[str, object]] | None = None
 

@@ -161,13 +161,18 @@ class ArchiveSink:
         # the fetch saw it (a timeout's limit, a loop), and where a fetch that
         # got no final response ended. Tied to the last response only when
         # the record's status is that response's.
-        extra = {"fetchTimeMs": f"{page.elapsed_ms:g}"}
+        extra = [("fetchTimeMs", f"{page.elapsed_ms:g}")]
+        exchanges = done.result.exchanges if done.result is not None else ()
+        # The redirects followed ("STATUS URL", as --seo's field): every exchange
+        # but the one that made the record's status.
+        hops = exchanges if page.status is None else exchanges[:-1]
+        extra += [("redirect", f"{hop.status} {hop.url}") for hop in hops]
         if page.error is not None:
-            extra["error"] = page.error
+            extra.append(("error", page.error))
         if page.status is None:
             concurrent = None
             if page.final_url != page.url:
-                extra["finalUrl"] = page.final_url
+                extra.append(("finalUrl", page.final_url))
         record = metadata_record(self.files.writer, page.url, page.fetched_at or utc_now(), concurrent,
                                  page.referrer, "L" * task.depth + "R" * redirects, outlinks, extra)
         self.files.write([record])

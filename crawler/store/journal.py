@@ -100,6 +100,9 @@ class Journal:
         self.record(done.page, done.task, done.result)
         if done.links:
             self.store.put(done.links)
+        result = done.result
+        if isinstance(result, PageResult) and result.refused_links:
+            self.store.refuse(result.refused_links, done.page.url, done.task.depth + 1)
         return True
 
     def unrecorded(self, result: Result) -> None:

@@ -63,9 +63,14 @@ CREATE TABLE IF NOT EXISTS url (
 );
 CREATE INDEX IF NOT EXISTS url_queue ON url (queued, depth, seq);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS refusal (fp INTEGER PRIMARY KEY, url TEXT NOT NULL, reason TEXT NOT NULL,
+                                    detail TEXT, referrer TEXT, depth INTEGER, gen INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS warc_copy (fp INTEGER PRIMARY KEY, uri TEXT NOT NULL, date TEXT NOT NULL,
                                       digest TEXT NOT NULL);
 """
+# refusal: why each URL the crawl found was not fetched, its first reason per
+# generation (`crawler explain`). Like warc_copy, a table of its own, created
+# when missing: an older state file opens as it is (its refusals unknown).
 # warc_copy (--warc): the archived copy of each URI's last response, which a
 # later run's revisit records point at. A table of its own, created when
 # missing, so state files of earlier versions open as they are.
@@ -271,6 +276,20 @@ class StateStore:
     def dropped(self, task: Task) -> None:
         """``task`` will not be fetched this generation (robots.txt, a cap): not queued any more."""
         self.db.execute("UPDATE url SET queued = ?, gen = ? WHERE fp = ?", (DONE, self.generation, _fp(task.url)))
+
+    # -- refusals (crawler explain) ---------------------------------------------------
+    def refuse(self, rows: Sequence[tuple[str, str, str]], referrer: str | None, depth: int) -> None:
+        """Remember why each (url, reason, detail) found at ``depth`` was not fetched (first reason kept)."""
+        self.db.executemany(
+            "INSERT INTO refusal (fp, url, reason, detail, referrer, depth, gen) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (fp) DO UPDATE SET url = excluded.url, reason = excluded.reason, detail = excluded.detail, "
+            "referrer = excluded.referrer, depth = excluded.depth, gen = excluded.gen "
+            "WHERE refusal.gen < excluded.gen",
+            [(_fp(url), url, reason, detail, referrer, depth, self.generation) for url, reason, detail in rows])
+
+    def refuse_task(self, task: Task, reason: str, detail: str) -> None:
+        """Remember why ``task`` (robots.txt, a cap) was not fetched."""
+        self.refuse([(task.url, reason, detail)], task.referrer, task.depth)
 
     # -- the outbox --------------------------------------------------------------
     def add_record(self, record: dict[str, object]) -> int:

@@ -176,15 +176,15 @@ def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_
 
 
 def metadata_record(writer: WARCWriter, url: str, date: str, concurrent_to: str | None, via: str | None,
-                    hops: str, outlinks: Sequence[str], extra: Mapping[str, str] | None = None) -> ArcWarcRecord:
+                    hops: str, outlinks: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> ArcWarcRecord:
     """A page's ``metadata`` record, as Heritrix writes it: ``via``, ``hopsFromSeed``, ``outlink``
-    lines, then ``extra`` fields (``fetchTimeMs``, the ``error`` of a fetch without a response)."""
+    lines, then ``extra`` fields (``fetchTimeMs``, ``redirect`` hops, the crawl's ``error``)."""
     lines = []
     if via:
         lines.append(f"via: {via}")
     lines.append(f"hopsFromSeed: {hops}")
     lines += [f"outlink: {link}" for link in outlinks]
-    lines += [f"{name}: {' '.join(value.split())}" for name, value in (extra or {}).items()]
+    lines += [f"{name}: {' '.join(value.split())}" for name, value in extra]
     body = ("\r\n".join(lines) + "\r\n").encode("utf-8")
     headers = {"WARC-Date": date}
     if concurrent_to:

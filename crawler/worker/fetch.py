@@ -24,7 +24,7 @@ import os
 import re
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import Cookie, CookieJar
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -75,6 +75,8 @@ class Fetched:
     #: validators for the next conditional request
     etag: str | None = None
     last_modified: str | None = None
+    #: the redirects followed, ``"STATUS URL"`` each, in order (``--seo``'s ``redirects``)
+    redirects: list[str] = field(default_factory=list)
     #: with ``--warc``: every exchange that got a response, in order (see `crawler.worker.capture`)
     exchanges: list[Exchange] | None = None
     #: with ``--warc``: the exchange whose body is being read
@@ -221,7 +223,7 @@ def from_archive(archived: Archived, limit: int) -> Fetched:
     the body decoded by its ``Content-Encoding`` up to ``limit`` bytes, the error derived from
     the status unless the archive gives the crawl's own."""
     result = Fetched(url=archived.url, final_url=archived.final_url, status=archived.status,
-                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms)
+                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms, redirects=list(archived.redirects))
     headers = requests.structures.CaseInsensitiveDict(archived.headers)
     _parse_content_type(headers.get("Content-Type"), result)
     result.robots_tag = headers.get("X-Robots-Tag")
@@ -316,6 +318,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
             result.capture = capture
             return resp
         drained = _drain(resp)
+        result.redirects.append(f"{resp.status_code} {url}")
         if capture is not None and result.exchanges is not None:
             result.exchanges.append(capture.done(*drained))
         visited[_key(url)] = hop

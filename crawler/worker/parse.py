@@ -51,8 +51,9 @@ class Parsed:
     meta_nofollow: bool = False
     noindex: bool = False
     soup: Any = None  # a BeautifulSoup tree when parsed with full=True
-    #: lxml's tree when lxml alone parsed the page (for `crawler.worker.markdown`: not parsed twice)
+    #: with ``keep_root``: the page's lxml tree (None for an empty document) and its base URL
     root: Any = None
+    base: str = ""
 
 
 def is_html(content_type: str | None) -> bool:
@@ -60,11 +61,13 @@ def is_html(content_type: str | None) -> bool:
     return content_type in HTML_TYPES
 
 
-def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = False) -> Parsed:
+def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = False,
+               keep_root: bool = False) -> Parsed:
     """Parse ``body`` (fetched from ``url``) for its title and links.
 
     ``full`` builds a BeautifulSoup tree, returned in ``Parsed.soup`` (for
     ``extract`` hooks and selectors); otherwise lxml alone reads title and links.
+    ``keep_root`` also returns lxml's tree and the base URL (``--seo`` reads them).
 
     >>> p = parse_html(b"<title> Hi </title><a href='/a#x'>a</a><a href='mailto:x@y'>", "http://h/")
     >>> p.title, p.links
@@ -73,13 +76,15 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
     encoding = choose_encoding(body, charset)
     utf8 = _as_utf8(body, encoding)
     if not full:
-        return _parse_lxml(utf8, url, encoding)
+        return _parse_lxml(utf8, url, encoding, keep_root)
     soup = _soup(utf8)
     anchors = [(str(tag["href"]), " ".join(tag.get("rel") or ())) for tag in soup.find_all(_LINK_TAGS, href=True)]
     metas = [(str(tag.get("name") or ""), str(tag.get("http-equiv") or ""), str(tag.get("content") or ""))
              for tag in soup.find_all("meta")]
     parsed = _assemble(_title(soup), anchors, metas, _base_url(soup, url), encoding)
     parsed.soup = soup
+    if keep_root:  # a second parse, by lxml: only --seo with hooks or selectors pays it
+        parsed.root, parsed.base = _lxml_root(utf8), _base_url(soup, url)
     return parsed
 
 
@@ -120,15 +125,18 @@ def _as_utf8(body: bytes, encoding: str) -> bytes:
     return body.decode(encoding, "replace").encode("utf-8")
 
 
-def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
+def _parse_lxml(utf8: bytes, url: str, encoding: str, keep_root: bool = False) -> Parsed:
     root = _lxml_root(utf8)
     if root is None:
-        return Parsed()
+        return Parsed(base=url)
     if _depth_exceeded():
         # libxml2 stops building the tree at 256 levels of nesting (a few
         # hundred unclosed <font> or <div> get there) and drops the rest of
         # the page. Its event interface keeps no stack and reads to the end.
-        return _parse_events(utf8, url, encoding)
+        parsed = _parse_events(utf8, url, encoding)
+        if keep_root:  # what the tree holds is what --seo can read
+            parsed.root, parsed.base = root, url
+        return parsed
     title = None
     for tag in root.iter("title"):
         # Text from a parsed tree is str; lxml-stubs allow bytes too.
@@ -144,7 +152,8 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str) -> Parsed:
     metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
              for tag in root.iter("meta")]
     parsed = _assemble(title, anchors, metas, base, encoding)
-    parsed.root = root
+    # The tree is there: keeping it costs nothing (Markdown and --seo read it, not parsed twice).
+    parsed.root, parsed.base = root, base
     return parsed
 
 

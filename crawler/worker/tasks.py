@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -20,13 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import CrawlConfig
 from ..page import (
+    CHECK,
     MARKDOWN_FIELDS,
     NODE_FIELDS,
     RECORD_FIELDS,
     ROBOTS,
+    SEO_FIELDS,
     SITEMAP,
     STATE_FIELDS,
     Archived,
+    Edge,
     Exchange,
     Page,
     PageResult,
@@ -35,13 +39,16 @@ from ..page import (
     SitemapResult,
     Task,
 )
-from ..policy import BLOCKED, DEPTH, NOFOLLOW, LinkFilter, follows_links
+from ..policy import ALLOW, BLOCKED, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
-from ..urls import normalize_url
+from ..urls import normalize_url, origin_of
 from . import addresses, headers, network
 from .cookies import from_jar, to_jar
+from .edges import page_edges
 from .fetch import Fetched, fetch, from_archive
 from .parse import Parsed, is_html, parse_html
+from .probe import check_target, is_soft404, text_hash
+from .seo import empty_fields, seo_fields
 from .serve import release_slot
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
 from .sitemaps import SitemapError, parse_sitemap
@@ -99,6 +106,9 @@ class _State:
     links: LinkFilter
     #: converts pages to Markdown (``--markdown``, ``--markdown-dir``, ``--chunks``); None otherwise
     markdown: MarkdownStep | None = None
+    #: the crawl keeps its link graph (``check``, ``--links``, ``--report``): pages send their edges
+    edges: bool = False
+    ignore: Sequence[re.Pattern[str]] = ()
 
 
 _state = _State()
@@ -134,6 +144,8 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
         from .textstep import MarkdownStep  # imported only by crawls that convert pages
 
         _state.markdown = MarkdownStep(config)
+    _state.edges = config.check or config.links_db is not None
+    _state.ignore = [re.compile(p) for p in config.ignore]
 
 
 def process(task: Task) -> Result:
@@ -143,9 +155,13 @@ def process(task: Task) -> Result:
         return _process_robots(task, config)
     if task.kind == SITEMAP:
         return _process_sitemap(task, config)
+    if task.kind == CHECK:
+        return _process_check(task, config)
     with addresses.policy(task.referrer, config.no_private) as reached:
         fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
+    if config.seo:  # first in extra: SPEC puts them before hook and selector fields
+        page.extra.update(empty_fields(fetched.redirects))
     links: tuple[str, ...] = ()
     refused: dict[str, int] | None = None
     digest = validators = None
@@ -154,6 +170,7 @@ def process(task: Task) -> Result:
         digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
         validators = (fetched.etag, fetched.last_modified)
     text: Text | None = None
+    graph = _Graph()
     if fetched.body and is_html(fetched.content_type):
         if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
             # The response is read: the slot may serve another request while
@@ -167,17 +184,46 @@ def process(task: Task) -> Result:
             # the main process must see it (and maybe slow the host down)
             # before its slot goes to another request.
             release_slot()
-        links, refused, text = _parse_into(page, task, fetched, config, digest)
+        links, refused, text = _parse_into(page, task, fetched, config, graph, digest)
         if links and reached.public_hop:  # a redirect may have left a local URL for a public address
             links, blocked = addresses.reachable_links(reached, task.url, links)
             if blocked:
                 refused = {**(refused or {}), BLOCKED: blocked}
     elif fetched.status == 304 and _state.markdown is not None:
         _state.markdown.not_modified(page, task)
+    if config.check:
+        page.extra["soft404"] = graph.soft404
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
                       markdown=text.markdown if text else None, lang=text.lang if text else None,
                       converted=text is not None,
+                      edges=graph.edges, ids=graph.ids, checks=graph.checks, text_hash=graph.text_hash,
+                      hops=tuple(fetched.redirects) if _state.edges else (),
+                      refused_links=graph.refused_links,
+                      exchanges=_exchanges(fetched))
+
+
+class _Graph:
+    """What a page adds to the crawl's link graph (when the crawl keeps one)."""
+
+    edges: tuple[Edge, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    checks: tuple[str, ...] = ()
+    soft404: bool = False
+    text_hash: str | None = None
+    #: with ``--state``: the links not followed, (url, reason, detail) each
+    refused_links: tuple[tuple[str, str, str], ...] = ()
+
+
+def _process_check(task: Task, config: CrawlConfig) -> PageResult:
+    with addresses.policy(task.referrer, config.no_private):  # a link checked is a link followed
+        fetched = check_target(task.url, config)
+    page = _page(task, fetched)
+    if config.seo:
+        page.extra.update(empty_fields(fetched.redirects))
+    if config.check:
+        page.extra["soft404"] = False
+    return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       exchanges=_exchanges(fetched))
 
 
@@ -187,8 +233,10 @@ def process_archived(task: Task, archived: Archived) -> Page:
     config = _state.config
     fetched = from_archive(archived, config.max_bytes)
     page = _page(task, fetched)
+    if config.seo:
+        page.extra.update(empty_fields(fetched.redirects))
     if fetched.body and is_html(fetched.content_type):
-        _parse_into(page, task, fetched, config, None)
+        _parse_into(page, task, fetched, config, _Graph(), None)
     if archived.not_modified:
         # As the live run recorded the 304: the stored copy's title and links, no bytes.
         page.bytes = 0
@@ -295,7 +343,7 @@ def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
 
 
 def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
-                digest: str | None) -> tuple[tuple[str, ...], dict[str, int] | None, Text | None]:
+                graph: _Graph, digest: str | None) -> tuple[tuple[str, ...], dict[str, int] | None, Text | None]:
     """Fill in the page's title, link count, Markdown and selected fields; the links to follow,
     the others counted by reason, and the page's Markdown (None when it was not converted)."""
     extract, selectors = _state.extract, _state.selectors
@@ -303,15 +351,28 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
     # lxml alone reads title and links, many times faster.
     with _parse_gate:  # the parse and the link filter; hooks and selectors come after
         try:
-            parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree)
+            parsed = parse_html(fetched.body, fetched.final_url, fetched.charset, full=_state.full_tree,
+                                keep_root=config.seo or _state.edges)
+            in_graph = _state.edges and page.ok and _landed_in_scope(fetched, task.seed or task.url)
+            if in_graph:  # before --seo's fields and the text hash, which strip the tree's invisible parts
+                _graph(graph, parsed, config)
+            if config.seo:
+                page.extra.update(seo_fields(parsed.root, parsed.base, fetched.redirects))
+            if in_graph and (config.report or config.check):  # near-duplicates and soft 404s
+                graph.text_hash = page.extra.get("content_hash") if config.seo else _text_hash(parsed)
         except Exception as exc:  # a parser bug on one odd page must not kill the worker
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
             page.ok = False
             return (), None, None
-        links, refused = _follow(page, task, parsed, fetched, config)
+        why = _Refusals(task, config) if config.state else None  # crawler explain reads them from the state
+        links, refused = _follow(page, task, parsed, fetched, config, why)
+        if why is not None:
+            graph.refused_links = tuple(why.rows)
         # Before the hook: the Markdown fields come before the hook's and the selectors' fields.
         text = _state.markdown.convert(page, task, fetched, parsed, digest) if _state.markdown is not None else None
+    if in_graph and config.check:
+        _checks(graph, parsed, fetched, links, config)  # outside the gate: the soft-404 probe is a request
     page.title = parsed.title if parsed.title is None or len(parsed.title) <= TEXT_MAX else capped(parsed.title)
     page.links = len(parsed.links)
     page.noindex = page.noindex or parsed.noindex
@@ -327,14 +388,42 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
     return links, refused, text
 
 
-def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
-            config: CrawlConfig) -> tuple[tuple[str, ...], dict[str, int] | None]:
-    """The links of the page that the crawl is to follow, and the others counted by reason."""
+def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
+    """The page's edges and fragment names."""
+    edges, names = page_edges(parsed.root, parsed.base, assets=config.check_assets)
+    graph.edges, graph.ids = tuple(edges), tuple(names)
+
+
+def _text_hash(parsed: Parsed) -> str | None:
+    value = text_hash(parsed.root)
+    return None if value is None else f"{value:016x}"
+
+
+def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, ...], config: CrawlConfig) -> None:
+    """``check``: the page's link targets to check that the crawl does not follow, and its soft-404 verdict."""
+    followed = set(links)
+    checks: dict[str, None] = {}
+    for target, *_ in graph.edges or ():
+        if target in followed or target in checks or len(target) > config.max_url_length:
+            continue
+        if not any(p.search(target) for p in _state.ignore):
+            checks[target] = None
+    graph.checks = tuple(checks)
+    if 200 <= (fetched.status or 0) < 300 and graph.text_hash is not None:
+        graph.soft404 = is_soft404(origin_of(fetched.final_url), int(graph.text_hash, 16), config)
+
+
+def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched, config: CrawlConfig,
+            why: _Refusals | None = None) -> tuple[tuple[str, ...], dict[str, int] | None]:
+    """The links of the page that the crawl is to follow, and the others counted by reason
+    (and, given ``why``, listed with their reasons)."""
     status = page.status or 0
     seed = task.seed or task.url
     if not (200 <= status < 300 and parsed.links and _landed_in_scope(fetched, seed)):
         return (), None
     if not follows_links(task.depth, config.depth):
+        if why is not None:
+            why.add_all(parsed.links, DEPTH)
         return (), {DEPTH: len(parsed.links)}
     follow = parsed.links
     refused: dict[str, int] = {}
@@ -345,6 +434,9 @@ def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
         follow = [] if parsed.meta_nofollow else [link for link in follow if link not in skip]
         if len(follow) < len(parsed.links):
             refused[NOFOLLOW] = len(parsed.links) - len(follow)
+            if why is not None:
+                kept = set(follow)
+                why.add_all([link for link in parsed.links if link not in kept], NOFOLLOW)
     keep = []
     reason_of = _state.links.reason
     for link in follow:
@@ -353,7 +445,45 @@ def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched,
             keep.append(link)
         else:
             refused[reason] = refused.get(reason, 0) + 1
+            if why is not None:
+                why.add(link, reason)
     return tuple(keep), refused or None
+
+
+#: Most refused links of one page kept for ``crawler explain`` (a page of 100,000 links is a trap).
+REFUSED_KEPT = 2000
+
+
+class _Refusals:
+    """The links a page does not follow, each with its reason and what in the rule refused it."""
+
+    def __init__(self, task: Task, config: CrawlConfig) -> None:
+        self.task, self.config = task, config
+        self.rows: list[tuple[str, str, str]] = []
+
+    def add_all(self, links: list[str], reason: str) -> None:
+        for link in links:
+            self.add(link, reason)
+
+    def add(self, link: str, reason: str) -> None:
+        if len(self.rows) < REFUSED_KEPT:
+            self.rows.append((link, reason, self._detail(link, reason)))
+
+    def _detail(self, link: str, reason: str) -> str:
+        config = self.config
+        if reason == DEPTH:
+            return f"--depth {config.depth}"
+        if reason == SCOPE:
+            return f"--scope {config.scope} of its seed {self.task.seed or self.task.url}"
+        if reason == DENY:
+            return ", ".join(repr(p.pattern) for p in _state.links.deny if p.search(link))
+        if reason == ALLOW:
+            return ", ".join(repr(p) for p in config.allow)
+        if reason == LENGTH:
+            return f"{len(link)} characters, over {config.max_url_length}"
+        if reason == NOFOLLOW:
+            return 'rel="nofollow", or the page\'s <meta name="robots"> says nofollow'
+        return reason
 
 
 def _landed_in_scope(fetched: Fetched, seed: str) -> bool:
@@ -379,7 +509,7 @@ def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
         return
     extra = page.extra
     for key, value in fields.items():
-        if key in _RESERVED:
+        if key in _RESERVED or (_state.config.seo and key in SEO_FIELDS):
             _warn_reserved(key)
             continue
         # Values the output writes as text anyway (JSON's default=str, CSV's str()) become

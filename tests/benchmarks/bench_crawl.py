@@ -35,6 +35,7 @@ import os
 import posixpath
 import random
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
@@ -823,10 +825,11 @@ def run_one(name: str, mode: str, c: int, per_host: int, cmd: list[str], run_dir
 
 
 def crawler_cmd(python: str, seeds: list[str], depth: int, c: int, per_host: int, out: Path,
-                workers: int | None) -> list[str]:
-    cmd = [python, "-m", "crawler", *seeds, "--depth", str(depth), "--concurrency", str(c),
-           "--per-host", str(per_host), "--output", str(out), "--no-progress", "-q"]
-    return cmd + (["--workers", str(workers)] if workers else [])
+                workers: int | None, extra: Sequence[str] = (), command: str | None = None) -> list[str]:
+    cmd = [python, "-m", "crawler", *([command] if command else []), *seeds, "--depth", str(depth),
+           "--concurrency", str(c), "--per-host", str(per_host), "--output", str(out), "--no-progress", "-q"]
+    # "{out}" in an extra argument is this run's output path (a --links or --report beside it).
+    return cmd + (["--workers", str(workers)] if workers else []) + [a.replace("{out}", str(out)) for a in extra]
 
 
 def scrapy_cmd(python: str, spider: Path, seed_file: Path, depth: int, c: int, per_host: int, out: Path) -> list[str]:
@@ -922,6 +925,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, help="crawler --workers (default: its own, the CPU count)")
     p.add_argument("--python", default=None, help="python running the crawler (default: PROJECT/.venv/bin/python "
                    "if present, else this one)")
+    p.add_argument("--crawler-args", default="", help="extra crawler options, e.g. '--links {out}.links.csv' "
+                   "({out}: the run's output path)")
+    p.add_argument("--command", choices=("check",), help="run 'crawler check' instead of a crawl")
     p.add_argument("--scrapy", action="store_true", help="also run an equivalent Scrapy spider")
     p.add_argument("--scrapy-python", default=None,
                    help=f"python with Scrapy (default: this one if it has Scrapy, else {PEER_VENV_PYTHON})")
@@ -1019,7 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
                 for rep in range(args.repeat):
                     n += 1
                     out = work / f"run{n}-crawler-{mode}-c{c}-r{rep}.jsonl"
-                    cmd = crawler_cmd(python, seeds, depth, c, per_host, out, args.workers)
+                    cmd = crawler_cmd(python, seeds, depth, c, per_host, out, args.workers,
+                                      shlex.split(args.crawler_args), args.command)
                     row = run_one("crawler", mode, c, per_host, cmd, PROJECT, out, expected, args.timeout, exclude)
                     rows.append(row)
                     print(table_row(row), flush=True)

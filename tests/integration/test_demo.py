@@ -101,6 +101,8 @@ def test_demo_options_pass_through_and_seeds_are_refused(tmp_path: Path) -> None
     assert {r["depth"] for r in records} == {"0", "1"}  # CSV cells
     assert all("h1" in r for r in records)
     assert run.stderr == ""  # -q: not a word
+    report = (tmp_path / "demo.html").read_text()  # the report beside the records, by default
+    assert f"{len(records)}</b><span>pages" in report
     refused = run_cli("demo", "http://127.0.0.1/")
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1

@@ -217,7 +217,8 @@ def test_help(capsys):
         assert option in out
 
 
-GROUPS = ("input", "crawl scope", "politeness", "output", "state", "distributed", "extraction", "network")
+GROUPS = ("input", "crawl scope", "politeness", "output", "state", "distributed", "extraction",
+          "site check and reports", "network")
 
 
 def _help_sections(capsys) -> dict[str, list[str]]:
@@ -250,7 +251,8 @@ def test_help_in_groups(capsys):
         "output": {"--output", "--format", "--summary", "--log-file", "--quiet"},
         "state": {"--state", "--changed-only", "--recrawl-after"},
         "distributed": {"--redis", "--crawl-id", "--node"},
-        "extraction": {"--select", "--select-all"},
+        "extraction": {"--select", "--select-all", "--seo"},
+        "site check and reports": {"--links", "--check-assets", "--ignore", "--accept"},
         "network": {"--workers", "--concurrency", "--timeout", "--retries", "--user-agent", "--header"},
     }
     for group, options in expected.items():

@@ -1,0 +1,71 @@
+"""Every link occurrence of a page and its fragment targets, read from its lxml tree.
+
+Only runs for ``crawler check``, ``--links`` and ``--report`` (which keep the
+crawl's link graph); a plain crawl reads links in `crawler.worker.parse` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+from urllib.parse import unquote
+
+from lxml import etree
+
+from ..page import Edge
+from .parse import resolve_link
+
+#: The tags whose links are checked, and the attribute each links with.
+LINK_TAGS = {"a": "href", "area": "href"}
+ASSET_TAGS = {"img": "src", "script": "src", "link": "href", "iframe": "src"}
+#: Longest anchor text kept (a whole article inside an <a> is not a label).
+TEXT_MAX = 200
+
+
+def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
+               assets: bool = False) -> tuple[list[Edge], list[str]]:
+    """The link occurrences of a page (document order, every one kept) and its fragment names.
+
+    Fragment names are each element's ``id`` and each ``<a name>``.
+
+    >>> root = etree.fromstring(b"<p id=top><a href='/x#s' rel=nofollow> Go  <b>on</b></a></p>", etree.HTMLParser())
+    >>> page_edges(root, "http://h/")
+    ([('http://h/x', 's', 'Go on', 'a', True)], ['top'])
+    """
+    if root is None:
+        return [], []
+    tags = {**LINK_TAGS, **ASSET_TAGS} if assets else LINK_TAGS
+    edges: list[Edge] = []
+    # lxml filters by tag in C: only the link elements reach Python.
+    for element in root.iter(*tags):
+        tag = element.tag
+        attr = tags[tag] if isinstance(tag, str) else None
+        href = element.get(attr) if attr else None
+        if href is None or (tag == "link" and not _checked_link(element)):
+            continue
+        target = resolve_link(base, href, encoding)
+        if target is None:
+            continue
+        _, sep, fragment = href.partition("#")
+        text = " ".join((element.get("alt") or "").split()) if tag == "img" else _text(element)
+        rel = (element.get("rel") or "").lower().split()
+        edges.append((target, unquote(fragment) if sep and fragment else None, text, tag, "nofollow" in rel))
+    names = list(dict.fromkeys(name for name in cast("list[str]", _NAMES(root)) if name))
+    return edges, names
+
+
+#: Fragment targets: every id, and the name of each <a> (document order).
+_NAMES = etree.XPath("//@id | //a/@name", smart_strings=False)
+
+
+def _checked_link(element: etree._Element) -> bool:
+    # <link rel=canonical/alternate/preconnect/dns-prefetch> name no resource the page loads.
+    rel = set((element.get("rel") or "").lower().split())
+    return bool(rel & {"stylesheet", "icon", "shortcut", "preload", "manifest", "apple-touch-icon"})
+
+
+def _text(element: etree._Element) -> str:
+    text = " ".join("".join(cast("Iterator[str]", element.itertext())).split())
+    return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "\u2026"
+
+

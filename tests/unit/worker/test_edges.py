@@ -1,0 +1,38 @@
+"""crawler.worker.edges: every link occurrence of a page, and its fragment names."""
+
+from __future__ import annotations
+
+from crawler.worker.edges import page_edges
+from crawler.worker.parse import parse_html
+
+URL = "http://a.test/dir/page"
+
+
+def edges_of(html: str, assets: bool = False):
+    parsed = parse_html(html.encode("utf-8"), URL, keep_root=True)
+    return page_edges(parsed.root, parsed.base, assets=assets)
+
+
+def test_every_occurrence_in_order_with_text_fragment_and_nofollow():
+    edges, names = edges_of('<a href="x">One</a><a href="x#s%20t" rel="nofollow ugc"> Two\n <i>words</i></a>'
+                            '<a href="mailto:a@b">mail</a><map><area href="/y" alt="area"></map>'
+                            '<h2 id="top">t</h2><a name="old">anchor</a><img src="i.png" alt="pic">')
+    assert edges == [("http://a.test/dir/x", None, "One", "a", False),
+                     ("http://a.test/dir/x", "s t", "Two words", "a", True),
+                     ("http://a.test/y", None, "", "area", False)]
+    assert names == ["top", "old"]
+
+
+def test_assets_only_when_asked():
+    html = ('<img src="/i.png" alt="A"><script src="/s.js"></script><link rel="stylesheet" href="/c.css">'
+            '<link rel="alternate" href="/feed"><iframe src="/f"></iframe>')
+    assert edges_of(html)[0] == []
+    assert [(t, tag, text) for t, _, text, tag, _ in edges_of(html, assets=True)[0]] == [
+        ("http://a.test/i.png", "img", "A"), ("http://a.test/s.js", "script", ""),
+        ("http://a.test/c.css", "link", ""), ("http://a.test/f", "iframe", "")]
+
+
+def test_long_anchor_text_is_cut():
+    (edge,), _ = edges_of(f'<a href="/x">{"word " * 100}</a>')
+    assert len(edge[2]) == 200
+    assert edge[2].endswith("\u2026")

@@ -39,7 +39,7 @@ from ..page import (
     SitemapResult,
     Task,
 )
-from ..policy import ALLOW, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
+from ..policy import ALLOW, BLOCKED, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url, origin_of
 from . import addresses, headers, network
@@ -158,7 +158,7 @@ def process(task: Task) -> Result:
         return _process_sitemap(task, config)
     if task.kind == CHECK:
         return _process_check(task, config)
-    with addresses.policy(task.referrer, config.no_private):
+    with addresses.policy(task.referrer, config.no_private) as reached:
         fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
     if config.seo:  # first in extra: SPEC puts them before hook and selector fields
@@ -186,6 +186,10 @@ def process(task: Task) -> Result:
             # before its slot goes to another request.
             release_slot()
         links, refused, text = _parse_into(page, task, fetched, config, graph, digest)
+        if links and reached.public_hop:  # a redirect may have left a local URL for a public address
+            links, blocked = addresses.reachable_links(reached, task.url, links)
+            if blocked:
+                refused = {**(refused or {}), BLOCKED: blocked}
     elif fetched.status == 304 and _state.markdown is not None:
         _state.markdown.not_modified(page, task)
     if config.check:
@@ -213,7 +217,8 @@ class _Graph:
 
 
 def _process_check(task: Task, config: CrawlConfig) -> PageResult:
-    fetched = check_target(task.url, config)
+    with addresses.policy(task.referrer, config.no_private):  # a link checked is a link followed
+        fetched = check_target(task.url, config)
     page = _page(task, fetched)
     if config.seo:
         page.extra.update(empty_fields(fetched.redirects))

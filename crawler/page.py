@@ -206,6 +206,12 @@ class Exchange:
     body: bytes = b""
     ip: str | None = None
     truncated: str | None = None
+    #: the request and response records, encoded by the worker (`crawler.warcrecord.archived`);
+    #: ``body`` is then left empty: it is in there
+    encoded: bytes = b""
+    #: with ``encoded``: the response record's WARC-Record-ID and WARC-Payload-Digest
+    record_id: str | None = None
+    payload_digest: str | None = None
 
     @property
     def status(self) -> int | None:

@@ -117,6 +117,7 @@ def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], boo
     with _closed_on_error(node.close):  # the node's close hands back what it took and closes the link
         node.open()
         backend.sinks.append(node)
+        backend.hosts = node.hosts
         # Each node writes its own files (its own --markdown-dir and --chunks), as it writes its own output.
         _add_text_sinks(config, backend, resumed=node.rejoined)
     return backend

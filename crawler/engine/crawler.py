@@ -46,6 +46,8 @@ from ..page import (
     utc_now,
 )
 from ..policy import MAX_PAGES, LinkFilter
+from ..store.cookiefile import read_cookie_file
+from ..store.tables import SeedInputs
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
@@ -123,8 +125,10 @@ class Crawler:
 
     def __init__(self, config: CrawlConfig | None = None, on_page: OnPage | None = None,
                  extract: Extract | None = None, *, backend: BackendFactory | None = None,
-                 pool: PoolFactory | None = None) -> None:
+                 pool: PoolFactory | None = None, inputs: SeedInputs | None = None) -> None:
         self.config = config or CrawlConfig()
+        #: the input columns kept for seeds (``--keep-columns``), None without
+        self.inputs = inputs if inputs is not None and inputs.fields else None
         self.on_page = on_page
         self.extract = extract
         self.stats = CrawlStats()
@@ -176,6 +180,8 @@ class Crawler:
         config = self.config
         self._collect = collect
         seeds = list(seeds)
+        if config.cookies:  # a malformed file is a UsageError, before anything is opened
+            self._cookies.add(read_cookie_file(config.cookies))
         ctx = multiprocessing.get_context(config.start_method)
         # A state in use, an unreachable Redis, an output that cannot be
         # written: UsageError here, before anything starts.
@@ -183,13 +189,21 @@ class Crawler:
         pool: TaskPool | None = None
         failed = False
         try:
+            if backend.hosts is not None and backend.hosts != config.hosts:
+                # A shared crawl's per-host settings are the first node's (crawler.cluster.node).
+                config = self.config = replace(config, hosts=backend.hosts)
+            hosts = dict(config.hosts)
             caps = config.max_pages, config.max_pages_per_host
+            host_caps = {name: s.max_pages for name, s in hosts.items() if s.max_pages is not None}
             gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
                                      history=backend.history, recrawl_after=config.recrawl_after,
-                                     links=LinkFilter.from_config(config), max_depth=config.depth)
+                                     links=LinkFilter.from_config(config), max_depth=config.depth,
+                                     host_caps=host_caps if backend.local_caps else None,
+                                     agents={name: s.user_agent for name, s in hosts.items() if s.user_agent})
             self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
             sched = self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay, config.user_agent,
-                                                robots=config.robots, gate=backend.host_gate, check=gate.robots)
+                                                robots=config.robots, gate=backend.host_gate, check=gate.robots,
+                                                hosts=hosts)
             if config.sitemaps:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():
@@ -401,9 +415,15 @@ class Crawler:
 
     def _emit(self, done: Done) -> None:
         page = done.page
+        # Field order (SPEC): the feature fields, then input_*, then the Markdown
+        # fields, then a hook's and the selectors'. The Markdown fields first
+        # lead the extra fields, then the seed's input_* go before them.
         leading = self._leading
         if leading and tuple(page.extra)[: len(leading)] != leading:
             page.extra = {**{name: page.extra.get(name) for name in leading}, **page.extra}
+        if self.inputs is not None:
+            # Every record has them, null but in a seed's.
+            page.extra = {**self.inputs.for_url(page.url), **page.extra}
         for name in self._selected:
             # Pages the selectors did not run on (not HTML, errors, refusals)
             # carry the fields too, as None: every record has the same keys.

@@ -38,7 +38,7 @@ from ..page import (
 from ..policy import DEPTH, NOFOLLOW, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url
-from . import headers
+from . import addresses, headers, network
 from .cookies import from_jar, to_jar
 from .fetch import Fetched, fetch, from_archive
 from .parse import Parsed, is_html, parse_html
@@ -123,6 +123,7 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
         logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
     # The worker is the crawl's own process: http.client may parse headers faster here.
     headers.install()
+    network.init_process(config)
     _state.config = config
     _state.extract = extract
     _state.selectors = compile_selectors(config.select)
@@ -142,7 +143,8 @@ def process(task: Task) -> Result:
         return _process_robots(task, config)
     if task.kind == SITEMAP:
         return _process_sitemap(task, config)
-    fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
+    with addresses.policy(task.referrer, config.no_private):
+        fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
     links: tuple[str, ...] = ()
     refused: dict[str, int] | None = None
@@ -191,14 +193,16 @@ def process_archived(task: Task, archived: Archived) -> Page:
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:
-    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
+    with addresses.policy(task.referrer, config.no_private):
+        fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
     return RobotsResult(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
                         cookies=from_jar(fetched.cookies), exchanges=_exchanges(fetched))
 
 
 def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
-    fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
+    with addresses.policy(task.referrer, config.no_private):
+        fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
     page = _page(task, fetched)
     result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                            exchanges=_exchanges(fetched))

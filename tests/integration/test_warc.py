@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -201,8 +202,8 @@ def test_every_exchange_is_archived_as_received_and_the_archive_validates(base: 
     assert ids[header(redirect, "WARC-Concurrent-To")] is by_uri[f"{base}/target"]
     warcio_check(warc)
     # cdxj-indexer (pywb's indexer) indexes every response.
-    index = subprocess.run([shutil.which("cdxj-indexer") or "cdxj-indexer", str(warc)], capture_output=True,
-                           text=True, timeout=60)
+    indexer = shutil.which("cdxj-indexer") or str(Path(sys.executable).parent / "cdxj-indexer")
+    index = subprocess.run([indexer, str(warc)], capture_output=True, text=True, timeout=60)
     assert index.returncode == 0, index.stderr
     indexed = [line for line in index.stdout.splitlines() if '"mime"' in line and "/robots.txt" not in line]
     assert len([line for line in index.stdout.splitlines() if '"status": "' in line]) >= len(by_uri)
@@ -314,8 +315,16 @@ def test_without_warc_the_workers_capture_nothing(monkeypatch: pytest.MonkeyPatc
     with serving(page_handler({"/": b"<html>x</html>"})) as site:
         assert fetch(f"{site}/", CrawlConfig()).exchanges is None
         (exchange,) = fetch(f"{site}/", CrawlConfig(warc="x.warc.gz")).exchanges or ()
-    assert exchange.body == b"<html>x</html>"
+    # Encoded in the worker: the records, not the body, travel to the main process.
     assert exchange.status == 200
+    assert exchange.body == b""
+    kinds, bodies = [], []
+    for record in ArchiveIterator(io.BytesIO(exchange.encoded)):
+        kinds.append((record.rec_type, record.rec_headers.get_header("WARC-Record-ID")))
+        bodies.append(record.content_stream().read())
+    assert kinds[1] == ("response", exchange.record_id)
+    assert [kind for kind, _ in kinds] == ["request", "response"]
+    assert bodies[1] == b"<html>x</html>"
 
 
 LIVE_ONLY = ("elapsed_ms", "fetched_at", "attempts")

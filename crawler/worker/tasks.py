@@ -228,22 +228,25 @@ def _process_check(task: Task, config: CrawlConfig) -> PageResult:
                       exchanges=_exchanges(fetched))
 
 
-def process_archived(task: Task, ref: ArchiveRef) -> Page:
+def process_archived(task: Task, ref: ArchiveRef) -> PageResult:
     """The record a live fetch of ``task`` would have made, from the archived response ``ref``
-    points at (``crawler extract``): the same parse, selectors and hook, no network."""
+    points at (``crawler extract``): the same parse, selectors, hook and Markdown, no network.
+    (A 304's Markdown is its stored copy's: an archive's directory is built whole.)"""
     config = _state.config
     archived = read_archive(ref)
     fetched = from_archive(archived, config.max_bytes)
     page = _page(task, fetched)
     if config.seo:
         page.extra.update(empty_fields(fetched.redirects))
+    text: Text | None = None
     if fetched.body and is_html(fetched.content_type):
-        _parse_into(page, task, fetched, config, _Graph(), None)
+        _, _, text = _parse_into(page, task, fetched, config, _Graph(), None)
     if archived.not_modified:
         # As the live run recorded the 304: the stored copy's title and links, no bytes.
         page.bytes = 0
         page.ok = page.error is None
-    return page
+    return PageResult(task=task, page=page, markdown=text.markdown if text else None,
+                      lang=text.lang if text else None, converted=text is not None)
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:

@@ -178,6 +178,8 @@ class Crawler:
         config = self.config
         self._collect = collect
         seeds = list(seeds)
+        if self._checks is not None:
+            self._checks.note(seeds)
         ctx = multiprocessing.get_context(config.start_method)
         # A state in use, an unreachable Redis, an output that cannot be
         # written: UsageError here, before anything starts.
@@ -366,6 +368,8 @@ class Crawler:
             links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
                 if result.links and not self._stop else []
             self._emit(Done(page, task, result, links))
+            if self._checks is not None:
+                self._checks.note(result.links)  # before the checks: a page crawled is not checked again
             if result.checks and self._checks is not None and not self._stop:
                 for check in self._checks.new(result.checks, page.url, task.depth + 1, task.seed):
                     sched.add(check)

@@ -45,8 +45,9 @@ import multiprocessing.pool as mpool
 import multiprocessing.reduction
 import os
 import queue
+import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
@@ -71,8 +72,9 @@ if TYPE_CHECKING:
     # they sit in front of the real class in the subclass's bases.
     _AdapterBase = HTTPAdapter
     _ConnectionPoolBase = HTTPConnectionPool
+    _ConnectionBase = HTTPConnection
 else:
-    _AdapterBase = _ConnectionPoolBase = object
+    _AdapterBase = _ConnectionPoolBase = _ConnectionBase = object
 
 #: True when ``CRAWLER_STOCK`` is set to anything but "" or "0": run the stock code paths.
 STOCK: Final[bool] = os.environ.get("CRAWLER_STOCK", "") not in ("", "0")
@@ -119,6 +121,9 @@ PRIVATE_ATTRIBUTES: Final[tuple[Reliance, ...]] = (
     Reliance("urllib3.connectionpool", "HTTPConnectionPool._make_request"),
     Reliance("urllib3.poolmanager", "pool_classes_by_scheme"),
     Reliance("urllib3.poolmanager", "PoolManager.pool_classes_by_scheme", on_instance=True),
+    # The address policy's hook.
+    Reliance("urllib3.connection", "HTTPConnection._new_conn"),
+    Reliance("urllib3.connection", "HTTPConnection._dns_host", on_instance=True),
     # The adapter's and the GET's fast paths.
     Reliance("requests.adapters", "HTTPAdapter.get_connection_with_tls_context"),
     Reliance("requests.adapters", "HTTPAdapter.request_url"),
@@ -519,6 +524,51 @@ class BeforeEachRequest(_ConnectionPoolBase):
         return super()._make_request(conn, *args, **kwargs)
 
 
+class ConnectToChosenAddress(_ConnectionBase):
+    """Mixin for urllib3 connections: ``choose_addresses(host, port)`` resolves the host and says
+    which of its addresses a new connection may go to (None: urllib3's own resolution).
+
+    Put it before ``HTTPConnection`` (or a subclass) in the bases. It hooks
+    ``HTTPConnection._new_conn`` and sets ``_dns_host``, urllib3 internals
+    (unchanged from 2.0 through 2.x; ``_dns_host`` is the name urllib3
+    connects to, apart from ``host``, which TLS checks and the Host header
+    use). Why: the address policy (``crawler.worker.addresses``) must see the
+    addresses after resolution and before any connection, and connect to the
+    address it checked, not to what a second resolution returns (DNS
+    rebinding); nothing public runs between the two. No stock alternative.
+    A connection to a proxy is left alone (the proxy resolves the target).
+    """
+
+    def choose_addresses(self, host: str, port: int) -> Sequence[str] | None:
+        """The addresses a new connection to ``host`` may use, in order (None: any, as urllib3 resolves)."""
+        return None
+
+    def _new_conn(self) -> socket.socket:
+        from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+        if self.proxy is not None:
+            return super()._new_conn()
+        name = self._dns_host
+        try:
+            chosen = self.choose_addresses(name, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        if not chosen:
+            return super()._new_conn()
+        failure: NewConnectionError | None = None
+        try:
+            for address in chosen:  # as urllib3's create_connection tries each address in turn
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except NewConnectionError as exc:
+                    failure = exc
+        finally:
+            self._dns_host = name
+        assert failure is not None
+        raise failure
+
+
 def has_stock_pool_classes(manager: PoolManager) -> bool:
     """Whether ``manager`` makes urllib3's own connection pools (and not, say, SOCKS ones)."""
     import urllib3.poolmanager
@@ -643,7 +693,10 @@ def send_get(session: requests.Session, url: str, timeout: float,
     """
     if STOCK or session.trust_env or session.auth is not None:
         # Proxies and ~/.netrc come from the environment: requests' whole path.
-        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers)
+        # verify passed on: requests would put an environment CA bundle over
+        # the Session's own (psf/requests#3829), even over verify=False.
+        return session.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=headers,
+                           verify=session.verify)
     import requests  # its submodules are loaded with it; one import is the cheapest
 
     sent = requests.structures.CaseInsensitiveDict(session.headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Union
@@ -11,6 +12,7 @@ from .engine.crawler import Crawler
 from .errors import SeedError
 from .page import Page
 from .store.seeds import read_seeds
+from .store.tables import SeedInputs
 
 if TYPE_CHECKING:
     from .worker.tasks import Extract
@@ -40,9 +42,13 @@ def crawl(seeds: Iterable[Seed] | Seed, extract: Extract | None = None, **option
             print(page.url, page.status, page.title)
     """
     config = CrawlConfig(**options)
+    if config.insecure:  # never silent (the command line prints its own line)
+        logging.getLogger("crawler").warning("insecure=True: TLS certificates are not checked")
     sources = _sources(seeds)
-    urls = read_seeds(sources, max_url_length=config.max_url_length) if sources else []
-    yield from Crawler(config, extract=extract).iter_pages(urls)
+    inputs = SeedInputs()
+    urls = read_seeds(sources, max_url_length=config.max_url_length, url_column=config.url_column,
+                      keep_columns=config.keep_columns, inputs=inputs) if sources else []
+    yield from Crawler(config, extract=extract, inputs=inputs).iter_pages(urls)
 
 
 def _sources(seeds: Iterable[Seed] | Seed) -> list[str]:

@@ -36,6 +36,8 @@ DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_URL_LENGTH = 2048  # what sitemaps.org allows, and about what browsers and CDNs accept
 DEFAULT_LEASE_TIMEOUT = 60.0
 DEFAULT_REDIS_OUTAGE = 30.0
+DEFAULT_CONTENT = "main"
+DEFAULT_CHUNK_WORDS = 400
 #: Upper bounds (issue 16): beyond them a crawl cannot start (threads, forks) or
 #: never ends (a delay or timeout of years); a value above one is a `ConfigError`.
 MAX_WORKERS = 512
@@ -49,6 +51,77 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 SCOPES = ("host", "domain", "any")
 FORMATS = ("csv", "json", "jsonl")
 START_METHODS = (None, "fork", "spawn", "forkserver")
+#: ``--content``: the page's main content, or its whole body
+CONTENT_MODES = ("main", "full")
+
+
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    """Settings of one host that override the crawl's (``[hosts."example.com"]`` in a config file).
+
+    None (or no headers) leaves the crawl's value. ``max_pages`` caps the
+    pages of this host as ``max_pages_per_host`` caps every host's; ``headers``
+    are sent after the crawl's (a header of the same name replaces it).
+
+    >>> HostSettings(delay=2).per_host is None
+    True
+    """
+
+    per_host: int | None = None
+    delay: float | None = None
+    user_agent: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    max_pages: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", _headers(self.headers))
+        if self.per_host is not None:
+            _within("per_host", self.per_host, 1, MAX_CONCURRENCY)
+        if self.max_pages is not None:
+            _at_least("max_pages", self.max_pages, 1)
+        if self.delay is not None:
+            if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or not self.delay >= 0:
+                raise ConfigError(f"delay must be a number of seconds >= 0, got {self.delay!r}")
+            _at_most_a_day("delay", self.delay)
+        if self.user_agent is not None and not isinstance(self.user_agent, str):
+            raise ConfigError(f"user_agent must be a string, got {self.user_agent!r}")
+
+    def request_headers(self) -> tuple[tuple[str, str], ...]:
+        """The headers this host's requests get on top of the crawl's: User-Agent first."""
+        agent = (("User-Agent", self.user_agent),) if self.user_agent is not None else ()
+        return agent + self.headers
+
+
+#: ``HostSettings`` keys, as a config file and the library name them (``header`` adds to ``headers``)
+HOST_KEYS = ("per_host", "delay", "user_agent", "header", "headers", "max_pages")
+
+
+def _hosts(value: Any) -> tuple[tuple[str, HostSettings], ...]:
+    """``hosts`` as (host name, settings) pairs, from a mapping or pairs; settings may be mappings."""
+    items = value.items() if isinstance(value, Mapping) else value
+    pairs = []
+    for item in items:
+        try:
+            name, settings = item
+        except (TypeError, ValueError):
+            raise ConfigError(f"hosts must map host names to settings, got {item!r}") from None
+        if not isinstance(name, str) or not re.fullmatch(r"[^\s/:@]+|\[[0-9a-fA-F:.]+\]", name.strip()):
+            raise ConfigError(f"hosts: {name!r} is not a host name (no scheme, port or path)")
+        if isinstance(settings, Mapping):
+            unknown = [key for key in settings if key not in HOST_KEYS]
+            if unknown:
+                raise ConfigError(f"hosts: {name}: unknown key {unknown[0]!r} "
+                                  "(per_host, delay, user_agent, header, max_pages)")
+            options = dict(settings)
+            options["headers"] = _headers(options.pop("headers", None)) + _headers(options.pop("header", None))
+            try:
+                settings = HostSettings(**options)
+            except ConfigError as exc:
+                raise ConfigError(f"hosts: {name}: {exc}") from None
+        elif not isinstance(settings, HostSettings):
+            raise ConfigError(f"hosts: {name}: settings must be a mapping, got {settings!r}")
+        pairs.append((name.strip().lower().strip("[]"), settings))
+    return tuple(pairs)
 
 
 def _default_workers() -> int:
@@ -79,7 +152,24 @@ class CrawlConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()
+    #: every request's proxy: ``http://``, ``https://``, ``socks5://`` or ``socks5h://``, with
+    #: ``user:pass@`` if it asks (None: the environment's ``HTTP_PROXY``… as curl reads them)
+    proxy: str | None = None
+    #: no TLS certificate check (said once at start)
+    insecure: bool = False
+    #: CA certificates (a PEM file or a folder) HTTPS servers are checked against
+    ca_bundle: str | None = None
+    #: connect to public addresses only, for every request (by default only pages linked
+    #: from a public address are kept from loopback, private and link-local ones)
+    no_private: bool = False
+    #: a Netscape ``cookies.txt`` loaded before the first request (`crawler.store.cookiefile`)
+    cookies: str | None = None
     robots: bool = True
+    #: ``.csv`` / ``.jsonl`` seed files: the column holding the URL (None: ``url``)
+    url_column: str | None = None
+    #: columns of a seed's row copied into its record as ``input_NAME`` (``("*",)``: all);
+    #: ``"A,B"`` is accepted too
+    keep_columns: tuple[str, ...] = ()
     follow_nofollow: bool = False
     progress: bool = False
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
@@ -110,6 +200,19 @@ class CrawlConfig:
     lease_timeout: float = DEFAULT_LEASE_TIMEOUT
     #: with ``redis``: seconds Redis may stay unreachable mid-run before the node stops
     redis_outage: float = DEFAULT_REDIS_OUTAGE
+    #: per-host settings over the crawl's, by host name (``{"example.com": {"delay": 2}}``):
+    #: see `HostSettings`; stored as (host, settings) pairs
+    hosts: tuple[tuple[str, HostSettings], ...] = ()
+    #: add the ``markdown`` field: the page's main content as CommonMark
+    markdown: bool = False
+    #: what ``markdown`` converts: ``main`` (boilerplate left out) or ``full`` (the whole body)
+    content: str = DEFAULT_CONTENT
+    #: write one ``.md`` file (YAML front matter, then the Markdown) per ok HTML page under this directory
+    markdown_dir: str | None = None
+    #: write the Markdown split at headings, one JSON line per piece, to this file
+    chunks: str | None = None
+    #: with ``chunks``: the most words a piece holds
+    chunk_words: int = DEFAULT_CHUNK_WORDS
     #: multiprocessing start method (None: the platform's default).
     start_method: str | None = None
     #: fields extracted by CSS selectors (``--select``), added after every
@@ -148,6 +251,8 @@ class CrawlConfig:
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         object.__setattr__(self, "headers", _headers(self.headers) + _headers(header))
+        object.__setattr__(self, "keep_columns", _columns(self.keep_columns))
+        object.__setattr__(self, "hosts", _hosts(self.hosts))
         if no_robots is not None:
             if not isinstance(no_robots, bool):
                 raise ConfigError(f"no_robots must be True or False, got {no_robots!r}")
@@ -203,6 +308,8 @@ class CrawlConfig:
         if (self.changed_only or self.recrawl_after is not None) and not self.state:
             raise ConfigError("changed_only and recrawl_after need a state file (--state)")
         self._validate_redis()
+        self._validate_network()
+        self._validate_markdown()
         if self.seo:
             from .page import SEO_FIELDS
 
@@ -225,6 +332,24 @@ class CrawlConfig:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"bad regex {pattern!r}: {exc}") from None
+
+    @property
+    def wants_markdown(self) -> bool:
+        """Whether the workers convert pages to Markdown (``markdown``, ``markdown_dir`` or ``chunks``)."""
+        return self.markdown or bool(self.markdown_dir) or bool(self.chunks)
+
+    def _validate_markdown(self) -> None:
+        if self.content not in CONTENT_MODES:
+            raise ConfigError(f"content must be one of {', '.join(CONTENT_MODES)}, got {self.content!r}")
+        _at_least("chunk_words", self.chunk_words, 1)
+        if self.content != DEFAULT_CONTENT and not self.wants_markdown:
+            raise ConfigError("content needs markdown, markdown_dir or chunks (--markdown, --markdown-dir, --chunks)")
+        if self.chunk_words != DEFAULT_CHUNK_WORDS and not self.chunks:
+            raise ConfigError("chunk_words needs a chunks file (--chunks)")
+        taken = {name for name, on in (("markdown", self.markdown), ("markdown_file", bool(self.markdown_dir))) if on}
+        for sel in self.select:
+            if sel.name in taken:
+                raise ConfigError(f"select: {sel.name!r} is already a record field (--markdown, --markdown-dir)")
 
     def _validate_warc(self) -> None:
         if isinstance(self.warc_max_size, str):
@@ -249,6 +374,54 @@ class CrawlConfig:
             value = getattr(self, name)
             if value is not None and not re.fullmatch(NAME_PATTERN, value):
                 raise ConfigError(f"{name} must be 1-64 letters, digits, '.', '_', '@' or '-', got {value!r}")
+
+
+    def _validate_network(self) -> None:
+        if self.proxy is not None:
+            check_proxy(self.proxy)
+        if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
+            raise ConfigError(f"ca_bundle: no such file or folder: {self.ca_bundle!r}")
+        if self.insecure and self.ca_bundle:
+            raise ConfigError("insecure and ca_bundle contradict each other: give one of them")
+
+
+#: the proxy schemes requests can use (SOCKS through its ``socks`` extra)
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_proxy(url: str) -> None:
+    """Raise `ConfigError` unless ``url`` is a usable proxy URL (the message never shows its password)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not one
+    except ValueError as exc:
+        raise ConfigError(f"proxy: not a URL ({exc})") from None
+    shown = hide_password(url)
+    if parts.scheme.lower() not in PROXY_SCHEMES:
+        raise ConfigError(f"proxy: {shown!r}: the scheme must be one of {', '.join(PROXY_SCHEMES)}")
+    if not parts.hostname:
+        raise ConfigError(f"proxy: {shown!r}: no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"proxy: {shown!r}: a proxy URL is scheme://[user:pass@]host:port, without a path")
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its user info replaced by ``***``."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    """``keep_columns`` as names: ``"A,B"`` or ``["A", "B"]``; ``"*"`` alone keeps every column."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if any(not isinstance(name, str) for name in value):
+        raise ConfigError(f"keep_columns must be column names, got {value!r}")
+    names = tuple(name.strip() for name in value if name.strip())
+    if "*" in names and names != ("*",):
+        raise ConfigError("keep_columns: '*' keeps every column; give it alone")
+    return names
 
 
 def _headers(value: Any) -> tuple[tuple[str, str], ...]:

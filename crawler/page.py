@@ -43,6 +43,8 @@ STATE_FIELDS: tuple[str, ...] = ("change",)
 #: Added after those when the crawl is shared through Redis (``--redis``).
 NODE_FIELDS: tuple[str, ...] = ("node",)
 
+#: With ``--markdown`` and ``--markdown-dir``: the first of the ``extra`` fields, before hook and selector fields.
+MARKDOWN_FIELDS: tuple[str, ...] = ("markdown", "markdown_file")
 #: Added with ``--seo``, after those and before hook and selector fields (SPEC "SEO fields").
 SEO_FIELDS: tuple[str, ...] = ("canonical", "meta_description", "h1", "lang", "hreflang", "og_title", "og_image",
                                "word_count", "content_hash", "redirects")
@@ -96,6 +98,8 @@ class Task:
     cookies: tuple[CookieData, ...] | None = None
     #: (ETag, Last-Modified) of the last fetch, for a conditional request (``--state``)
     validators: tuple[str | None, str | None] | None = None
+    #: body hash of the last 2xx fetch (``--state``): the same body again is not converted to Markdown again
+    digest: str | None = None
 
 
 @dataclass(slots=True)
@@ -169,6 +173,11 @@ class PageResult(Result):
     #: with ``--state``: body hash and the validators for the next conditional request
     digest: str | None = None
     validators: tuple[str | None, str | None] | None = None
+    #: with ``--markdown``/``--markdown-dir``/``--chunks``: the page's Markdown and language, and
+    #: whether it was converted this time (False for a non-HTML or failed page, or an unchanged one)
+    markdown: str | None = None
+    lang: str | None = None
+    converted: bool = False
     #: with ``--links``/``--report``/``check``: every link occurrence, the page's ids and
     #: ``<a name>``s (fragment targets), and the targets to check that are not followed
     edges: tuple[Edge, ...] | None = None
@@ -217,6 +226,12 @@ class Exchange:
     body: bytes = b""
     ip: str | None = None
     truncated: str | None = None
+    #: the request and response records, encoded by the worker (`crawler.warcrecord.archived`);
+    #: ``body`` is then left empty: it is in there
+    encoded: bytes = b""
+    #: with ``encoded``: the response record's WARC-Record-ID and WARC-Payload-Digest
+    record_id: str | None = None
+    payload_digest: str | None = None
 
     @property
     def status(self) -> int | None:
@@ -248,6 +263,8 @@ class Archived:
     not_modified: bool = False
     elapsed_ms: float = 0.0
     error: str | None = None
+    #: the redirects followed to the response, ``"STATUS URL"`` each (``--seo``'s ``redirects``)
+    redirects: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

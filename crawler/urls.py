@@ -152,3 +152,82 @@ def _extractor() -> Any:
 def fingerprint(url: str) -> int:
     """A stable 64-bit fingerprint of a canonical URL (the seen set stores these, not strings)."""
     return int.from_bytes(blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+# -- --markdown-dir file names ---------------------------------------------------
+#: A path segment kept as it is in a file name: lower case (case-insensitive file
+#: systems), no leading dot, nothing a shell or another OS reads specially, short.
+_SAFE_SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
+_UNSAFE_CHARS = re.compile(r"[^a-z0-9._-]")
+_SAFE_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,198}[a-z0-9])?")
+_RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                             *(f"lpt{i}" for i in range(10))})
+#: Directories of a path kept at most; deeper ones are left out of the name (which then takes the hash).
+MARKDOWN_MAX_DIRS = 16
+
+
+def markdown_path(url: str) -> str:
+    """The relative POSIX path of ``url``'s Markdown file under ``--markdown-dir``: unique per URL.
+
+    The first directory is the origin: the host, ``_PORT`` for a port that
+    is not the scheme's default, ``_http`` for plain http. Each path segment
+    that is already safe (lower case, letters, digits, ``.``, ``_``, ``-``,
+    no leading dot, at most 80 characters) is kept; a path ending in ``/`` is
+    ``index.md``. Anything else (upper case, other characters, ``..``, a
+    query, a long or deep path, a segment named ``index``, a directory
+    ending in ``.md``) is made safe and the file name takes ``~`` and a hash
+    of the whole URL: names without ``~`` map one to one onto URLs, and no
+    two URLs share a name, even on a case-insensitive file system.
+
+    >>> markdown_path("https://example.com/blog/post")
+    'example.com/blog/post.md'
+    >>> markdown_path("http://127.0.0.1:8080/docs/")
+    '127.0.0.1_8080_http/docs/index.md'
+    >>> markdown_path("https://example.com/a/../B?q=1").startswith("example.com/a/_../b~")
+    True
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    lossy = bool(parts.query)
+    if not _SAFE_HOST.fullmatch(host):
+        host = _UNSAFE_CHARS.sub("_", host).strip(".-")[:200] or "host"  # "[::1]" is "__1"
+        lossy = True
+    try:
+        port = parts.port
+    except ValueError:
+        port, lossy = None, True
+    origin = host + (f"_{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else "")
+    origin += "_http" if scheme == "http" else ""
+    *dirs, name = parts.path.split("/")[1:] or [""]
+    if len(dirs) > MARKDOWN_MAX_DIRS:
+        dirs, lossy = dirs[:MARKDOWN_MAX_DIRS], True
+    out = [origin]
+    for segment in dirs:
+        safe, same = _safe_segment(segment)
+        if safe.endswith(".md"):  # never the name of a directory: a file's name ends in .md
+            safe, same = safe[:-3] + "_md", False
+        out.append(safe)
+        lossy |= not same
+    if name == "":
+        name = "index"
+    elif name == "index":  # the directory's own index.md is the URL ending in "/"
+        lossy = True
+    else:
+        name, same = _safe_segment(name)
+        lossy |= not same
+    if lossy:
+        name += "~" + blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return "/".join(out) + "/" + name + ".md"
+
+
+def _safe_segment(segment: str) -> tuple[str, bool]:
+    """(a safe spelling of one path segment, whether it is the segment unchanged)."""
+    if _SAFE_SEGMENT.fullmatch(segment) and segment not in _RESERVED_NAMES:
+        return segment, True
+    safe = _UNSAFE_CHARS.sub("_", segment.lower())[:80]
+    if not safe or safe[0] in ".-":  # no hidden file, nothing a command reads as an option
+        safe = "_" + safe[:79]
+    if safe in _RESERVED_NAMES:
+        safe += "_"
+    return safe, False

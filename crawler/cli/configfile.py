@@ -14,6 +14,10 @@ Example::
     output = "pages.csv"
     depth = 1
     select = ["h1=h1", "canonical=link[rel=canonical]@href"]
+
+    [hosts."slow.example.com"]   # this host's own settings over the crawl's
+    delay = 5
+    per_host = 1
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ KEYS: dict[str, str] = {
     "max_bytes": "int",
     "user_agent": "str",
     "header": "list",
+    "proxy": "str",
+    "insecure": "flag",
+    "no_private": "flag",
+    "ca_bundle": "str",
+    "cookies": "str",
     "no_robots": "flag",
     "follow_nofollow": "flag",
     "sitemaps": "flag",
@@ -58,8 +67,15 @@ KEYS: dict[str, str] = {
     "lease_timeout": "float",
     "redis_outage": "float",
     "strict": "flag",
+    "url_column": "str",
+    "keep_columns": "str",
     "select": "list",
     "select_all": "list",
+    "markdown": "flag",
+    "content": "str",
+    "markdown_dir": "str",
+    "chunks": "str",
+    "chunk_words": "int",
     "seo": "flag",
     "links": "str",
     "report": "list",
@@ -91,7 +107,31 @@ def read_config_file(path: str) -> list[tuple[str, list[str]]]:
     themselves (ranges, choices) are for the command-line parser to check.
     """
     data = _load(path)
-    return [(key, to_args(path, key, value)) for key, value in data.items()]
+    pairs = []
+    for key, value in data.items():
+        if key == "hosts":
+            pairs.extend(_host_args(path, value))
+        else:
+            pairs.append((key, to_args(path, key, value)))
+    return pairs
+
+
+#: keys of a ``[hosts."NAME"]`` table
+HOST_KEYS = ("per_host", "delay", "user_agent", "header", "max_pages")
+
+
+def _host_args(path: str, hosts: Any) -> list[tuple[str, list[str]]]:
+    """``[hosts."NAME"]`` tables as ``("hosts.NAME.KEY", arguments)`` pairs (``max_pages`` read as --max-pages)."""
+    if not isinstance(hosts, dict) or not all(isinstance(v, dict) for v in hosts.values()):
+        raise ConfigFileError(f'{path}: hosts: expected tables such as [hosts."example.com"], '
+                              f"got {_toml_type(hosts)}")
+    pairs = []
+    for name, table in hosts.items():
+        for key, value in table.items():
+            if key not in HOST_KEYS:
+                raise ConfigFileError(f"{path}: hosts.{name}: unknown key {key!r} (keys: {', '.join(HOST_KEYS)})")
+            pairs.append((f"hosts.{name}.{key}", to_args(f"{path}: hosts.{name}", key, value)))
+    return pairs
 
 
 def _load(path: str) -> dict[str, Any]:

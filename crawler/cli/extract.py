@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="repeatable: field NAME is the first match of CSS (as for a crawl)")
     p.add_argument("--select-all", action="append", metavar="NAME=CSS[@ATTR]", dest="select",
                    type=lambda spec: (spec, True), help="repeatable: field NAME lists every match")
+    p.add_argument("--seo", action="store_true",
+                   help="add the SEO fields (canonical, meta_description, h1, ..., redirects), as for a crawl")
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="decoded bytes of a body parsed at most, as the crawl's --max-bytes (default 10485760)")
     p.add_argument("-w", "--workers", type=int, default=None, metavar="N",
@@ -67,7 +69,8 @@ def _extract(args: argparse.Namespace) -> int:
         if not os.path.isfile(path):
             return fail_usage(f"no such archive: {path!r}")
     format_for(args.output, args.format)
-    options: dict[str, object] = {"select": tuple(Selector.parse(spec, many) for spec, many in args.select)}
+    options: dict[str, object] = {"select": tuple(Selector.parse(spec, many) for spec, many in args.select),
+                                  "seo": args.seo}
     if args.max_bytes is not None:
         options["max_bytes"] = args.max_bytes
     if args.workers is not None:

@@ -21,7 +21,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import (
+    CONTENT_MODES,
+    DEFAULT_CHUNK_WORDS,
     DEFAULT_CONCURRENCY,
+    DEFAULT_CONTENT,
     DEFAULT_DELAY,
     DEFAULT_LEASE_TIMEOUT,
     DEFAULT_MAX_BYTES,
@@ -45,6 +48,7 @@ from ..engine.crawler import Crawler, CrawlStats
 from ..errors import ConfigError, CrawlerError, RedisLostError, SeedError, UsageError
 from ..store.output import format_for
 from ..store.seeds import read_seeds
+from ..store.tables import SeedInputs
 from .progress import Progress, summary
 from .runlog import runlog, setup_logging, teardown_logging
 from .summary import SUFFIX, RunSummary, summary_path, write_summary
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
 
 #: ``python -m crawler NAME …``: commands other than a crawl
 SUBCOMMANDS = ("merge", "status", "demo", "extract", "check", "explain")
+INSECURE_WARNING = "crawler: warning: --insecure: TLS certificates are not checked (anyone on the path can answer)"
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 #: seconds after a SIGINT/SIGTERM within which another is the same request to stop
 _REPEAT_GRACE = 1.0
@@ -89,7 +94,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     """
     p = UsageParser(prog="crawler", description="Fetch URLs in parallel (or crawl outward from them) "
                 "and write one record per page as CSV, JSON or JSON Lines.",
-                epilog="SEED is a file of URLs (one per line, # comments), a URL, or - for stdin. "
+                epilog="SEED is a file of URLs (one per line, # comments; a .csv or .jsonl file is a table with a url "
+                "column), a URL, or - for stdin. "
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
                 "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'. "
                 "Records from WARC files: 'crawler extract --help'. Site check: 'crawler check --help'; "
@@ -98,8 +104,14 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     input = p.add_argument_group("input", "where the seeds come from")
     input.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")
     input.add_argument("--config", metavar="FILE",
-                   help="TOML file of seeds and options (keys: long options in snake_case); "
+                   help="TOML file of seeds and options (keys: long options in snake_case; "
+                   '[hosts."NAME"] tables: per_host, delay, user_agent, header, max_pages for that host); '
                    "the command line overrides it")
+    input.add_argument("--url-column", metavar="NAME",
+                   help="in .csv and .jsonl seed files, the column with the URL (default: url)")
+    input.add_argument("--keep-columns", metavar="A,B",
+                   help="copy these columns of a .csv/.jsonl seed's row into its record as input_A, input_B "
+                   "('*': every column; null in the records of pages found by crawling)")
     input.add_argument("--strict", action="store_true",
                    help="a bad seed line stops the run (exit 2); by default it is reported and skipped")
     scope = p.add_argument_group("crawl scope", "which pages are fetched: depth, caps, and which links are followed")
@@ -167,12 +179,24 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    default=DEFAULT_REDIS_OUTAGE, metavar="SECONDS",
                    help="with --redis: how long a lost Redis is retried before the node stops with exit 3 "
                    f"(default {DEFAULT_REDIS_OUTAGE:g})")
-    extraction = p.add_argument_group("extraction", "fields taken from each page")
+    extraction = p.add_argument_group("extraction", "fields taken from each page, and its text as Markdown "
+                                      "(a field, files, chunks)")
     selected: list[tuple[str, bool]] = []  # one default list: both options fill it, in order
     extraction.add_argument("--select", action=_Repeated, many=False, default=selected, metavar="NAME=CSS[@ATTR]",
                    help="add field NAME: the text (or attribute ATTR) of the first match of CSS (repeatable)")
     extraction.add_argument("--select-all", action=_Repeated, many=True, dest="select", default=selected,
                    metavar="NAME=CSS[@ATTR]", help="add field NAME: a list of every match (repeatable)")
+    text = extraction  # the page's text for people and models: a field, one file per page, pieces
+    text.add_argument("--markdown", action="store_true",
+                   help="add field markdown: the page's main content as CommonMark, links as numbered references")
+    text.add_argument("--content", choices=CONTENT_MODES, default=DEFAULT_CONTENT,
+                   help="main: leave navigation, sidebars, footers and banners out (default); full: the whole body")
+    text.add_argument("--markdown-dir", metavar="DIR",
+                   help="write one .md file per ok HTML page under DIR (YAML front matter; field markdown_file)")
+    text.add_argument("--chunks", metavar="PATH",
+                   help="write the Markdown split at headings to PATH, one JSON line per piece")
+    text.add_argument("--chunk-words", type=_pos_int, default=DEFAULT_CHUNK_WORDS, metavar="N",
+                   help=f"with --chunks: at most N words a piece (default {DEFAULT_CHUNK_WORDS})")
     extraction.add_argument("--seo", action="store_true",
                    help="add SEO fields: canonical, meta_description, h1, lang, hreflang, og_title, og_image, "
                    "word_count, content_hash (SimHash of the visible text), redirects")
@@ -206,6 +230,21 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    help=f"User-Agent header (default {DEFAULT_USER_AGENT})")
     network.add_argument("-H", "--header", action=_Repeated, default=[], metavar="'K: V'",
                    help="extra request header (repeatable)")
+    network.add_argument("--proxy", metavar="URL",
+                   help="send every request (robots.txt and sitemaps too) through this proxy: "
+                   "http://, https://, socks5:// or socks5h:// (DNS by the proxy), with user:pass@ if it asks "
+                   "(default: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, as curl reads them)")
+    network.add_argument("--cookies", metavar="FILE",
+                   help="send the cookies of this Netscape cookies.txt (as curl, wget and browser extensions "
+                   "write it) to the hosts they belong to, from the first request on")
+    network.add_argument("--no-private", action="store_true",
+                   help="connect to public addresses only, seeds included (by default only a page on a public "
+                   "address is kept from leading to loopback, private and link-local ones)")
+    network.add_argument("--insecure", action="store_true",
+                   help="do not check TLS certificates (a warning says so at start)")
+    network.add_argument("--ca-bundle", metavar="PATH",
+                   help="check HTTPS certificates against these CAs (PEM file or folder; default: "
+                   "REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE if set, else the system's)")
     p.add_argument("--version", action="version", version=f"crawler {__version__}")
     return p
 
@@ -228,6 +267,11 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         # "" is "not given" (a config file's way to show the key with its default)
         redis=args.redis or None, crawl_id=args.crawl_id or None, node=args.node or None,
         lease_timeout=args.lease_timeout, redis_outage=args.redis_outage,
+        proxy=args.proxy or None, no_private=args.no_private, insecure=args.insecure, ca_bundle=args.ca_bundle or None,
+        hosts=getattr(args, "hosts", None) or (),  # only a config file sets it ([hosts."NAME"] tables)
+        cookies=args.cookies or None, url_column=args.url_column or None, keep_columns=args.keep_columns or (),
+        markdown=args.markdown, content=args.content, markdown_dir=args.markdown_dir or None,
+        chunks=args.chunks or None, chunk_words=args.chunk_words,
         warc=args.warc or None, warc_max_size=args.warc_max_size,
     )
     if args.workers:
@@ -276,12 +320,17 @@ def config_file_defaults(path: str) -> dict[str, Any]:
             parsed = checker.parse_args(tokens)
         except UsageError as exc:
             raise ConfigFileError(f"{path}: {key}: {exc}") from None
-        if key in ("select", "select_all"):
+        if key.startswith("hosts."):  # hosts.NAME.KEY: the host's own setting, checked as the option is
+            name, _, setting = key[len("hosts."):].rpartition(".")
+            own = values.setdefault("hosts", {}).setdefault(name, {})
+            own[setting] = getattr(parsed, setting)
+        elif key in ("select", "select_all"):
             values.setdefault("select", []).extend(parsed.select)
         else:
             values[key] = getattr(parsed, key)
     try:  # here rather than later, so that the message names the file
         check_selectors(_selectors(values.get("select", [])))
+        CrawlConfig(hosts=values.get("hosts", {}))
     except ConfigError as exc:
         raise ConfigFileError(f"{path}: {exc}") from None
     return values
@@ -330,6 +379,8 @@ def check_paths(args: argparse.Namespace) -> None:
                         manifest))
     if args.log_file:
         written.append(("--log-file", args.log_file))
+    if args.chunks:
+        written.append(("--chunks", args.chunks))
     if args.links:
         written.append(("--links", args.links))
     written.extend(("--report", path) for path in args.report)
@@ -343,6 +394,8 @@ def check_paths(args: argparse.Namespace) -> None:
                                    if s != "-" and "://" not in s and os.path.isfile(s)]
     if args.config:
         read.append(("config file", args.config))
+    if args.cookies:
+        read.append(("cookies file", args.cookies))
     seen: dict[str, tuple[str, str]] = {}
     for index, (what, path) in enumerate(written + read):
         key = _resolved(path)
@@ -429,9 +482,11 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True, check: bool 
         config = config_from_args(args)
         manifest = summary_path(config.output, args.summary)
         skipped: list[SeedError] = []
+        inputs = SeedInputs()
         try:
             seeds = read_seeds(args.seeds, skipped=None if args.strict else skipped,
-                               max_url_length=config.max_url_length)
+                               max_url_length=config.max_url_length, url_column=config.url_column,
+                               keep_columns=config.keep_columns, inputs=inputs)
         finally:
             for error in skipped:
                 # A cron run keeps going on the good lines; the mail still shows the bad ones.
@@ -444,7 +499,10 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True, check: bool 
     except CrawlerError as exc:
         return fail(str(exc), EXIT_USAGE)
     runlog.info("start: crawler %s, %d seed(s), output %s", __version__, len(seeds), config.output)
-    crawler = Crawler(config)
+    if config.insecure:  # never silent, even with -q: every HTTPS answer is taken on trust
+        print(INSECURE_WARNING, file=sys.stderr)
+        runlog.warning("%s", INSECURE_WARNING)
+    crawler = Crawler(config, inputs=inputs)
     tally = RunSummary()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -46,7 +46,9 @@ class Keys:
     ``seen``      set    every fingerprint ever queued
     ``done``      set    fingerprints completed (reported or dropped): the completed set
     ``depths``    hash   depth → tasks queued or leased at that depth (the BFS gate)
-    ``meta``      hash   counters: seq, pages, errors, dropped, admitted, capped, requeues
+    ``meta``      hash   counters: seq, pages, errors, dropped, admitted, capped, requeues;
+                         caps: max_pages, max_per_host, cap:NAME (a host's max_pages), host_caps
+    ``settings``  str    JSON: the crawl's per-host settings (``[hosts."NAME"]``, the first node's)
     ``hosts``     hash   origin → pages admitted (``--max-pages-per-host``)
     ``pace``      hash   origin → time (ms) its next request may start (``--delay``)
     ``slots:O``   zset   slot token → expiry: requests in flight to origin O
@@ -61,7 +63,7 @@ class Keys:
         self.crawl_id = crawl_id
         self.prefix = f"crawler:{{{crawl_id}}}:"
         for name in ("queue", "requeued", "inflight", "task", "seen", "done", "depths", "meta",
-                     "hosts", "pace", "nodes", "calls"):
+                     "settings", "hosts", "pace", "nodes", "calls"):
             setattr(self, name, self.prefix + name)
 
     def slots(self, origin: str) -> str:
@@ -85,6 +87,7 @@ class Keys:
     done: str
     depths: str
     meta: str
+    settings: str
     hosts: str
     pace: str
     nodes: str

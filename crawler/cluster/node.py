@@ -39,12 +39,27 @@ from .frontier import RedisFrontier, RedisHostGate
 from .link import Keys, RedisLink, connect
 
 if TYPE_CHECKING:
-    from ..config import CrawlConfig
+    from ..config import CrawlConfig, HostSettings
 
 log = logging.getLogger(__name__)
 
 #: Seconds a closing node keeps retrying Redis (handing back leases, the last acknowledgement).
 CLOSE_OUTAGE = 3.0
+
+
+def hosts_json(hosts: tuple[tuple[str, HostSettings], ...]) -> str:
+    """Per-host settings as the JSON text kept in the crawl's Redis meta hash."""
+    return json.dumps([[name, {"per_host": own.per_host, "delay": own.delay, "user_agent": own.user_agent,
+                               "headers": [list(pair) for pair in own.headers], "max_pages": own.max_pages}]
+                       for name, own in hosts], separators=(",", ":"))
+
+
+def hosts_from_json(text: str) -> tuple[tuple[str, HostSettings], ...]:
+    """Per-host settings from `hosts_json`'s text."""
+    from ..config import HostSettings
+
+    return tuple((name, HostSettings(**{**own, "headers": tuple(tuple(pair) for pair in own["headers"])}))
+                 for name, own in json.loads(text))
 
 
 def default_crawl_id(seeds: Sequence[str]) -> str:
@@ -85,7 +100,11 @@ class RedisNode:
         self.frontier = RedisFrontier(self.link, self.keys, self.name, config.lease_timeout)
         self.gate = RedisHostGate(self.frontier)
         self.writer: Writer | None = None
+        #: the crawl's per-host settings (the first node's), known once open
+        self.hosts: tuple[tuple[str, HostSettings], ...] = config.hosts
         self.joined = False  # the node name is ours (claimed)
+        #: this node ran in this crawl before (a restart): its other files are appended to too
+        self.rejoined = False
         self._format = format_for(config.output, config.format) if config.output else None
         self.frontier.heartbeat = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -97,8 +116,26 @@ class RedisNode:
         # The first node fixes the crawl's caps; later ones (the same command) agree.
         self.link.run(lambda: client.hsetnx(k.meta, "max_pages", config.max_pages or 0))
         self.link.run(lambda: client.hsetnx(k.meta, "max_per_host", config.max_pages_per_host or 0))
+        self.hosts = self._share_hosts()
         self._open_output(self.last_fields)
         self.frontier.put([Task(url, 0, None, url) for url in self.seeds])
+
+    def _share_hosts(self) -> tuple[tuple[str, HostSettings], ...]:
+        """The crawl's per-host settings: this node's if it is the first, else the first node's
+        (as the caps); their page caps (``max_pages``) go where the take script counts them."""
+        client, k = self.link.client, self.keys
+        mine = hosts_json(self.config.hosts)
+        self.link.run(lambda: client.set(k.settings, mine, nx=True))
+        shared = self.link.run(lambda: client.get(k.settings))
+        text = shared.decode() if isinstance(shared, bytes) else mine
+        hosts = hosts_from_json(text)
+        if text != mine:
+            log.warning("this crawl's per-host settings are the first node's, not this config file's")
+        caps: dict[Any, Any] = {f"cap:{name}": own.max_pages for name, own in hosts if own.max_pages is not None}
+        if caps:
+            caps["host_caps"] = 1
+            self.link.run(lambda: client.hset(k.meta, mapping=caps))
+        return hosts
 
     def close(self, finished: bool) -> None:
         """Leave the crawl: hand back unfinished leases, acknowledge the last records, close the file."""
@@ -184,6 +221,7 @@ class RedisNode:
         outbox = [json.loads(item) for item in raw]
         info = self.link.run(lambda: client.hget(k.nodes, self.name))
         before = json.loads(info)["output"] if info else None
+        self.rejoined = info is not None
         if path:
             same = path != "-" and before == self._output_id() and os.path.exists(path)
             if same:

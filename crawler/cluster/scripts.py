@@ -115,6 +115,14 @@ if n > 0 then
 end
 local cap = tonumber(redis.call('HGET', meta, 'max_pages') or '0')
 local per_host = tonumber(redis.call('HGET', meta, 'max_per_host') or '0')
+-- Per-host page caps ([hosts."NAME"] max_pages) are meta fields cap:NAME, by host name.
+local host_caps = redis.call('HGET', meta, 'host_caps') == '1'
+local function cap_of(origin)
+  if not host_caps then return per_host end
+  local rest = string.match(origin, '^[^:]+://(.*)$') or origin
+  local name = string.match(rest, '^%[([^%]]*)%]') or string.match(rest, '^([^:]*)')
+  return tonumber(redis.call('HGET', meta, 'cap:' .. name) or per_host)
+end
 while n > 0 do
   local room = n
   if cap > 0 then room = math.min(room, cap - tonumber(redis.call('HGET', meta, 'admitted') or '0')) end
@@ -125,10 +133,11 @@ while n > 0 do
   for i = 1, #got, 2 do
     local fp = got[i]
     local over = false
-    if per_host > 0 then
+    if per_host > 0 or host_caps then
       local t = cjson.decode(redis.call('HGET', task, fp))
       local origin = string.match(t[1], '^[^:]+://[^/]+') or t[1]
-      if redis.call('HINCRBY', hosts, origin, 1) > per_host then
+      local limit = cap_of(origin)
+      if limit > 0 and redis.call('HINCRBY', hosts, origin, 1) > limit then
         over = true
         redis.call('SADD', done, fp)
         redis.call('HDEL', task, fp)

@@ -94,6 +94,7 @@ def _plain(config: CrawlConfig, seeds: Sequence[str], ctx: Any, selected: tuple[
         sink = PlainSink(config.output, config.format, frontier, last_fields=selected)
         sink.open()
         backend.sinks.append(sink)
+        _add_text_sinks(config, backend, resumed=False)
         frontier.put([Task(url, 0, None, url) for url in seeds])
     return backend
 
@@ -110,6 +111,7 @@ def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...])
         journal = Journal(config, store, last_fields=selected)
         journal.open()
         backend.sinks.append(journal)
+        _add_text_sinks(config, backend, resumed=store.resumed)
     return backend
 
 
@@ -127,7 +129,29 @@ def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], boo
     with _closed_on_error(node.close):  # the node's close hands back what it took and closes the link
         node.open()
         backend.sinks.append(node)
+        backend.hosts = node.hosts
+        # Each node writes its own files (its own --markdown-dir and --chunks), as it writes its own output.
+        _add_text_sinks(config, backend, resumed=node.rejoined)
     return backend
+
+
+def _add_text_sinks(config: CrawlConfig, backend: Backend, resumed: bool) -> None:
+    """The ``--markdown-dir`` and ``--chunks`` sinks, opened, after the record sink.
+
+    ``resumed``: the run continues an interrupted one, whose chunks file is continued.
+    """
+    if config.markdown_dir:
+        from ..store.mdfiles import MarkdownFiles
+
+        files = MarkdownFiles(config.markdown_dir)
+        files.open()
+        backend.sinks.append(files)
+    if config.chunks:
+        from ..store.chunks import ChunkSink
+
+        chunks = ChunkSink(config.chunks, config.chunk_words, append=resumed)
+        chunks.open()
+        backend.sinks.append(chunks)
 
 
 @contextmanager

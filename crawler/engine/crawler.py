@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import CrawlConfig
 from ..page import (
     CHECK,
+    MARKDOWN_FIELDS,
     SEO_FIELDS,
     SITEMAP,
     Done,
@@ -47,6 +48,8 @@ from ..page import (
     utc_now,
 )
 from ..policy import MAX_PAGES, LinkFilter
+from ..store.cookiefile import read_cookie_file
+from ..store.tables import SeedInputs
 from ..urls import host_of, origin_of
 from ..worker import entry
 from .backend import open_backend
@@ -125,8 +128,10 @@ class Crawler:
 
     def __init__(self, config: CrawlConfig | None = None, on_page: OnPage | None = None,
                  extract: Extract | None = None, *, backend: BackendFactory | None = None,
-                 pool: PoolFactory | None = None) -> None:
+                 pool: PoolFactory | None = None, inputs: SeedInputs | None = None) -> None:
         self.config = config or CrawlConfig()
+        #: the input columns kept for seeds (``--keep-columns``), None without
+        self.inputs = inputs if inputs is not None and inputs.fields else None
         self.on_page = on_page
         self.extract = extract
         self.stats = CrawlStats()
@@ -147,10 +152,16 @@ class Crawler:
         self._sitemaps: SitemapDiscovery | None = None
         self._exhausted = False
         self._selected = tuple(sel.name for sel in self.config.select)
+        # The Markdown fields lead the extra fields (before hook and selector fields), in every record.
+        self._leading = tuple(name for name, on in zip(MARKDOWN_FIELDS, (self.config.markdown,
+                                                                          bool(self.config.markdown_dir)),
+                                                       strict=True) if on)
         # Fields every record carries, in order, None when the worker did not fill them in.
         self._filled = (SEO_FIELDS if self.config.seo else ()) + (("soft404",) if self.config.check else ()) \
             + self._selected
         self._checks = CheckTargets() if self.config.check else None
+        self._seo_front = (SEO_FIELDS if self.config.seo else ()) + (("soft404",) if self.config.check else ())
+        self._front = self._seo_front + self._leading
 
     # -- public ----------------------------------------------------------
     def run(self, seeds: Iterable[str]) -> CrawlStats:
@@ -180,6 +191,8 @@ class Crawler:
         seeds = list(seeds)
         if self._checks is not None:
             self._checks.note(seeds)
+        if config.cookies:  # a malformed file is a UsageError, before anything is opened
+            self._cookies.add(read_cookie_file(config.cookies))
         ctx = multiprocessing.get_context(config.start_method)
         # A state in use, an unreachable Redis, an output that cannot be
         # written: UsageError here, before anything starts.
@@ -187,13 +200,21 @@ class Crawler:
         pool: TaskPool | None = None
         failed = False
         try:
+            if backend.hosts is not None and backend.hosts != config.hosts:
+                # A shared crawl's per-host settings are the first node's (crawler.cluster.node).
+                config = self.config = replace(config, hosts=backend.hosts)
+            hosts = dict(config.hosts)
             caps = config.max_pages, config.max_pages_per_host
+            host_caps = {name: s.max_pages for name, s in hosts.items() if s.max_pages is not None}
             gate = self._gate = Gate(config.user_agent, *(caps if backend.local_caps else (None, None)),
                                      history=backend.history, recrawl_after=config.recrawl_after,
-                                     links=LinkFilter.from_config(config), max_depth=config.depth)
+                                     links=LinkFilter.from_config(config), max_depth=config.depth,
+                                     host_caps=host_caps if backend.local_caps else None,
+                                     agents={name: s.user_agent for name, s in hosts.items() if s.user_agent})
             self.stats.refused, self.stats.refused_urls = gate.refused, gate.refused_urls
             sched = self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay, config.user_agent,
-                                                robots=config.robots, gate=backend.host_gate, check=gate.robots)
+                                                robots=config.robots, gate=backend.host_gate, check=gate.robots,
+                                                hosts=hosts)
             if config.sitemaps:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():
@@ -420,6 +441,16 @@ class Crawler:
             # refusals) carry the fields too, as None: every record has the same keys.
             if name not in page.extra:
                 page.extra[name] = [] if name == "redirects" else None
+        if self._front or self.inputs is not None:
+            # Field order (SPEC): after the feature fields, the SEO fields (and
+            # check's soft404), the seed's input_*, the Markdown fields; then a
+            # hook's and the selectors'. Every record has them all.
+            extra = page.extra
+            front = {name: extra.get(name) for name in self._seo_front}
+            if self.inputs is not None:
+                front.update(self.inputs.for_url(page.url))
+            front.update((name, extra.get(name)) for name in self._leading)
+            page.extra = {**front, **{k: v for k, v in extra.items() if k not in front}}
         assert self._backend is not None
         record_sink, *more = self._backend.sinks
         if not record_sink.write(done):

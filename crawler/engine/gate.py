@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..page import PAGE, Task
 from ..policy import HOST_CAP, MAX_PAGES, ROBOTS, UNCHANGED, LinkFilter, link_refusal
-from ..urls import origin_of
+from ..urls import host_of, origin_of
 from .robots import RobotsRules
 
 #: URLs refused by robots.txt kept for ``-v`` (the count goes on past it).
@@ -59,8 +59,12 @@ class Gate:
 
     def __init__(self, user_agent: str = "", max_pages: int | None = None, max_per_host: int | None = None,
                  history: History | None = None, recrawl_after: float | None = None,
-                 links: LinkFilter | None = None, max_depth: int = 0) -> None:
+                 links: LinkFilter | None = None, max_depth: int = 0,
+                 host_caps: Mapping[str, int] | None = None, agents: Mapping[str, str] | None = None) -> None:
         self.user_agent = user_agent
+        #: per-host settings (config file ``[hosts.NAME]``): page caps and user agents by host name
+        self.host_caps = host_caps or None
+        self.agents = agents or None
         self.links = links or LinkFilter("any")
         self.max_depth = max_depth
         self.max_pages = max_pages
@@ -86,7 +90,8 @@ class Gate:
     # -- at dispatch -----------------------------------------------------------------
     def robots(self, task: Task, rules: RobotsRules) -> Refusal | None:
         """None when robots.txt lets ``task`` go, else the refusal."""
-        if rules.allowed(task.url, self.user_agent):
+        agent = self.agents.get(host_of(task.url), self.user_agent) if self.agents else self.user_agent
+        if rules.allowed(task.url, agent):
             return None
         if task.kind == PAGE and not rules.unreachable:  # a sitemap is bookkeeping; a dead host, errors
             self.refused[ROBOTS] += 1
@@ -106,10 +111,14 @@ class Gate:
             return self._refuse(task, UNCHANGED, "unchanged: sitemap <lastmod> not after the last fetch")
         if self.max_pages is not None and self.admitted >= self.max_pages:
             return self._refuse(task, MAX_PAGES, "max-pages: --max-pages reached")
-        if self.max_per_host is not None:
+        cap = self.max_per_host
+        if self.host_caps:
+            cap = self.host_caps.get(host_of(task.url), cap)
+        if cap is not None:
             origin = origin_of(task.url)
-            if self._per_host[origin] >= self.max_per_host:
-                return self._refuse(task, HOST_CAP, "host-cap: --max-pages-per-host reached")
+            if self._per_host[origin] >= cap:
+                return self._refuse(task, HOST_CAP, "host-cap: --max-pages-per-host reached"
+                                    if cap == self.max_per_host else "host-cap: the host's max_pages reached")
             self._per_host[origin] += 1
         self.admitted += 1
         return None

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from ..config import HostSettings
 from ..page import ROBOTS, SITEMAP, Task
-from ..urls import origin_of
+from ..urls import host_of, origin_of
 from .gate import Gate, Refusal
 from .robots import RobotsRules
 
@@ -52,9 +53,9 @@ class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
 
     __slots__ = ("origin", "tasks", "fetching", "next_at", "robots", "robots_pending", "delay",
-                 "in_ring", "limit", "streak", "sitemaps", "full")
+                 "in_ring", "limit", "streak", "sitemaps", "full", "own_delay", "cap", "user_agent")
 
-    def __init__(self, origin: str, delay: float) -> None:
+    def __init__(self, origin: str, delay: float, cap: int = 1, user_agent: str = "") -> None:
         self.origin = origin
         self.tasks: deque[Task] = deque()
         self.fetching = 0  # requests in flight: dispatched tasks holding a slot (see Scheduler.released)
@@ -67,6 +68,11 @@ class Host:
         self.streak = 0  # > 0: consecutive throttling signals; < 0: consecutive successes
         self.sitemaps = 0  # sitemap tasks buffered or in flight: the host's pages wait for them
         self.full = False  # the gate said every slot of the host is taken
+        # The host's own settings (the crawl's, or its [hosts] entry): the
+        # delay before robots.txt's Crawl-delay, the most slots, the robots.txt agent.
+        self.own_delay = delay
+        self.cap = cap
+        self.user_agent = user_agent
 
 
 class Scheduler:
@@ -75,8 +81,11 @@ class Scheduler:
     def __init__(self, concurrency: int, per_host: int, delay: float, user_agent: str,
                  robots: bool = True, clock: Callable[[], float] = time.monotonic,
                  gate: HostGate | None = None,
-                 check: Callable[[Task, RobotsRules], Refusal | None] | None = None) -> None:
+                 check: Callable[[Task, RobotsRules], Refusal | None] | None = None,
+                 hosts: Mapping[str, HostSettings] | None = None) -> None:
         self.concurrency = concurrency
+        #: per-host settings by host name (config file ``[hosts.NAME]``)
+        self.settings = hosts or None
         self.per_host = per_host
         self.delay = delay
         self.user_agent = user_agent
@@ -132,8 +141,15 @@ class Scheduler:
     def _host(self, origin: str) -> Host:
         host = self.hosts.get(origin)
         if host is None:
-            host = self.hosts[origin] = Host(origin, self.delay)
-            host.limit = self.per_host
+            own = self.settings.get(host_of(origin)) if self.settings else None
+            if own is None:
+                host = Host(origin, self.delay, self.per_host, self.user_agent)
+            else:
+                host = Host(origin, self.delay if own.delay is None else own.delay,
+                            self.per_host if own.per_host is None else own.per_host,
+                            self.user_agent if own.user_agent is None else own.user_agent)
+            self.hosts[origin] = host
+            host.limit = host.cap
             if not self.use_robots:
                 host.robots = RobotsRules()
         return host
@@ -179,7 +195,9 @@ class Scheduler:
             if host.robots is None:
                 if host.robots_pending:
                     return None
-                robots = Task(host.origin + "/robots.txt", kind=ROBOTS)
+                # With the referrer of the page that asks for it: the address
+                # policy judges robots.txt as that page (crawler.worker.addresses).
+                robots = Task(host.origin + "/robots.txt", referrer=head.referrer, kind=ROBOTS)
                 if not self._granted(host, robots, now):
                     return None
                 host.robots_pending = True
@@ -273,7 +291,7 @@ class Scheduler:
         """The host answered normally: after GROW_AFTER successes in a row, one more slot."""
         host = self._host(origin)
         host.streak = min(host.streak, 0) - 1
-        if host.limit < self.per_host and -host.streak >= GROW_AFTER:
+        if host.limit < host.cap and -host.streak >= GROW_AFTER:
             host.limit += 1
             host.streak = 0
 
@@ -282,7 +300,7 @@ class Scheduler:
         host = self._host(origin)
         host.robots = rules
         host.robots_pending = False
-        host.delay = max(self.delay, rules.crawl_delay(self.user_agent))
+        host.delay = max(host.own_delay, rules.crawl_delay(host.user_agent))
 
     def idle(self) -> bool:
         """Nothing buffered and nothing in flight."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..page import Done, Result, Task
 
 if TYPE_CHECKING:
+    from ..config import HostSettings
     from .frontier import Frontier
     from .scheduler import HostGate
 
@@ -68,6 +69,8 @@ class Backend:
     local_caps: bool = True
     history: Callable[[str], float | None] | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: the crawl's per-host settings when they are not this run's own (``--redis``: the first node's)
+    hosts: tuple[tuple[str, HostSettings], ...] | None = None
     #: ``refused(task, reason, detail)``: remembers why a URL was not fetched (``--state``, for ``crawler explain``)
     refused: Callable[[Task, str, str], None] | None = None
     #: facts for the run summary (crawl id, node, Redis calls), filled in at close

@@ -118,29 +118,39 @@ class ArchiveSink:
         assert self.files is not None
         last = None
         for exchange in result.exchanges:
-            records, last = self._records(exchange)
-            self.files.write(records)
+            revisit = self._revisit(exchange)
+            if revisit is not None:
+                self.files.write([revisit])
+                last = str(revisit.rec_headers.get_header("WARC-Record-ID"))
+            elif exchange.encoded:  # the worker built the records
+                self.files.write_encoded(exchange.encoded)
+                last = exchange.record_id
+            else:
+                request, response = exchange_records(self.files.writer, exchange)
+                self.files.write([request, response])
+                last = str(response.rec_headers.get_header("WARC-Record-ID"))
         return last
 
-    def _records(self, exchange: Exchange) -> tuple[list[ArcWarcRecord], str]:
-        assert self.files is not None
-        writer = self.files.writer
+    def _revisit(self, exchange: Exchange) -> ArcWarcRecord | None:
+        """A ``revisit`` record for ``exchange`` when the archive has its payload already, else
+        None (and then, with a memory, the exchange becomes its URL's stored copy)."""
         memory = self.memory
+        if memory is None:
+            return None
+        assert self.files is not None
         status = exchange.status
-        if memory is not None and status == 304:
+        if status == 304:
             # Never archived before (the state is older than --warc): a revisit that names no copy.
             stored = memory.stored_copy(exchange.url)
-            revisit = revisit_record(writer, exchange, NOT_MODIFIED, *(stored or (None, None, None)))
-            return [revisit], revisit.rec_headers.get_header("WARC-Record-ID")
-        payload = digest(exchange.body)
-        if memory is not None and status is not None and 200 <= status < 300 and not exchange.truncated:
-            stored = memory.stored_copy(exchange.url)
-            if stored is not None and stored[2] == payload:
-                revisit = revisit_record(writer, exchange, IDENTICAL, *stored)
-                return [revisit], revisit.rec_headers.get_header("WARC-Record-ID")
-            memory.keep_copy(exchange.url, exchange.date, payload)
-        request, response = exchange_records(writer, exchange)
-        return [request, response], response.rec_headers.get_header("WARC-Record-ID")
+            return revisit_record(self.files.writer, exchange, NOT_MODIFIED, *(stored or (None, None, None)))
+        if status is None or not 200 <= status < 300 or exchange.truncated:
+            return None
+        payload = exchange.payload_digest or digest(exchange.body)
+        stored = memory.stored_copy(exchange.url)
+        if stored is not None and stored[2] == payload:
+            return revisit_record(self.files.writer, exchange, IDENTICAL, *stored)
+        memory.keep_copy(exchange.url, exchange.date, payload)
+        return None
 
     def _metadata(self, done: Done, concurrent: str | None) -> None:
         assert self.files is not None
@@ -151,13 +161,18 @@ class ArchiveSink:
         # the fetch saw it (a timeout's limit, a loop), and where a fetch that
         # got no final response ended. Tied to the last response only when
         # the record's status is that response's.
-        extra = {"fetchTimeMs": f"{page.elapsed_ms:g}"}
+        extra = [("fetchTimeMs", f"{page.elapsed_ms:g}")]
+        exchanges = done.result.exchanges if done.result is not None else ()
+        # The redirects followed ("STATUS URL", as --seo's field): every exchange
+        # but the one that made the record's status.
+        hops = exchanges if page.status is None else exchanges[:-1]
+        extra += [("redirect", f"{hop.status} {hop.url}") for hop in hops]
         if page.error is not None:
-            extra["error"] = page.error
+            extra.append(("error", page.error))
         if page.status is None:
             concurrent = None
             if page.final_url != page.url:
-                extra["finalUrl"] = page.final_url
+                extra.append(("finalUrl", page.final_url))
         record = metadata_record(self.files.writer, page.url, page.fetched_at or utc_now(), concurrent,
                                  page.referrer, "L" * task.depth + "R" * redirects, outlinks, extra)
         self.files.write([record])

@@ -95,9 +95,15 @@ def _read_json_prefix(text: str) -> Records:
             out.records.append(record)
 
 
+_CSV_FIELD_MAX = 2**31 - 1  # a C long everywhere
+
+
 def _read_csv(text: str) -> Records:
     out = Records([])
     torn = bool(text) and not text.endswith("\n")  # the writer ends every row with CRLF
+    # A cell may be a whole page's Markdown (--markdown): the csv module's default cap
+    # (128 KiB a field) would make the file unreadable. The cap is the module's, for every reader.
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_MAX))
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error:

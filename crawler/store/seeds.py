@@ -1,6 +1,7 @@
 """Seed reading: files of URLs, URLs given directly, and ``-`` for stdin.
 
-A seed file has one URL per line; blank lines and lines starting with ``#``
+A seed file has one URL per line (a ``.csv`` or ``.jsonl`` file is a table
+instead: `crawler.store.tables`); blank lines and lines starting with ``#``
 are skipped (so is anything after white space and ``#`` on a line). A line without a scheme
 (``example.com/path``) is taken as ``http://example.com/path``, as wget and
 curl do. Any other unusable line (another scheme, white space inside, an
@@ -14,11 +15,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TextIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TextIO
 
 from ..errors import SeedError
 from ..urls import normalize_url
+from .tables import SeedInputs, is_table, read_table
 
 _COMMAND_LINE = "command line"
 _TRAILING_COMMENT = re.compile(r"\s#")
@@ -31,6 +33,9 @@ def read_seeds(
     *,
     skipped: list[SeedError] | None = None,
     max_url_length: int | None = None,
+    url_column: str | None = None,
+    keep_columns: Sequence[str] = (),
+    inputs: SeedInputs | None = None,
 ) -> list[str]:
     """Canonical seed URLs from files, URLs and ``-``, duplicates removed, order kept.
 
@@ -39,11 +44,18 @@ def read_seeds(
     not in a file, always raises). An unreadable or missing
     file, and an empty result, always raise. URLs longer than
     ``max_url_length`` characters (canonical form) are bad lines.
+
+    ``.csv`` and ``.jsonl`` files are tables (`crawler.store.tables`): the
+    URL is in the ``url_column`` (default ``url``); the ``keep_columns`` of
+    each seed's row go into ``inputs``, when given, as its ``input_*`` fields.
     """
     seen: set[str] = set()
     seeds: list[str] = []
-    for where, text in _iter_lines(sources, stdin or sys.stdin):
+    fields = inputs.fields if inputs is not None else []
+    for where, text, kept in _iter_lines(sources, stdin or sys.stdin, url_column, list(keep_columns), fields):
         try:
+            if isinstance(text, SeedError):
+                raise text
             url = parse_seed(text, where, max_url_length)
         except SeedError as exc:
             if skipped is None or where == _COMMAND_LINE:  # a URL typed as an argument is never skipped
@@ -53,25 +65,35 @@ def read_seeds(
         if url not in seen:
             seen.add(url)
             seeds.append(url)
+            if kept and inputs is not None:  # a seed listed twice keeps its first row's values
+                inputs.by_url[url] = kept
     if not seeds:
         empty = "no usable seed URL (every line was skipped)" if skipped else "the seed list is empty"
         raise SeedError(f"no seed URLs given ({empty})")
     return seeds
 
 
-def _iter_lines(sources: Iterable[str], stdin: TextIO) -> Iterator[tuple[str, str]]:
-    """(where, text) of every seed: ``where`` is ``FILE:LINE`` or ``command line``."""
+#: (where, the seed's text or the problem with its row, the input columns kept for it)
+_Entry = tuple[str, "str | SeedError", "dict[str, Any] | None"]
+
+
+def _iter_lines(sources: Iterable[str], stdin: TextIO, url_column: str | None = None,
+                keep: list[str] | None = None, fields: list[str] | None = None) -> Iterator[_Entry]:
+    """Every seed: ``where`` is ``FILE:LINE`` or ``command line``."""
     for source in sources:
         if source == "-":
-            yield from _lines(stdin, "<stdin>")
+            yield from ((where, text, None) for where, text in _lines(stdin, "<stdin>"))
         elif "://" in source:
-            yield _COMMAND_LINE, source
+            yield _COMMAND_LINE, source, None
         elif os.path.isdir(source):
             raise SeedError(f"{source}: is a directory, not a seed file")
+        elif os.path.exists(source) and is_table(source):
+            for row in read_table(source, url_column, keep or [], [] if fields is None else fields):
+                yield row.where, row.problem or row.url or "", row.kept
         elif os.path.exists(source):
-            yield from _read_file(source)
+            yield from ((where, text, None) for where, text in _read_file(source))
         elif _looks_like_host(source):
-            yield _COMMAND_LINE, source
+            yield _COMMAND_LINE, source, None
         else:
             raise SeedError(f"{source}: no such seed file (and not a URL)")
 

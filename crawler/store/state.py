@@ -213,7 +213,7 @@ class StateStore:
     def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
         """Up to ``limit`` queued tasks, lowest depth first, none deeper than ``max_depth``, marked taken."""
         rows = self.db.execute(
-            "SELECT seq, url, depth, referrer, seed, etag, last_modified FROM url "
+            "SELECT seq, url, depth, referrer, seed, etag, last_modified, status, hash FROM url "
             "WHERE queued = ? AND depth <= ? ORDER BY depth, seq LIMIT ?",
             (QUEUED, 2**62 if max_depth is None else max_depth, limit)).fetchall()
         if not rows:
@@ -222,8 +222,9 @@ class StateStore:
         self._pending -= len(rows)
         self._min_dirty = True
         return [Task(url, depth, referrer, seed or url,
-                     validators=(etag, modified) if etag or modified else None)
-                for _, url, depth, referrer, seed, etag, modified in rows]
+                     validators=(etag, modified) if etag or modified else None,
+                     digest=digest if status is not None and 200 <= status < 300 else None)
+                for _, url, depth, referrer, seed, etag, modified, status, digest in rows]
 
     def pending(self) -> int:
         """Queued tasks not yet taken."""

@@ -15,9 +15,7 @@ request as sent, the response as received) into a ``request`` and a
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO
@@ -29,14 +27,10 @@ from warcio.warcwriter import WARCWriter
 
 from ..errors import UsageError
 from ..page import Exchange
+from ..warcrecord import IDENTICAL, NOT_MODIFIED, digest, encode, exchange_records
 
-#: Revisit profiles (WARC 1.1): the server said 304, or the body hashes as the stored copy's.
-NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
-IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
-
-def digest(data: bytes) -> str:
-    """A WARC digest: ``sha1:`` and the base32 SHA-1 of ``data``."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+__all__ = ["IDENTICAL", "NOT_MODIFIED", "WarcFiles", "digest", "exchange_records", "metadata_record", "repair",
+           "revisit_record"]
 
 
 class WarcFiles:
@@ -101,8 +95,11 @@ class WarcFiles:
 
     def write(self, records: Iterable[ArcWarcRecord]) -> None:
         """Append ``records`` (one gzip member each) and flush; rotate once past ``max_size``."""
-        for record in records:
-            self.writer.write_record(record)
+        self.write_encoded(encode(records, self.gzip))
+
+    def write_encoded(self, data: bytes) -> None:
+        """Append records already encoded (`crawler.warcrecord.encode`) and flush; rotate once past ``max_size``."""
+        self._file.write(data)
         self._file.flush()
         if self._file.tell() >= self.max_size:
             self._index += 1
@@ -159,31 +156,6 @@ def repair(path: str) -> int:
 
 # -- records -----------------------------------------------------------------------------------------
 
-def exchange_records(writer: WARCWriter, exchange: Exchange) -> tuple[ArcWarcRecord, ArcWarcRecord]:
-    """The ``request`` and ``response`` records of one HTTP exchange, tied by ``WARC-Concurrent-To``.
-
-    The response block is the status line and headers as received and the
-    body with its ``Content-Encoding``; a body cut at ``--max-bytes`` gets
-    ``WARC-Truncated: length``.
-    """
-    common = {"WARC-Date": exchange.date}
-    if exchange.ip:
-        common["WARC-IP-Address"] = exchange.ip
-    block = exchange.response + exchange.body
-    # warcio digests the block as it writes it (status line and headers as it
-    # serialises them); the payload is the body as received.
-    response_headers = {**common, "WARC-Payload-Digest": digest(exchange.body)}
-    if exchange.truncated:
-        response_headers["WARC-Truncated"] = exchange.truncated
-    response = writer.create_warc_record(exchange.url, "response", payload=BytesIO(block), length=len(block),
-                                         warc_headers_dict=response_headers)
-    response_id = response.rec_headers.get_header("WARC-Record-ID")
-    request = writer.create_warc_record(exchange.url, "request", payload=BytesIO(exchange.request),
-                                        length=len(exchange.request),
-                                        warc_headers_dict={**common, "WARC-Concurrent-To": response_id})
-    return request, response
-
-
 def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_to_uri: str | None,
                    refers_to_date: str | None, payload_digest: str | None) -> ArcWarcRecord:
     """A ``revisit`` record: the response's status line and headers only, pointing at the stored copy.
@@ -204,15 +176,15 @@ def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_
 
 
 def metadata_record(writer: WARCWriter, url: str, date: str, concurrent_to: str | None, via: str | None,
-                    hops: str, outlinks: Sequence[str], extra: Mapping[str, str] | None = None) -> ArcWarcRecord:
+                    hops: str, outlinks: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> ArcWarcRecord:
     """A page's ``metadata`` record, as Heritrix writes it: ``via``, ``hopsFromSeed``, ``outlink``
-    lines, then ``extra`` fields (``fetchTimeMs``, the ``error`` of a fetch without a response)."""
+    lines, then ``extra`` fields (``fetchTimeMs``, ``redirect`` hops, the crawl's ``error``)."""
     lines = []
     if via:
         lines.append(f"via: {via}")
     lines.append(f"hopsFromSeed: {hops}")
     lines += [f"outlink: {link}" for link in outlinks]
-    lines += [f"{name}: {' '.join(value.split())}" for name, value in (extra or {}).items()]
+    lines += [f"{name}: {' '.join(value.split())}" for name, value in extra]
     body = ("\r\n".join(lines) + "\r\n").encode("utf-8")
     headers = {"WARC-Date": date}
     if concurrent_to:

@@ -108,7 +108,10 @@ class _Reader:
         self.index = index
 
     def ours(self, metadata: Any) -> tuple[Task, Archived]:
-        fields = _fields(metadata.content_stream().read())
+        body = metadata.content_stream().read()
+        fields = _fields(body)
+        redirects = tuple(line.partition(":")[2].strip() for line in body.decode("utf-8", "replace").splitlines()
+                          if line.startswith("redirect:"))
         url = _target(metadata)
         referrer = fields.get("via")
         depth = fields.get("hopsFromSeed", "").count("L")
@@ -119,12 +122,14 @@ class _Reader:
         concurrent = metadata.rec_headers.get_header("WARC-Concurrent-To")
         where = self.index.by_id.get(str(concurrent)) if concurrent else None
         if where is None:
-            return task, Archived(url, fields.get("finalUrl", url), date, elapsed_ms=elapsed, error=error)
+            return task, Archived(url, fields.get("finalUrl", url), date, elapsed_ms=elapsed, error=error,
+                                  redirects=redirects)
         archived = self._response(where, url, date)
-        return task, _replace(archived, elapsed_ms=elapsed, error=error)
+        return task, _replace(archived, elapsed_ms=elapsed, error=error, redirects=redirects)
 
     def foreign(self, uri: str, where: tuple[int, int]) -> tuple[Task, Archived]:
         archived = self._response(where, uri, None)
+        hops: list[str] = []
         for _ in range(MAX_REDIRECTS):
             location = _header(archived.headers, "Location")
             if archived.status is None or not 300 <= archived.status < 400 or not location:
@@ -132,7 +137,8 @@ class _Reader:
             target = self.index.latest.get(urljoin(archived.final_url, location))
             if target is None:
                 break
-            archived = _replace(self._response(target, uri, None), url=uri)
+            hops.append(f"{archived.status} {archived.final_url}")
+            archived = _replace(self._response(target, uri, None), url=uri, redirects=tuple(hops))
         return Task(uri, 0, None, uri), archived
 
     def _response(self, where: tuple[int, int], url: str, date: str | None) -> Archived:

@@ -26,6 +26,7 @@ import urllib3
 
 from .. import _internals
 from ..page import Exchange
+from ..warcrecord import archived
 
 if TYPE_CHECKING:
     import requests
@@ -34,20 +35,26 @@ _VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
 
 
 class Capture:
-    """One exchange being captured: its request and head taken when the response arrives."""
+    """One exchange being captured: its request and head taken when the response arrives.
 
-    __slots__ = ("url", "date", "request", "head", "ip")
+    ``gzip`` (True or False: the archive's kind) has `done` encode the
+    exchange's WARC records here, in the worker (`crawler.warcrecord.archived`).
+    """
 
-    def __init__(self, resp: requests.Response, date: str) -> None:
+    __slots__ = ("url", "date", "request", "head", "ip", "gzip")
+
+    def __init__(self, resp: requests.Response, date: str, gzip: bool | None = None) -> None:
         self.url = resp.url or ""
         self.date = date
         self.request = request_bytes(resp.request)
         self.head = response_head(resp.raw)
         self.ip = peer_ip(resp.raw)
+        self.gzip = gzip
 
     def done(self, body: bytes, truncated: str | None = None) -> Exchange:
         """The exchange, with the body as received (``truncated`` says why it is not whole)."""
-        return Exchange(self.url, self.date, self.request, self.head, body, self.ip, truncated)
+        exchange = Exchange(self.url, self.date, self.request, self.head, body, self.ip, truncated)
+        return exchange if self.gzip is None else archived(exchange, self.gzip)
 
 
 def request_bytes(request: requests.PreparedRequest) -> bytes:

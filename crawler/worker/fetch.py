@@ -37,9 +37,11 @@ from .. import _internals
 from ..config import CrawlConfig
 from ..page import Archived, Exchange, utc_now
 from ..urls import normalize_url
-from .adapter import CrawlAdapter
+from .adapter import CrawlAdapter, StockAdapter
+from .addresses import BlockedAddress
 from .capture import Capture, RawBody
-from .watchdog import Deadline, WatchedAdapter
+from .network import configure, proxy_failure
+from .watchdog import Deadline
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
@@ -79,6 +81,8 @@ class Fetched:
     exchanges: list[Exchange] | None = None
     #: with ``--warc``: the exchange whose body is being read
     capture: Capture | None = None
+    #: with ``--warc``: whether its records are gzip members (encoded here, see `crawler.warcrecord`)
+    warc_gzip: bool | None = None
 
 
 def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
@@ -90,20 +94,16 @@ def make_session(config: CrawlConfig, pool_size: int = 4) -> requests.Session:
         session.headers[name] = value
     session.max_redirects = config.max_redirects
     session.trust_env = _environment_matters()
-    bundle = _ca_bundle()
-    if not session.trust_env and bundle:
-        # Without trust_env, a CA bundle named in the environment is the
-        # session's to use (Session.send takes its verify).
-        session.verify = bundle
     # pool_connections is the number of hosts kept alive at once; pool_maxsize
     # the connections per host: one thread makes one request at a time.
     # The watched adapter lets the watchdog cut a request at its deadline
     # (and skips requests' proxy and cookie work where there is none, unless
     # CRAWLER_STOCK asks for requests' own: see crawler._internals).
-    adapter_class = WatchedAdapter if _internals.STOCK else CrawlAdapter
+    adapter_class = StockAdapter if _internals.STOCK else CrawlAdapter
     adapter = adapter_class(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    configure(session, config)  # proxy, TLS checks, hosts' own headers (crawler.worker.network)
     return session
 
 
@@ -117,11 +117,6 @@ def _environment_matters() -> bool:
            for name, value in os.environ.items()):
         return True
     return bool(os.environ.get("NETRC")) or os.path.exists(os.path.expanduser("~/.netrc"))
-
-
-def _ca_bundle() -> str | None:
-    # What requests' trust_env path would verify HTTPS against, in its order.
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 def borrow_session(config: CrawlConfig) -> requests.Session:
@@ -159,7 +154,10 @@ def fetch(url: str, config: CrawlConfig, session: requests.Session | None = None
 def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: int | None,
            cookies: tuple[Cookie, ...] | None, validators: tuple[str | None, str | None] | None) -> Fetched:
     limit = config.max_bytes if max_bytes is None else max_bytes
-    result = Fetched(url=url, final_url=url, fetched_at=utc_now(), exchanges=[] if config.warc else None)
+    result = Fetched(url=url, final_url=url, fetched_at=utc_now())
+    if config.warc:
+        result.exchanges = []
+        result.warc_gzip = config.warc.endswith(".gz")
     for cookie in cookies or ():
         session.cookies.set_cookie(cookie)
     start = time.monotonic()
@@ -225,7 +223,7 @@ def from_archive(archived: Archived, limit: int) -> Fetched:
     the body decoded by its ``Content-Encoding`` up to ``limit`` bytes, the error derived from
     the status unless the archive gives the crawl's own."""
     result = Fetched(url=archived.url, final_url=archived.final_url, status=archived.status,
-                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms)
+                     fetched_at=archived.date, elapsed_ms=archived.elapsed_ms, redirects=list(archived.redirects))
     headers = requests.structures.CaseInsensitiveDict(archived.headers)
     _parse_content_type(headers.get("Content-Type"), result)
     result.robots_tag = headers.get("X-Robots-Tag")
@@ -314,7 +312,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
             # end: what arrived is no response to go by.
             resp.close()
             raise TimeoutError("headers not read within the timeout")
-        capture = Capture(resp, date) if result.exchanges is not None else None
+        capture = Capture(resp, date, result.warc_gzip) if result.exchanges is not None else None
         target = session.get_redirect_target(resp)
         if target is None:
             result.capture = capture
@@ -478,10 +476,16 @@ def error_kind(exc: BaseException) -> str:
         return "redirects"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timeout"
+    if isinstance(_root(exc), BlockedAddress):
+        return "blocked"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "proxy"
     if isinstance(exc, requests.exceptions.SSLError):
         return "tls"
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
+        if "SOCKS" in text:  # urllib3's SOCKS connections say what failed in text only
+            return "proxy"
         if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
             return "dns"
         if "Connection refused" in text or "ConnectionRefused" in text:
@@ -503,6 +507,10 @@ def _describe(kind: str, exc: BaseException, url: str, timeout: float) -> str:
         return f"connection refused by {host}"
     if kind == "timeout":
         return f"no answer from {host} within {timeout:g} s"
+    if kind == "proxy":
+        return proxy_failure(exc, host)
+    if kind == "blocked":
+        return str(_root(exc))
     return _readable(exc, host) or _short(exc)
 
 

@@ -88,6 +88,11 @@ def parse_html(body: bytes, url: str, charset: str | None = None, full: bool = F
     return parsed
 
 
+def parse_tree(body: bytes, charset: str | None = None) -> etree._Element | None:
+    """lxml's tree of ``body``, decoded as `parse_html` decodes it (None for an empty document)."""
+    return _lxml_root(_as_utf8(body, choose_encoding(body, charset)))
+
+
 def parse_soup(body: bytes, charset: str | None = None) -> BeautifulSoup:
     """A BeautifulSoup tree of ``body``, decoded as `parse_html` decodes it."""
     return _soup(_as_utf8(body, choose_encoding(body, charset)))
@@ -147,8 +152,8 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str, keep_root: bool = False) -
     metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
              for tag in root.iter("meta")]
     parsed = _assemble(title, anchors, metas, base, encoding)
-    if keep_root:
-        parsed.root, parsed.base = root, base
+    # The tree is there: keeping it costs nothing (Markdown and --seo read it, not parsed twice).
+    parsed.root, parsed.base = root, base
     return parsed
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import CrawlConfig
 from ..page import (
     CHECK,
+    MARKDOWN_FIELDS,
     NODE_FIELDS,
     RECORD_FIELDS,
     ROBOTS,
@@ -41,7 +42,7 @@ from ..page import (
 from ..policy import ALLOW, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url, origin_of
-from . import headers
+from . import addresses, headers, network
 from .cookies import from_jar, to_jar
 from .edges import page_edges
 from .fetch import Fetched, fetch, from_archive
@@ -54,6 +55,9 @@ from .sitemaps import SitemapError, parse_sitemap
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
+
+    from .markdown import Text
+    from .textstep import MarkdownStep
 
 #: ``extract(url, soup) -> dict``: a user hook run in the workers.
 Extract = Callable[[str, "BeautifulSoup"], "dict[str, Any] | None"]
@@ -100,6 +104,8 @@ class _State:
     #: a hook or selectors need BeautifulSoup's whole tree of every HTML page
     full_tree: bool = False
     links: LinkFilter
+    #: converts pages to Markdown (``--markdown``, ``--markdown-dir``, ``--chunks``); None otherwise
+    markdown: MarkdownStep | None = None
     #: the crawl keeps its link graph (``check``, ``--links``, ``--report``): pages send their edges
     edges: bool = False
     ignore: Sequence[re.Pattern[str]] = ()
@@ -127,11 +133,17 @@ def init_worker(config: CrawlConfig, extract: Extract | None = None) -> None:
         logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
     # The worker is the crawl's own process: http.client may parse headers faster here.
     headers.install()
+    network.init_process(config)
     _state.config = config
     _state.extract = extract
     _state.selectors = compile_selectors(config.select)
     _state.full_tree = extract is not None or bool(_state.selectors)
     _state.links = LinkFilter.from_config(config)
+    _state.markdown = None
+    if config.wants_markdown:
+        from .textstep import MarkdownStep  # imported only by crawls that convert pages
+
+        _state.markdown = MarkdownStep(config)
     _state.edges = config.check or config.links_db is not None
     _state.ignore = [re.compile(p) for p in config.ignore]
 
@@ -145,12 +157,19 @@ def process(task: Task) -> Result:
         return _process_sitemap(task, config)
     if task.kind == CHECK:
         return _process_check(task, config)
-    fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
+    with addresses.policy(task.referrer, config.no_private):
+        fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
     if config.seo:  # first in extra: SPEC puts them before hook and selector fields
         page.extra.update(empty_fields(fetched.redirects))
     links: tuple[str, ...] = ()
     refused: dict[str, int] | None = None
+    digest = validators = None
+    if config.state:
+        # What a later run compares with: the body's hash and the validators.
+        digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
+        validators = (fetched.etag, fetched.last_modified)
+    text: Text | None = None
     graph = _Graph()
     if fetched.body and is_html(fetched.content_type):
         if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
@@ -165,16 +184,15 @@ def process(task: Task) -> Result:
             # the main process must see it (and maybe slow the host down)
             # before its slot goes to another request.
             release_slot()
-        links, refused = _parse_into(page, task, fetched, config, graph)
+        links, refused, text = _parse_into(page, task, fetched, config, graph, digest)
+    elif fetched.status == 304 and _state.markdown is not None:
+        _state.markdown.not_modified(page, task)
     if config.check:
         page.extra["soft404"] = graph.soft404
-    digest = validators = None
-    if config.state:
-        # What a later run compares with: the body's hash and the validators.
-        digest = hashlib.blake2b(fetched.body, digest_size=8).hexdigest() if fetched.status else None
-        validators = (fetched.etag, fetched.last_modified)
     return PageResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                       links=links, refused=refused, digest=digest, validators=validators,
+                      markdown=text.markdown if text else None, lang=text.lang if text else None,
+                      converted=text is not None,
                       edges=graph.edges, ids=graph.ids, checks=graph.checks, text_hash=graph.text_hash,
                       hops=tuple(fetched.redirects) if _state.edges else (),
                       refused_links=graph.refused_links,
@@ -213,7 +231,7 @@ def process_archived(task: Task, archived: Archived) -> Page:
     if config.seo:
         page.extra.update(empty_fields(fetched.redirects))
     if fetched.body and is_html(fetched.content_type):
-        _parse_into(page, task, fetched, config, _Graph())
+        _parse_into(page, task, fetched, config, _Graph(), None)
     if archived.not_modified:
         # As the live run recorded the 304: the stored copy's title and links, no bytes.
         page.bytes = 0
@@ -222,14 +240,16 @@ def process_archived(task: Task, archived: Archived) -> Page:
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:
-    fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
+    with addresses.policy(task.referrer, config.no_private):
+        fetched = fetch(task.url, config, max_bytes=ROBOTS_MAX_BYTES, cookies=to_jar(task.cookies))
     body = fetched.body.decode("utf-8", "replace") if fetched.status is not None and fetched.status < 300 else None
     return RobotsResult(task=task, page=_page(task, fetched), retry_after=_retry_hint(fetched), body=body,
                         cookies=from_jar(fetched.cookies), exchanges=_exchanges(fetched))
 
 
 def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
-    fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
+    with addresses.policy(task.referrer, config.no_private):
+        fetched = fetch(task.url, config, max_bytes=SITEMAP_MAX_BYTES, cookies=to_jar(task.cookies))
     page = _page(task, fetched)
     result = SitemapResult(task=task, page=page, retry_after=_retry_hint(fetched), cookies=from_jar(fetched.cookies),
                            exchanges=_exchanges(fetched))
@@ -318,9 +338,9 @@ def _robots_tag_noindex(header: str | None, user_agent: str) -> bool:
 
 
 def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
-                graph: _Graph) -> tuple[tuple[str, ...], dict[str, int] | None]:
-    """Fill in the page's title, link count and selected fields; the links to follow, and
-    the others counted by reason."""
+                graph: _Graph, digest: str | None) -> tuple[tuple[str, ...], dict[str, int] | None, Text | None]:
+    """Fill in the page's title, link count, Markdown and selected fields; the links to follow,
+    the others counted by reason, and the page's Markdown (None when it was not converted)."""
     extract, selectors = _state.extract, _state.selectors
     # Only hooks and selectors need BeautifulSoup's whole tree; without them
     # lxml alone reads title and links, many times faster.
@@ -339,11 +359,13 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
             log.debug("parse failed for %s", page.url, exc_info=True)
             page.error = page.error or f"parse: {type(exc).__name__}: {exc}"[:200]
             page.ok = False
-            return (), None
+            return (), None, None
         why = _Refusals(task, config) if config.state else None  # crawler explain reads them from the state
         links, refused = _follow(page, task, parsed, fetched, config, why)
         if why is not None:
             graph.refused_links = tuple(why.rows)
+        # Before the hook: the Markdown fields come before the hook's and the selectors' fields.
+        text = _state.markdown.convert(page, task, fetched, parsed, digest) if _state.markdown is not None else None
     if in_graph and config.check:
         _checks(graph, parsed, fetched, links, config)  # outside the gate: the soft-404 probe is a request
     page.title = parsed.title if parsed.title is None or len(parsed.title) <= TEXT_MAX else capped(parsed.title)
@@ -358,7 +380,7 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
         for name, value in selected.items():
             page.extra.pop(name, None)  # a selector wins over a hook field of its name
             page.extra[name] = value
-    return links, refused
+    return links, refused, text
 
 
 def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
@@ -491,7 +513,7 @@ def _run_extract(extract: Extract, page: Page, soup: BeautifulSoup) -> None:
 
 
 #: Record fields a hook's field of the same name must not replace (dropped, with a warning).
-_RESERVED = frozenset(RECORD_FIELDS + STATE_FIELDS + NODE_FIELDS)
+_RESERVED = frozenset(RECORD_FIELDS + STATE_FIELDS + NODE_FIELDS + MARKDOWN_FIELDS)
 _PLAIN_VALUES = (str, int, float, list, tuple, dict)
 _warned: set[str] = set()
 

@@ -50,6 +50,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import _internals
+from . import addresses
 
 _local = threading.local()
 
@@ -175,7 +176,13 @@ def _use(sock: socket.socket | None) -> None:
         _watchdog().use(deadline, sock)
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _Checked(_internals.ConnectToChosenAddress):
+    # The address policy (crawler.worker.addresses) picks what a new connection may connect to.
+    def choose_addresses(self, host: str, port: int) -> list[str] | None:
+        return addresses.choose(host, port)
+
+
+class _WatchedHTTPConnection(_Checked, HTTPConnection):
     # Interim 1xx responses skipped, as browsers and curl skip them (see crawler._internals).
     response_class = _internals.SkipInterimResponses
 
@@ -184,7 +191,7 @@ class _WatchedHTTPConnection(HTTPConnection):
         _use(self.sock)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
+class _WatchedHTTPSConnection(_Checked, HTTPSConnection):
     # The socket is reported once the TLS handshake is done (before, it is
     # a plain socket about to be detached into an SSLSocket). The handshake
     # needs no watching: CPython bounds a whole do_handshake() by the
@@ -198,6 +205,7 @@ class _Watched(_internals.BeforeEachRequest):
     def before_request(self, conn: HTTPConnection) -> None:
         # A reused keep-alive connection has its socket already; a new one
         # reports it from connect().
+        addresses.check_reused(conn)  # a kept-alive connection is checked again for this fetch
         _use(conn.sock)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -201,8 +202,8 @@ def test_every_exchange_is_archived_as_received_and_the_archive_validates(base: 
     assert ids[header(redirect, "WARC-Concurrent-To")] is by_uri[f"{base}/target"]
     warcio_check(warc)
     # cdxj-indexer (pywb's indexer) indexes every response.
-    index = subprocess.run([shutil.which("cdxj-indexer") or "cdxj-indexer", str(warc)], capture_output=True,
-                           text=True, timeout=60)
+    indexer = shutil.which("cdxj-indexer") or str(Path(sys.executable).parent / "cdxj-indexer")
+    index = subprocess.run([indexer, str(warc)], capture_output=True, text=True, timeout=60)
     assert index.returncode == 0, index.stderr
     indexed = [line for line in index.stdout.splitlines() if '"mime"' in line and "/robots.txt" not in line]
     assert len([line for line in index.stdout.splitlines() if '"status": "' in line]) >= len(by_uri)
@@ -257,35 +258,41 @@ def test_a_re_crawl_with_state_archives_only_what_changed(base: str, tmp_path: P
     assert os.path.getsize(second) < os.path.getsize(first)
 
 
-def test_a_killed_state_run_resumes_without_writing_a_response_twice(base: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("kills", "max_size"), [((60,), None), ((25, 140), "40K")], ids=["once", "twice-rotating"])
+def test_a_killed_state_run_resumes_without_writing_a_response_twice(base: str, tmp_path: Path, kills: tuple[int, ...],
+                                                                     max_size: str | None) -> None:
     from tests.conftest import page_handler, serving
 
-    # A tree of 300 pages (three links each), served a little slowly: the kill lands mid-crawl.
+    # A tree of 300 pages (three links each), served a little slowly: the kills land mid-crawl.
     pages = {f"/p/{i}": links(*(f"/p/{j}" for j in range(i * 3 + 1, i * 3 + 4) if j < 300)) for i in range(300)}
     pages["/"] = links("/p/0")
+    state, warc, out = tmp_path / "s.db", tmp_path / "a.warc.gz", tmp_path / "out.jsonl"
+    sizing = ("--warc-max-size", max_size) if max_size else ()
     with serving(page_handler(pages, delays={f"/p/{i}": 0.01 for i in range(300)})) as site:
-        state, warc, out = tmp_path / "s.db", tmp_path / "a.warc.gz", tmp_path / "out.jsonl"
-        args = cli_command(f"{site}/", "-d", 10, "-o", out, "--state", state, "--warc", warc,
-                           "-c", 8, "--per-host", 8, "--no-robots")
-        proc = subprocess.Popen(args, cwd=ROOT, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 60):
-                time.sleep(0.02)
-            assert proc.poll() is None, "the crawl ended before it was killed"
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        finally:
-            kill_group(proc.pid)
-        # A torn last record, as a kill in the middle of a write leaves it.
-        with open(warc, "ab") as f:
-            f.write(b"\x1f\x8b\x08\x00torn")
-        result = run_cli(f"{site}/", "-d", 10, "-o", out, "--state", state, "--warc", warc,
-                         "-c", 8, "--per-host", 8, "--no-robots", timeout=90)
+        args = (f"{site}/", "-d", 10, "-o", out, "--state", state, "--warc", warc, *sizing,
+                "-c", 8, "--per-host", 8, "--no-robots")
+        for at in kills:
+            proc = subprocess.Popen(cli_command(*args), cwd=ROOT, env=cli_env(), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < at):
+                    time.sleep(0.02)
+                assert proc.poll() is None, "the crawl ended before it was killed"
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            finally:
+                kill_group(proc.pid)
+            # A torn last record, as a kill in the middle of a write leaves it.
+            files = [warc, *sorted(tmp_path.glob("a-*.warc.gz"))]
+            with open(files[-1], "ab") as f:
+                f.write(b"\x1f\x8b\x08\x00torn")
+        result = run_cli(*args, timeout=90)
         assert result.returncode == 0, result.stderr
-    warcio_check(warc)
-    recs = records(warc)
+    files = [warc, *sorted(tmp_path.glob("a-*.warc.gz"))]
+    assert len(files) > 1 if max_size else len(files) == 1
+    warcio_check(*files)
+    recs = [r for path in files for r in records(path)]
     uris = Counter(header(r, "WARC-Target-URI") for r in recs if r.rec_type == "response")
     assert [u for u, n in uris.items() if n > 1] == []
     reported = {r["url"] for r in read_output(out)}
@@ -314,8 +321,16 @@ def test_without_warc_the_workers_capture_nothing(monkeypatch: pytest.MonkeyPatc
     with serving(page_handler({"/": b"<html>x</html>"})) as site:
         assert fetch(f"{site}/", CrawlConfig()).exchanges is None
         (exchange,) = fetch(f"{site}/", CrawlConfig(warc="x.warc.gz")).exchanges or ()
-    assert exchange.body == b"<html>x</html>"
+    # Encoded in the worker: the records, not the body, travel to the main process.
     assert exchange.status == 200
+    assert exchange.body == b""
+    kinds, bodies = [], []
+    for record in ArchiveIterator(io.BytesIO(exchange.encoded)):
+        kinds.append((record.rec_type, record.rec_headers.get_header("WARC-Record-ID")))
+        bodies.append(record.content_stream().read())
+    assert kinds[1] == ("response", exchange.record_id)
+    assert [kind for kind, _ in kinds] == ["request", "response"]
+    assert bodies[1] == b"<html>x</html>"
 
 
 LIVE_ONLY = ("elapsed_ms", "fetched_at", "attempts")
@@ -323,7 +338,7 @@ LIVE_ONLY = ("elapsed_ms", "fetched_at", "attempts")
 
 def test_extract_writes_what_the_live_crawl_wrote(base: str, tmp_path: Path) -> None:
     warc = tmp_path / "crawl.warc.gz"
-    select = ("--select", "h=title", "--select-all", "paras=p")
+    select = ("--select", "h=title", "--select-all", "paras=p", "--seo")
     _, live = crawl(base, tmp_path, "--warc", warc, *select)
     out = tmp_path / "extracted.jsonl"
     result = run_cli("extract", warc, "-o", out, "--max-bytes", 20_000, *select, "-w", 2, timeout=60)
@@ -338,6 +353,8 @@ def test_extract_writes_what_the_live_crawl_wrote(base: str, tmp_path: Path) -> 
     # (the error records are there too: the 404, the page cut at --max-bytes)
     assert extracted[f"{base}/missing"]["error"] == "http: 404 Not Found"
     assert extracted[f"{base}/big"]["error"].startswith("truncated:")
+    assert extracted[f"{base}/redirect"]["redirects"] == [f"301 {base}/redirect"]
+    assert extracted[f"{base}/gz"]["word_count"] > 0
 
 
 def test_extract_reads_an_archive_wget_wrote(base: str, tmp_path: Path) -> None:

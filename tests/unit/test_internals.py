@@ -33,6 +33,7 @@ def _resolve(start: object, dotted: str) -> object:
 @pytest.fixture(scope="module")
 def instances() -> Iterator[dict[str, object]]:
     """One instance of each class whose instances carry the private attributes listed."""
+    import urllib3.connection
     import urllib3.poolmanager
 
     from tests.conftest import page_handler, serving
@@ -50,6 +51,7 @@ def instances() -> Iterator[dict[str, object]]:
                 "multiprocessing.pool.ApplyResult": result,
                 "multiprocessing.queues.SimpleQueue": queue,
                 "urllib3.poolmanager.PoolManager": manager,
+                "urllib3.connection.HTTPConnection": urllib3.connection.HTTPConnection("127.0.0.1", 9),
                 "urllib3.response.HTTPResponse": response,
                 "http.client.HTTPResponse": response._fp,
                 "socket.SocketIO": response._fp.fp.raw,

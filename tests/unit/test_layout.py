@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "crawler"
 SUBPACKAGES = ("engine", "worker", "store", "cluster", "cli")
-SHARED_LEAVES = ("config", "errors", "page", "urls", "policy", "select", "_internals")
+SHARED_LEAVES = ("config", "errors", "page", "urls", "policy", "select", "_internals", "warcrecord")
 
 
 @dataclass(frozen=True)

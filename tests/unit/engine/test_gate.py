@@ -92,3 +92,15 @@ def test_the_workers_pre_filter_and_the_gate_agree_on_every_link(monkeypatch, de
         if reason is not None:
             counted[reason] = counted.get(reason, 0) + 1
     assert (result.refused or {}) == counted
+
+
+def test_a_hosts_own_page_cap() -> None:
+    from crawler.engine.gate import Gate
+    from crawler.page import Task
+
+    gate = Gate(max_per_host=3, host_caps={"small.test": 1})
+    assert gate.admit(Task("http://small.test/1")) is None
+    refusal = gate.admit(Task("http://small.test/2"))
+    assert refusal is not None
+    assert refusal.error == "host-cap: the host's max_pages reached"
+    assert [gate.admit(Task(f"http://big.test/{i}")) for i in range(3)] == [None, None, None]

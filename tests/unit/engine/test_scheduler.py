@@ -471,3 +471,33 @@ def test_pages_of_a_host_wait_for_its_sitemaps():
     page = sched.next_task(0)
     assert page is not None
     assert page.url == "http://a.test/page"
+
+
+# -- per-host settings (config file [hosts."NAME"]) -------------------------------------------
+def test_a_hosts_own_slots_and_delay(clock):
+    from crawler.config import HostSettings
+
+    sched = Scheduler(16, 4, 0.0, UA, robots=False, clock=clock,
+                      hosts={"slow.test": HostSettings(per_host=1, delay=2.0)})
+    for i in range(3):
+        sched.add(task(f"http://slow.test/{i}"))
+        sched.add(task(f"http://fast.test/{i}"))
+    first = drain(sched)
+    assert sorted(urls(first)) == ["http://fast.test/0", "http://fast.test/1", "http://fast.test/2",
+                                   "http://slow.test/0"]
+    sched.released(next(t for t in first if t.url.startswith("http://slow")))
+    assert drain(sched) == []  # a slot, but not yet 2 s
+    clock.now += 2.0
+    assert urls(drain(sched)) == ["http://slow.test/1"]
+
+
+def test_a_hosts_robots_txt_is_read_for_its_own_agent(clock):
+    from crawler.config import HostSettings
+
+    sched = Scheduler(16, 4, 0.0, UA, robots=True, clock=clock,
+                      hosts={"a.test": HostSettings(user_agent="other-bot")})
+    sched.add(task("http://a.test/x"))
+    [robots] = drain(sched)
+    rules = RobotsRules(Protego.parse("User-agent: other-bot\nCrawl-delay: 3\n"))
+    sched.set_robots("http://a.test", rules)
+    assert sched.hosts["http://a.test"].delay == 3

@@ -453,7 +453,8 @@ def test_the_short_send_path_sends_what_session_get_sends(mocked):
 def test_requests_reads_the_environment_only_when_it_holds_something(monkeypatch, tmp_path, environ, matters,
                                                                     verify):
     for name in list(os.environ):
-        if name.lower().endswith("_proxy") or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+        if name.lower().endswith("_proxy") or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE",
+                                                       "NETRC"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     for name, value in environ.items():

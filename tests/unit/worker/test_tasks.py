@@ -426,3 +426,45 @@ def test_long_title_and_selected_values_are_capped(setup):
     assert page.extra["h1"] == page.title
     assert page.extra["ps"] == [page.title, "short"]
     assert worker.capped("x" * worker.TEXT_MAX) == "x" * worker.TEXT_MAX  # at the cap: whole
+
+
+ARTICLE_HTML = b"""<html lang="en"><head><title>T</title></head><body><nav><a href="/">Home</a></nav>
+<main><h1>Heading</h1><p>Some text with a <a href="/x">link</a>.</p></main></body></html>"""
+
+
+def test_markdown_of_an_ok_html_page(setup, tmp_path):
+    init, rs = setup
+    init(markdown=True, markdown_dir=str(tmp_path), select=["h1=h1"])
+    rs.add(responses.GET, "http://a.test/p", body=ARTICLE_HTML, headers={"Content-Type": "text/html"})
+    rs.add(responses.GET, "http://a.test/j", body=b"{}", headers={"Content-Type": "application/json"})
+    result = worker.process(Task("http://a.test/p"))
+    assert result.markdown == "# Heading\n\nSome text with a [link][1].\n\n[1]: http://a.test/x\n"
+    assert result.lang == "en"
+    assert result.converted is True
+    # The Markdown fields come before the selectors' fields.
+    assert list(result.page.extra) == ["markdown", "markdown_file", "h1"]
+    assert result.page.extra["markdown_file"] == "a.test_http/p.md"
+    other = worker.process(Task("http://a.test/j"))
+    assert (other.markdown, other.converted, other.page.extra.get("markdown")) == (None, False, None)
+
+
+def test_an_unchanged_body_is_not_converted_again(setup, tmp_path):
+    init, rs = setup
+    init(markdown_dir=str(tmp_path), state=str(tmp_path / "s.db"))
+    rs.add(responses.GET, "http://a.test/p", body=ARTICLE_HTML, headers={"Content-Type": "text/html"})
+    first = worker.process(Task("http://a.test/p"))
+    assert first.converted
+    again = Task("http://a.test/p", digest=first.digest)
+    assert worker.process(again).converted, "its file is missing: converted again"
+    (tmp_path / "a.test_http").mkdir()
+    (tmp_path / "a.test_http" / "p.md").write_text("kept")
+    kept = worker.process(again)
+    assert not kept.converted
+    assert kept.page.extra["markdown_file"] == "a.test_http/p.md"
+
+
+def test_no_markdown_step_without_the_options(setup):
+    init, _ = setup
+    init(markdown=True)
+    init()
+    assert worker._state.markdown is None

@@ -1,0 +1,162 @@
+"""The address policy: which IP addresses a fetch may connect to, checked after DNS resolution
+and before any connection.
+
+A *public* address is one that is globally routable (`ipaddress`'s
+``is_global``); every other address (loopback, private, link-local,
+carrier-grade NAT, reserved…) is the network the crawler runs in.
+
+- By default a page on a public address never leads, by a link or a
+  redirect, to a non-public one: a fetch whose referrer's host is public,
+  or whose redirect chain went through a public address, connects to public
+  addresses only. Seeds (no referrer) may be anything, so are the pages a
+  non-public seed links to: crawling an intranet from an intranet seed works.
+- ``--no-private`` (``no_private``) allows public addresses only, for every
+  request: for crawls run as a service on URLs from anyone.
+
+A refusal raises `BlockedAddress` before any connection is attempted; the
+fetch's record then has the error kind ``blocked``. A host that resolves to
+both kinds of address is reached on its public ones. The check runs in the
+connection itself (`crawler._internals.ConnectToChosenAddress`): the socket
+goes to the very address checked, so a second resolution cannot swap it
+(DNS rebinding), and a kept-alive connection is checked again before it is
+reused for another fetch. Connections through a proxy are the proxy's to
+make: the policy does not see them.
+
+``CRAWLER_TEST_PUBLIC`` (tests only): comma-separated addresses or networks
+taken as public, so that tests can play a public site on loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from urllib3.connection import HTTPConnection
+from urllib3.util.connection import allowed_gai_family
+
+_local = threading.local()
+
+
+def _test_public() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    spec = os.environ.get("CRAWLER_TEST_PUBLIC", "")
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in spec.split(",") if item.strip())
+
+
+_PLAYED_PUBLIC = _test_public()
+
+
+class BlockedAddress(OSError):
+    """A connection the address policy refused (no connection was attempted)."""
+
+
+@dataclass
+class _Fetch:
+    """The policy of the fetch running in this thread."""
+
+    referrer_host: str | None
+    no_private: bool
+    #: a hop of this fetch went to a public address: later hops must too
+    public_hop: bool = False
+
+    def public_only(self) -> str | None:
+        """Why only public addresses may be used now, or None when any may."""
+        if self.no_private:
+            return "--no-private"
+        if self.public_hop:
+            return "a redirect from a public address"
+        if self.referrer_host is not None and host_is_public(self.referrer_host):
+            return f"a link on a page of {self.referrer_host}, a public address"
+        return None
+
+
+def is_public(address: str) -> bool:
+    """True for a globally routable IP address (an IPv4-mapped IPv6 address judged as its IPv4 one)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if _PLAYED_PUBLIC and any(ip in network for network in _PLAYED_PUBLIC):
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def kind_of(address: str) -> str:
+    """A word for a non-public address: ``loopback``, ``link-local``, ``private`` or ``reserved``."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    return "private" if ip.is_private else "reserved"
+
+
+@lru_cache(maxsize=1024)
+def host_is_public(host: str) -> bool:
+    """Whether ``host`` (a referrer's) has a public address; a name that no longer resolves counts as public."""
+    try:
+        infos = socket.getaddrinfo(host, None, allowed_gai_family(), socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return True  # the stricter reading: its links may not reach in
+    return any(is_public(str(info[4][0])) for info in infos)
+
+
+@contextmanager
+def policy(referrer: str | None, no_private: bool) -> Iterator[None]:
+    """The address policy for the fetches made in this block (one task's), in this thread."""
+    host = urlsplit(referrer).hostname if referrer else None
+    previous = getattr(_local, "fetch", None)
+    _local.fetch = _Fetch(host, no_private)
+    try:
+        yield
+    finally:
+        _local.fetch = previous
+
+
+def choose(host: str, port: int) -> list[str] | None:
+    """The addresses of ``host`` a new connection may use, in resolution order; None when no
+    policy is in force (outside a task). Raises `BlockedAddress` when none may be used."""
+    fetch: _Fetch | None = getattr(_local, "fetch", None)
+    if fetch is None:
+        return None
+    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    public = [address for address in addresses if is_public(address)]
+    why = fetch.public_only()
+    if why is not None:
+        if not public:
+            raise BlockedAddress(_refusal(host, addresses[0], why))
+        addresses = public
+    if public:
+        fetch.public_hop = True
+    return addresses
+
+
+def check_reused(conn: HTTPConnection) -> None:
+    """Before a kept-alive connection carries this fetch's request: the same check as a new one."""
+    fetch: _Fetch | None = getattr(_local, "fetch", None)
+    sock = conn.sock
+    if fetch is None or sock is None or conn.proxy is not None:  # a proxy's connection is the proxy's
+        return
+    try:
+        peer = str(sock.getpeername()[0])
+    except (OSError, IndexError):
+        return  # not connected: urllib3 connects it anew, through choose()
+    if is_public(peer):
+        fetch.public_hop = True
+        return
+    why = fetch.public_only()
+    if why is not None:
+        raise BlockedAddress(_refusal(peer, peer, why))
+
+
+def _refusal(host: str, address: str, why: str) -> str:
+    where = address if host == address else f"{host} ({address})"
+    return f"{where} is a {kind_of(address)} address, not fetched for {why}"

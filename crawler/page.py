@@ -267,6 +267,31 @@ class Archived:
     redirects: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ArchiveRef:
+    """Where an archived page lies, for a worker to read it (``crawler extract``).
+
+    ``path`` and ``offset`` locate the record whose response made the page
+    (None: the page had no final response; the record comes from what the
+    crawl noted: ``final_url`` and ``error``); ``copy_path`` and
+    ``copy_offset`` the stored copy a ``revisit`` record refers to. ``date``,
+    ``elapsed_ms``, ``error`` and ``redirects`` are what the archive's
+    ``metadata`` says (None and empty for a foreign archive: then the
+    response's date, and the redirect chain followed inside the archive).
+    """
+
+    url: str
+    path: str | None = None
+    offset: int = 0
+    copy_path: str | None = None
+    copy_offset: int = 0
+    date: str | None = None
+    final_url: str | None = None
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    redirects: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
 class Done:
     """A finished page on its way to the crawl's sinks (see `crawler.engine.sink`).

@@ -29,12 +29,13 @@ ROBOTS = "robots"  #: robots.txt disallows it (or its origin's robots.txt failed
 MAX_PAGES = "max-pages"  #: --max-pages reached
 HOST_CAP = "host-cap"  #: --max-pages-per-host reached for its origin
 UNCHANGED = "unchanged"  #: its sitemap <lastmod> is not after our last fetch (--state --recrawl-after)
+BLOCKED = "blocked"  #: on a page reached through a public address, to a host with no public one
 
 #: The reasons a found link is not followed (counted by the workers, per link).
 LINK_REASONS: tuple[str, ...] = (DEPTH, SCOPE, ALLOW, DENY, LENGTH, NOFOLLOW)
 #: Every reason, in the order summaries list them.
 REASONS: tuple[str, ...] = (SEEN, DEPTH, SCOPE, ALLOW, DENY, LENGTH, NOFOLLOW, ROBOTS, MAX_PAGES, HOST_CAP,
-                            UNCHANGED)
+                            UNCHANGED, BLOCKED)
 
 
 def follows_links(depth: int, max_depth: int) -> bool:

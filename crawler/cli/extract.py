@@ -17,9 +17,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..config import CrawlConfig
+from ..config import CONTENT_MODES, DEFAULT_CHUNK_WORDS, DEFAULT_CONTENT, CrawlConfig
+from ..engine.sink import Sink
 from ..errors import CrawlerError
-from ..page import Page
+from ..page import MARKDOWN_FIELDS, SEO_FIELDS, Done, Page
 from ..store.output import FORMATS, format_for, open_writer
 from ..store.warcread import read_archives
 from ..worker import entry
@@ -45,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
                    type=lambda spec: (spec, True), help="repeatable: field NAME lists every match")
     p.add_argument("--seo", action="store_true",
                    help="add the SEO fields (canonical, meta_description, h1, ..., redirects), as for a crawl")
+    p.add_argument("--markdown", action="store_true",
+                   help="add field markdown: the page's main content as CommonMark (as for a crawl)")
+    p.add_argument("--content", choices=CONTENT_MODES, default=DEFAULT_CONTENT,
+                   help="main: leave navigation, sidebars, footers and banners out (default); full: the whole body")
+    p.add_argument("--markdown-dir", metavar="DIR",
+                   help="write one .md file per ok HTML page under DIR (YAML front matter; field markdown_file)")
+    p.add_argument("--chunks", metavar="PATH", help="write the Markdown split at headings to PATH (JSON Lines)")
+    p.add_argument("--chunk-words", type=int, default=DEFAULT_CHUNK_WORDS, metavar="N",
+                   help=f"with --chunks: at most N words a piece (default {DEFAULT_CHUNK_WORDS})")
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="decoded bytes of a body parsed at most, as the crawl's --max-bytes (default 10485760)")
     p.add_argument("-w", "--workers", type=int, default=None, metavar="N",
@@ -70,26 +80,36 @@ def _extract(args: argparse.Namespace) -> int:
             return fail_usage(f"no such archive: {path!r}")
     format_for(args.output, args.format)
     options: dict[str, object] = {"select": tuple(Selector.parse(spec, many) for spec, many in args.select),
-                                  "seo": args.seo}
+                                  "seo": args.seo, "markdown": args.markdown, "content": args.content,
+                                  "markdown_dir": args.markdown_dir or None, "chunks": args.chunks or None,
+                                  "chunk_words": args.chunk_words}
     if args.max_bytes is not None:
         options["max_bytes"] = args.max_bytes
     if args.workers is not None:
         options["workers"] = args.workers
     config = CrawlConfig(**options)  # type: ignore[arg-type]
     selected = tuple(s.name for s in config.select)
+    leading = tuple(name for name, on in zip(MARKDOWN_FIELDS, (config.markdown, bool(config.markdown_dir)),
+                                             strict=True) if on)
     start = time.monotonic()
     pages = errors = 0
+    sinks = _text_sinks(config)
     writer = open_writer(args.output, args.format, last_fields=selected)
     try:
         ctx = multiprocessing.get_context(config.start_method)
         with ctx.Pool(config.workers, initializer=entry.init_worker, initargs=(config,)) as pool:
-            for page in pool.imap(entry.process_archived, read_archives(args.archives), chunksize=CHUNK):
-                _complete(page, selected)
+            for result in pool.imap(entry.process_archived, read_archives(args.archives), chunksize=CHUNK):
+                page = result.page
+                _complete(page, leading, selected)
                 writer.write(page)
+                for sink in sinks:
+                    sink.write(Done(page, result.task, result))
                 pages += 1
                 errors += page.error is not None
     finally:
         writer.close()
+        for sink in sinks:
+            sink.close(True)
     if not args.quiet:
         elapsed = time.monotonic() - start
         print(f"crawler: extract: {pages} records from {len(args.archives)} archive(s), {errors} errors, "
@@ -97,7 +117,28 @@ def _extract(args: argparse.Namespace) -> int:
     return EXIT_OK if pages else EXIT_NOTHING
 
 
-def _complete(page: Page, selected: tuple[str, ...]) -> None:
-    # Every record has the same keys, as in a crawl: pages the selectors did not run on get None.
+def _text_sinks(config: CrawlConfig) -> list[Sink]:
+    sinks: list[Sink] = []
+    if config.markdown_dir:
+        from ..store.mdfiles import MarkdownFiles
+
+        sinks.append(MarkdownFiles(config.markdown_dir))
+    if config.chunks:
+        from ..store.chunks import ChunkSink
+
+        sinks.append(ChunkSink(config.chunks, config.chunk_words))
+    for sink in sinks:
+        sink.open()
+    return sinks
+
+
+def _complete(page: Page, leading: tuple[str, ...], selected: tuple[str, ...]) -> None:
+    # The crawl's field order (see crawler.engine.crawler's _emit): the SEO fields,
+    # the Markdown fields, then the selectors'; every record has them all.
+    extra = page.extra
+    if leading:
+        front = {name: extra[name] for name in SEO_FIELDS if name in extra}
+        front.update((name, extra.get(name)) for name in leading)
+        page.extra = extra = {**front, **{k: v for k, v in extra.items() if k not in front}}
     for name in selected:
-        page.extra.setdefault(name, None)
+        extra.setdefault(name, None)

@@ -491,6 +491,9 @@ def _main(argv: Sequence[str] | None, restore_signals: bool = True, check: bool 
             for error in skipped:
                 # A cron run keeps going on the good lines; the mail still shows the bad ones.
                 print(f"crawler: warning: {error} (skipped; --strict makes this an error)", file=sys.stderr)
+        if (config.url_column or config.keep_columns) and not inputs.tables:
+            print("crawler: warning: --url-column and --keep-columns apply to .csv and .jsonl seed files; "
+                  "no seed file is one", file=sys.stderr)
         if config.redis:
             config = _name_the_node(config, seeds, args.quiet)
         links = _link_run(config, check, seeds)

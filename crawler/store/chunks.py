@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import IO
 
 from ..errors import UsageError
@@ -21,8 +22,8 @@ from ..page import Done, PageResult, Result
 
 _HEADING = re.compile(r"(#{1,6})(?:[ \t]+|$)(.*?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_FENCE_STARTS = frozenset(" `~")
 _REFERENCES = re.compile(r"\n(?:\[\d+\]: [^\n]*\n)+\Z")
-_WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,8 @@ def split_markdown(body: str, max_words: int) -> list[Chunk]:
     """
     chunks: list[Chunk] = []
     for headings, section in _sections(body):
-        for piece in _pack(_blocks(section), max_words, 0):
-            chunks.append(Chunk(headings, piece, len(piece.split())))
+        for piece, words in _pack(_blocks(section), max_words):
+            chunks.append(Chunk(headings, piece, words))
     return chunks
 
 
@@ -60,17 +61,21 @@ def _sections(body: str) -> Iterator[tuple[tuple[str, ...], str]]:
     fence: str | None = None
     current: tuple[str, ...] = ()
     for line in body.splitlines(keepends=True):
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
-                    and not line.strip().strip(fence[0]):
-                fence = None
-        elif opened:
-            fence = opened.group(1)
-        else:
+        first = line[:1]
+        # Only a line starting with these can open or close a fence or be a heading:
+        # the regular expressions run on those alone.
+        if first in _FENCE_STARTS:
+            opened = _FENCE.match(line)
+            if fence is not None:
+                if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                        and not line.strip().strip(fence[0]):
+                    fence = None
+            elif opened:
+                fence = opened.group(1)
+        elif first == "#" and fence is None:
             heading = _HEADING.match(line.rstrip("\n"))
             if heading:
-                if "".join(lines):
+                if lines:
                     yield current, "".join(lines)
                 lines = []
                 level = len(heading.group(1))
@@ -79,7 +84,7 @@ def _sections(body: str) -> Iterator[tuple[tuple[str, ...], str]]:
                 path.append((level, heading.group(2).strip()))
                 current = tuple(text for _, text in path)
         lines.append(line)
-    if "".join(lines):
+    if lines:
         yield current, "".join(lines)
 
 
@@ -90,7 +95,7 @@ def _blocks(section: str) -> list[str]:
     fence: str | None = None
     for line in section.splitlines(keepends=True):
         block.append(line)
-        opened = _FENCE.match(line)
+        opened = _FENCE.match(line) if line[:1] in _FENCE_STARTS else None
         if opened:
             fence = None if fence is not None and opened.group(1)[0] == fence[0] else fence or opened.group(1)
         elif fence is None and not line.strip():
@@ -101,37 +106,57 @@ def _blocks(section: str) -> list[str]:
     return out
 
 
-def _finer(unit: str, level: int) -> list[str]:
-    # Level 0 units are blocks; a block too long is cut at line ends, a line between words.
-    if level == 0:
-        return unit.splitlines(keepends=True)
-    return _WORDS.findall(unit)
+def _pack(units: list[str], max_words: int, lines: bool = False) -> list[tuple[str, int]]:
+    """``units`` gathered greedily into (piece, words) of at most ``max_words`` words, in order.
 
-
-def _pack(units: list[str], max_words: int, level: int) -> list[str]:
-    """``units`` gathered greedily into pieces of at most ``max_words`` words, in order."""
-    pieces: list[str] = []
+    Units are blocks, or (``lines``) the lines of a block too long; a line
+    too long is cut between words. A word never spans two units (each ends
+    in white space but the last), so a piece's words are the sum of its
+    units' words: each is counted once.
+    """
+    pieces: list[tuple[str, int]] = []
     current: list[str] = []
     count = 0
     for unit in units:
         words = len(unit.split())
-        if words > max_words and level < 2:
+        if words > max_words:
             if current:
-                pieces.append("".join(current))
+                pieces.append(("".join(current), count))
                 current, count = [], 0
-            pieces.extend(_pack(_finer(unit, level), max_words, level + 1))
-            continue
-        if count + words > max_words and current:
-            pieces.append("".join(current))
+            if not lines:
+                pieces.extend(_pack(unit.splitlines(keepends=True), max_words, lines=True))
+                continue
+            *full, (unit, words) = _cut_words(unit, max_words)
+            pieces.extend(full)  # the rest of the line may share a piece with the next lines
+        elif count + words > max_words and current:
+            pieces.append(("".join(current), count))
             current, count = [], 0
         current.append(unit)
         count += words
     if current:
-        if not "".join(current).strip() and pieces:
-            pieces[-1] += "".join(current)  # trailing white space belongs to the piece before
+        if count == 0 and pieces:
+            text, words = pieces[-1]
+            pieces[-1] = (text + "".join(current), words)  # trailing white space belongs to the piece before
         else:
-            pieces.append("".join(current))
+            pieces.append(("".join(current), count))
     return pieces
+
+
+def _cut_words(line: str, max_words: int) -> list[tuple[str, int]]:
+    """``line`` cut after every ``max_words`` words: full pieces, then the rest (never empty)."""
+    pattern, pieces, done = _words_at_once(max_words), [], 0
+    # Anchored at each cut (finditer would search on through the shorter rest, at every position).
+    while (match := pattern.match(line, done)) is not None and match.end() > done:
+        pieces.append((match.group(0), max_words))
+        done = match.end()
+    # A line of exactly N words leaves an empty rest: the last full piece is the rest then.
+    return [*pieces, (line[done:], len(line[done:].split()))] if done < len(line) or not pieces else pieces
+
+
+@lru_cache(maxsize=16)
+def _words_at_once(count: int) -> re.Pattern[str]:
+    # The regex engine steps over the words, not a Python loop (a 3000-word page at 30 words a piece).
+    return re.compile(rf"\s*(?:\S+\s+){{{count - 1}}}\S+\s*")
 
 
 class ChunkSink:

@@ -62,6 +62,7 @@ class MarkdownFiles:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self._folders: set[str] = set()  # made (or found) already: one makedirs per folder, not per page
 
     def open(self) -> None:
         """Create the directory (UsageError when it cannot be)."""
@@ -96,9 +97,15 @@ class MarkdownFiles:
     def _write(self, relative: str, text: str) -> None:
         path = os.path.join(self.directory, relative)
         folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         # A hidden temporary name in the same directory: the rename is atomic there.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        except FileNotFoundError:  # the folder went away meanwhile (removed by hand): make it again
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
@@ -120,4 +127,5 @@ class MarkdownFiles:
                 os.rmdir(folder)
             except OSError:
                 break
+            self._folders.discard(folder)
             folder = os.path.dirname(folder)

@@ -52,6 +52,9 @@ def read_seeds(
     seen: set[str] = set()
     seeds: list[str] = []
     fields = inputs.fields if inputs is not None else []
+    sources = list(sources)
+    if inputs is not None:
+        inputs.tables += sum(1 for s in sources if s != "-" and "://" not in s and is_table(s) and os.path.isfile(s))
     for where, text, kept in _iter_lines(sources, stdin or sys.stdin, url_column, list(keep_columns), fields):
         try:
             if isinstance(text, SeedError):

@@ -37,6 +37,8 @@ class SeedInputs:
 
     fields: list[str] = field(default_factory=list)
     by_url: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: table seed files read
+    tables: int = 0
 
     def for_url(self, url: str) -> dict[str, Any]:
         """The ``input_*`` fields of the record for ``url`` (None where it is no seed)."""

@@ -57,7 +57,7 @@ class BlockedAddress(OSError):
 
 
 @dataclass
-class _Fetch:
+class FetchPolicy:
     """The policy of the fetch running in this thread."""
 
     referrer_host: str | None
@@ -109,21 +109,35 @@ def host_is_public(host: str) -> bool:
 
 
 @contextmanager
-def policy(referrer: str | None, no_private: bool) -> Iterator[None]:
+def policy(referrer: str | None, no_private: bool) -> Iterator[FetchPolicy]:
     """The address policy for the fetches made in this block (one task's), in this thread."""
     host = urlsplit(referrer).hostname if referrer else None
     previous = getattr(_local, "fetch", None)
-    _local.fetch = _Fetch(host, no_private)
+    state = _local.fetch = FetchPolicy(host, no_private)
     try:
-        yield
+        yield state
     finally:
         _local.fetch = previous
+
+
+def reachable_links(state: FetchPolicy, url: str, links: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+    """The links of the page ``url`` that its fetch (``state``) lets the crawl follow, and how many it does not.
+
+    A link's fetch is judged by its referrer, the page's URL: a page whose URL
+    is on a local host but which a redirect took to a public address would
+    have its links judged as a local page's. Those links are checked here:
+    the ones whose host has no public address are not followed.
+    """
+    if not state.public_hop or state.no_private or host_is_public(urlsplit(url).hostname or ""):
+        return links, 0
+    kept = tuple(link for link in links if host_is_public(urlsplit(link).hostname or ""))
+    return kept, len(links) - len(kept)
 
 
 def choose(host: str, port: int) -> list[str] | None:
     """The addresses of ``host`` a new connection may use, in resolution order; None when no
     policy is in force (outside a task). Raises `BlockedAddress` when none may be used."""
-    fetch: _Fetch | None = getattr(_local, "fetch", None)
+    fetch: FetchPolicy | None = getattr(_local, "fetch", None)
     if fetch is None:
         return None
     infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
@@ -141,7 +155,7 @@ def choose(host: str, port: int) -> list[str] | None:
 
 def check_reused(conn: HTTPConnection) -> None:
     """Before a kept-alive connection carries this fetch's request: the same check as a new one."""
-    fetch: _Fetch | None = getattr(_local, "fetch", None)
+    fetch: FetchPolicy | None = getattr(_local, "fetch", None)
     sock = conn.sock
     if fetch is None or sock is None or conn.proxy is not None:  # a proxy's connection is the proxy's
         return

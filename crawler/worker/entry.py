@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import CrawlConfig
-    from ..page import Archived, Page, Result, Task
+    from ..page import ArchiveRef, PageResult, Result, Task
 
 
 def init_worker(config: CrawlConfig, extract: Any = None) -> None:
@@ -50,7 +50,7 @@ def process(task: Task) -> Result:
     return run(task)
 
 
-def process_archived(item: tuple[Task, Archived]) -> Page:
+def process_archived(item: tuple[Task, ArchiveRef]) -> PageResult:
     """Parse one archived page in a pool process (see `crawler.worker.tasks.process_archived`)."""
     from .tasks import process_archived as run
 

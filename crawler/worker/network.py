@@ -65,9 +65,10 @@ def tls_verify(config: CrawlConfig) -> bool | str | None:
     if config.ca_bundle:
         return config.ca_bundle
     # requests' own variables first (its trust_env path reads them), then the
-    # one curl and Python's ssl read.
+    # one curl and Python's ssl read (which pass over a missing file, as here).
+    ssl_file = os.environ.get("SSL_CERT_FILE")
     return (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            or os.environ.get("SSL_CERT_FILE") or None)
+            or (ssl_file if ssl_file and os.path.isfile(ssl_file) else None))
 
 
 def proxy_failure(exc: BaseException, host: str) -> str:

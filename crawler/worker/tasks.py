@@ -29,7 +29,7 @@ from ..page import (
     SEO_FIELDS,
     SITEMAP,
     STATE_FIELDS,
-    Archived,
+    ArchiveRef,
     Edge,
     Exchange,
     Page,
@@ -39,10 +39,11 @@ from ..page import (
     SitemapResult,
     Task,
 )
-from ..policy import ALLOW, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
+from ..policy import ALLOW, BLOCKED, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url, origin_of
 from . import addresses, headers, network
+from .archived import read as read_archive
 from .cookies import from_jar, to_jar
 from .edges import page_edges
 from .fetch import Fetched, fetch, from_archive
@@ -157,7 +158,7 @@ def process(task: Task) -> Result:
         return _process_sitemap(task, config)
     if task.kind == CHECK:
         return _process_check(task, config)
-    with addresses.policy(task.referrer, config.no_private):
+    with addresses.policy(task.referrer, config.no_private) as reached:
         fetched = fetch(task.url, config, cookies=to_jar(task.cookies), validators=task.validators)
     page = _page(task, fetched)
     if config.seo:  # first in extra: SPEC puts them before hook and selector fields
@@ -185,6 +186,10 @@ def process(task: Task) -> Result:
             # before its slot goes to another request.
             release_slot()
         links, refused, text = _parse_into(page, task, fetched, config, graph, digest)
+        if links and reached.public_hop:  # a redirect may have left a local URL for a public address
+            links, blocked = addresses.reachable_links(reached, task.url, links)
+            if blocked:
+                refused = {**(refused or {}), BLOCKED: blocked}
     elif fetched.status == 304 and _state.markdown is not None:
         _state.markdown.not_modified(page, task)
     if config.check:
@@ -212,7 +217,8 @@ class _Graph:
 
 
 def _process_check(task: Task, config: CrawlConfig) -> PageResult:
-    fetched = check_target(task.url, config)
+    with addresses.policy(task.referrer, config.no_private):  # a link checked is a link followed
+        fetched = check_target(task.url, config)
     page = _page(task, fetched)
     if config.seo:
         page.extra.update(empty_fields(fetched.redirects))
@@ -222,21 +228,25 @@ def _process_check(task: Task, config: CrawlConfig) -> PageResult:
                       exchanges=_exchanges(fetched))
 
 
-def process_archived(task: Task, archived: Archived) -> Page:
-    """The record a live fetch of ``task`` would have made, from an archived response
-    (``crawler extract``): the same parse, selectors and hook, no network."""
+def process_archived(task: Task, ref: ArchiveRef) -> PageResult:
+    """The record a live fetch of ``task`` would have made, from the archived response ``ref``
+    points at (``crawler extract``): the same parse, selectors, hook and Markdown, no network.
+    (A 304's Markdown is its stored copy's: an archive's directory is built whole.)"""
     config = _state.config
+    archived = read_archive(ref)
     fetched = from_archive(archived, config.max_bytes)
     page = _page(task, fetched)
     if config.seo:
         page.extra.update(empty_fields(fetched.redirects))
+    text: Text | None = None
     if fetched.body and is_html(fetched.content_type):
-        _parse_into(page, task, fetched, config, _Graph(), None)
+        _, _, text = _parse_into(page, task, fetched, config, _Graph(), None)
     if archived.not_modified:
         # As the live run recorded the 304: the stored copy's title and links, no bytes.
         page.bytes = 0
         page.ok = page.error is None
-    return page
+    return PageResult(task=task, page=page, markdown=text.markdown if text else None,
+                      lang=text.lang if text else None, converted=text is not None)
 
 
 def _process_robots(task: Task, config: CrawlConfig) -> RobotsResult:

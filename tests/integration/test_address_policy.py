@@ -48,3 +48,14 @@ def test_no_private_refuses_every_local_address(site: Site, peer: Site) -> None:
         "blocked: 127.0.0.2 is a loopback address, not fetched for --no-private")
     assert by_url[site.url("/a")]["ok"]
     assert run.peer_hits == {}
+
+
+def test_a_local_url_redirected_to_a_public_page_follows_no_local_link(site: Site, peer: Site) -> None:
+    # The seed is local (127.0.0.2) but redirects to the "public" site, whose page links back into
+    # the local network: that link is judged as the public page's, not as the local URL's.
+    public_page = site.url("/links?to=" + quote(peer.url("/peer2"), safe="") + "&to=" + quote(site.url("/a"), safe=""))
+    seed = peer.url("/redirect?to=" + quote(public_page, safe=""))
+    run = crawl_cli(site, seed, "-d", 1, "--scope", "any", "-w", 1, env=PUBLIC_SITE, peer=peer)
+    assert run.result.returncode == 0, run.result.stderr
+    assert {r["url"] for r in run.records if r["depth"] == 1} == {site.url("/a")}
+    assert {path.split("?")[0] for path in run.peer_hits} == {"/robots.txt", "/redirect"}

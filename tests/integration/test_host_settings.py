@@ -1,6 +1,6 @@
 """Per-host settings of a config file (``[hosts."NAME"]``), on two loopback hosts.
 
-127.0.0.2 (the peer) gets a delay, its own user agent and header, and a
+127.0.0.2 (the peer) gets a delay (0.4 s), its own user agent and header, and a
 page cap; 127.0.0.1 (the site) one request at a time. Each server sees what
 it was promised, and nothing of the other's settings.
 """
@@ -18,7 +18,7 @@ CONFIG = """\
 per_host = 4
 
 [hosts."127.0.0.2"]
-delay = 0.3
+delay = 0.4
 user_agent = "peer-bot/1"
 header = ["X-Peer: yes"]
 max_pages = 2
@@ -49,14 +49,14 @@ def test_each_host_gets_its_own_settings(site: Site, peer: Site, tmp_path: Path,
     site_headers = run.headers[next(path for path in run.headers if path.startswith("/slow"))]
     assert site_headers["user-agent"].startswith("crawler/")
     assert "x-peer" not in site_headers
-    # 127.0.0.2: two pages of four (max_pages), its own agent and header, 0.3 s apart.
+    # 127.0.0.2: two pages of four (max_pages), its own agent and header, 0.4 s apart.
     assert sum(1 for r in run.records if r["url"] in peers and r["status"] == 200) == 2
     assert sorted(peer.page_hits().values()) == [1, 1]
     for headers in peer.headers().values():  # robots.txt too: the host's agent asks for it
         assert (headers["user-agent"], headers["x-peer"]) == ("peer-bot/1", "yes")
-    times = [at for at, _ in peer.log()]
-    assert len(times) == 3  # robots.txt and two pages
-    assert min(b - a for a, b in zip(times[:-1], times[1:], strict=True)) >= 0.28
+    # Between the two pages (robots.txt's arrival can lag behind its dispatch in a busy new worker).
+    [first, second] = [at for at, target in peer.log() if target != "/robots.txt"]
+    assert second - first >= 0.3
 
 
 def test_bad_host_settings_are_usage_errors(tmp_path: Path) -> None:

@@ -102,3 +102,10 @@ def test_library_reads_table_seeds(site: Site, tmp_path: Path) -> None:
     site.reset()
     [page] = crawl(seeds, workers=1, robots=False, url_column="page", keep_columns="id")
     assert page.to_dict()["input_id"] == "9"
+
+
+def test_column_options_without_a_table_warn(site: Site, tmp_path: Path) -> None:
+    run = crawl_cli(site, site.url("/a"), "-w", 1, "--keep-columns", "id")
+    assert run.result.returncode == 0, run.result.stderr
+    assert "apply to .csv and .jsonl seed files; no seed file is one" in run.result.stderr
+    assert "input_id" not in run.records[0]

@@ -36,7 +36,7 @@ class HttpsSite:
 @pytest.fixture(scope="module")
 def https_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsSite]:
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
+    cert = ca.issue_cert("127.0.0.1", "localhost")
     ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -104,3 +104,13 @@ def test_insecure_fetches_with_one_warning(https_site: HttpsSite) -> None:
 
 def test_missing_ca_bundle_is_exit_2(tmp_path: Path) -> None:
     assert_usage_error(run_cli("https://127.0.0.1:9/", "--ca-bundle", tmp_path / "missing.pem"), "missing.pem")
+
+
+def test_a_host_name_is_checked_against_the_certificate(https_site: HttpsSite) -> None:
+    # The socket goes to the address the policy checked (crawler.worker.addresses);
+    # the certificate is still checked against the name.
+    by_name = https_site.base.replace("127.0.0.1", "localhost")
+    result = run_cli(f"{by_name}/b", "-w", 1, "--ca-bundle", https_site.ca_file, env=NO_CA_ENV)
+    assert result.returncode == 0, result.stderr
+    [record] = parse_jsonl(result.stdout)
+    assert (record["status"], record["title"]) == (200, "B")

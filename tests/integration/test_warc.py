@@ -407,3 +407,30 @@ def test_every_response_the_test_site_served_is_archived_once(site: Any, tmp_pat
             archived[parts.path + (f"?{parts.query}" if parts.query else "")] += 1
     assert archived == Counter(run.hits)  # one response record per request the site answered
     warcio_check(warc)
+
+
+def test_extract_builds_the_markdown_directory_and_chunks_the_crawl_built(base: str, tmp_path: Path) -> None:
+    warc = tmp_path / "crawl.warc.gz"
+    live_dir, again_dir = tmp_path / "live-md", tmp_path / "again-md"
+    text = ("--markdown", "--content", "full")
+    _, live = crawl(base, tmp_path, "--warc", warc, *text, "--markdown-dir", live_dir, "--chunks",
+                    tmp_path / "live.jsonl")
+    out = tmp_path / "extracted.jsonl"
+    result = run_cli("extract", warc, "-o", out, "--max-bytes", 20_000, *text, "--markdown-dir", again_dir,
+                     "--chunks", tmp_path / "again.jsonl", timeout=60)
+    assert result.returncode == 0, result.stderr
+    extracted = {r["url"]: r for r in read_output(out)}
+    for record in live:
+        again = extracted[record["url"]]
+        assert list(again) == list(record)
+        assert (again["markdown"], again["markdown_file"]) == (record["markdown"], record["markdown_file"])
+
+    def files(root: Path) -> dict[str, list[str]]:
+        return {str(p.relative_to(root)): [line for line in p.read_text().splitlines()
+                                           if not line.startswith("fetched_at:")] for p in root.rglob("*.md")}
+
+    assert files(again_dir) == files(live_dir)
+    assert files(live_dir)
+    chunks = sorted((tmp_path / "live.jsonl").read_text().splitlines())
+    assert chunks
+    assert sorted((tmp_path / "again.jsonl").read_text().splitlines()) == chunks

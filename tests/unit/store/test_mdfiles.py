@@ -131,3 +131,13 @@ def test_records_with_a_long_multi_line_markdown_read_back(tmp_path: Path, fmt: 
     got = read_records(str(path))
     assert got.skipped == 0
     assert [record["markdown"] for record in got.records] == [markdown]
+
+
+def test_a_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
+    import shutil
+
+    sink = MarkdownFiles(str(tmp_path))
+    sink.write(done("http://h/a/b", "one\n"))
+    shutil.rmtree(tmp_path / "h_http")
+    sink.write(done("http://h/a/c", "two\n"))
+    assert (tmp_path / markdown_path("http://h/a/c")).read_text().endswith("two\n")

@@ -57,8 +57,10 @@ def test_tls_verify_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     assert tls_verify(CrawlConfig()) is None
-    monkeypatch.setenv("SSL_CERT_FILE", "/ssl.pem")
-    assert tls_verify(CrawlConfig()) == "/ssl.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", "/missing/ssl.pem")
+    assert tls_verify(CrawlConfig()) is None  # passed over, as Python's ssl does
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert tls_verify(CrawlConfig()) == str(bundle)
     monkeypatch.setenv("CURL_CA_BUNDLE", "/curl.pem")
     assert tls_verify(CrawlConfig()) == "/curl.pem"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/requests.pem")

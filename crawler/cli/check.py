@@ -31,8 +31,8 @@ UNLIMITED_DEPTH = 1_000_000
 #: Broken targets listed on stderr (all of them are in the links table and reports).
 SHOWN = 20
 
-HELP = """usage: crawler check SEED... [-d N] [--links PATH] [--check-assets] [--ignore REGEX]...
-                     [--accept CODES] [crawl options]
+HELP = """usage: crawler check SEED... [-d N] [--links PATH] [--report PATH]... [--check-assets]
+                     [--ignore REGEX]... [--accept CODES] [crawl options]
 
 Crawl the seeds' whole site (within --scope; no depth limit unless -d) and check
 every link on every page: targets outside the scope are fetched once each (HEAD,
@@ -43,12 +43,14 @@ flagged as soft 404s.
 
   --links PATH        links table, .csv or .jsonl: one row per link occurrence
                       (source, target, fragment, text, tag, nofollow, status, ok, error)
+  --report PATH       a report: .html (self-contained), .md, .xml (JUnit) or .json (repeatable)
   --check-assets      also check img src, script src, link href and iframe src
   --ignore REGEX      targets matching REGEX are neither checked nor followed (repeatable)
   --accept CODES      statuses counted as ok, e.g. 403,429
 
 Exit status: 0 no broken link, 1 a broken link or an unreachable seed, 2 bad usage.
-Every crawl option of 'crawler --help' works too (-o for the records, --state to resume).
+Every crawl option of 'crawler --help' works too: -o for the records (default: stdout as
+JSONL), --state to resume a long check, --sitemaps to list sitemap URLs nothing links to.
 """
 
 

@@ -98,7 +98,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                 "column), a URL, or - for stdin. "
                 "Exit status: 0 done, 1 nothing could be fetched, 2 bad usage, 3 lost Redis, 130/143 interrupted. "
                 "Try it offline: 'crawler demo'. Distributed crawls: 'crawler merge --help', 'crawler status --help'. "
-                "Records from WARC files: 'crawler extract --help'.",
+                "Records from WARC files: 'crawler extract --help'. Site check: 'crawler check --help'; "
+                "why a URL was or was not fetched: 'crawler explain --help'.",
                 raise_errors=raise_errors)
     input = p.add_argument_group("input", "where the seeds come from")
     input.add_argument("seeds", nargs="*", metavar="SEED", help="seed file, URL, or - for stdin")

@@ -20,7 +20,7 @@ MAX_REMEMBERED = 1_000_000
 
 
 class CheckTargets:
-    """Turns the targets pages name into check tasks, each target once.
+    """Turns the targets pages name into check tasks, each target once, and none the crawl fetches as a page.
 
     >>> targets = CheckTargets()
     >>> [t.url for t in targets.new(["http://x.test/"], "http://a.test/", 1, "http://a.test/")]
@@ -32,6 +32,13 @@ class CheckTargets:
     def __init__(self) -> None:
         self._seen: set[str] = set()
         self.count = 0
+
+    def note(self, pages: Iterable[str]) -> None:
+        """URLs the crawl fetches as pages (seeds, followed links): their records answer for them."""
+        for url in pages:
+            if len(self._seen) >= MAX_REMEMBERED:
+                return
+            self._seen.add(url)
 
     def new(self, targets: Iterable[str], referrer: str, depth: int, seed: str) -> list[Task]:
         """Check tasks for the ``targets`` not seen before (found on ``referrer`` at ``depth`` - 1)."""

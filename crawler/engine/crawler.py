@@ -189,6 +189,8 @@ class Crawler:
         config = self.config
         self._collect = collect
         seeds = list(seeds)
+        if self._checks is not None:
+            self._checks.note(seeds)
         if config.cookies:  # a malformed file is a UsageError, before anything is opened
             self._cookies.add(read_cookie_file(config.cookies))
         ctx = multiprocessing.get_context(config.start_method)
@@ -387,6 +389,8 @@ class Crawler:
             links = [Task(link, task.depth + 1, page.url, task.seed) for link in result.links] \
                 if result.links and not self._stop else []
             self._emit(Done(page, task, result, links))
+            if self._checks is not None:
+                self._checks.note(result.links)  # before the checks: a page crawled is not checked again
             if result.checks and self._checks is not None and not self._stop:
                 for check in self._checks.new(result.checks, page.url, task.depth + 1, task.seed):
                     sched.add(check)

@@ -116,13 +116,38 @@ class LinkDB:
                    "nofollow": bool(nofollow), "status": status, "ok": ok, "error": error}
 
     def broken(self, verdict: Verdict) -> Iterator[tuple[str, str | None, int | None, str]]:
-        """Each broken (target, fragment, status, error), once, in the order first linked."""
-        seen: set[tuple[str, str | None]] = set()
-        for row in self.link_rows(verdict):
-            key = (row["target"], row["fragment"] if (row["error"] or "").startswith("fragment:") else None)
-            if not row["ok"] and key not in seen:
-                seen.add(key)
-                yield key[0], key[1], row["status"], row["error"]
+        """Each broken (target, fragment, status, error), once, in the order first linked.
+
+        By SQL over the pages that failed and the fragments no page has (with
+        the edge indexes), not over every link: a crawl's broken targets are few.
+        """
+        found: list[tuple[int, str, str | None, int | None, str]] = []
+        failed = self.db.execute("""
+            SELECT (SELECT MIN(e.id) FROM edge e WHERE e.target = p.url) AS first, p.url, p.status, p.ok,
+                   p.error, p.soft404
+            FROM page p WHERE (p.ok = 0 OR p.soft404 = 1 OR p.error IS NOT NULL) AND first IS NOT NULL""")
+        for first, url, status, ok, error, soft404 in failed:
+            good, message = judge(verdict, url, status, ok, error, soft404, 0, None, 0)
+            if not good:
+                found.append((first, url, None, status, message or ""))
+        for first, url, fragment, status in self.missing_fragments(verdict):
+            found.append((first, url, fragment, status, f"fragment: #{fragment} not found"))
+        found.sort(key=lambda item: item[0])
+        for _, target, name, code, error in found:
+            yield target, name, code, error
+
+    def missing_fragments(self, verdict: Verdict) -> Iterator[tuple[int, str, str, int | None]]:
+        """Each (first link id, target, fragment, status) linked where the crawled target has no such id or name."""
+        # NOT INDEXED: one pass over the links in table order (only those with a fragment go on)
+        # beats visiting every link in target order through the index.
+        rows = self.db.execute("""
+            SELECT MIN(e.id), e.target, e.fragment, p.status FROM edge e NOT INDEXED JOIN page p ON p.url = e.target
+            WHERE e.fragment IS NOT NULL AND p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0 AND NOT EXISTS
+                  (SELECT 1 FROM name n WHERE n.url = e.target AND n.name = e.fragment)
+            GROUP BY e.target, e.fragment""")
+        for first, url, fragment, status in rows:
+            if not judge(verdict, url, status, 1, None, 0, 1, fragment, 0)[0]:
+                yield first, url, fragment, status
 
     def referrers(self, target: str, fragment: str | None = None, limit: int = 1000) -> list[tuple[str, str]]:
         """Each (source, anchor text) linking to ``target`` (to its ``#fragment`` when given), once."""

@@ -123,7 +123,7 @@ def write_junit(f: TextIO, db: LinkDB, verdict: Verdict, title: str) -> None:
     for url, status, ok, error, soft404, _ in _targets(sql):
         total += 1
         failures += not judge(verdict, url, status, ok, error, soft404, 0, None, 0)[0]
-    for _ in _missing_fragments(sql, verdict):
+    for _ in db.missing_fragments(verdict):
         total += 1
         failures += 1
     f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
@@ -139,22 +139,13 @@ def write_junit(f: TextIO, db: LinkDB, verdict: Verdict, title: str) -> None:
         detail = "\n".join(f"linked from {source} ({text!r})" for source, text in referrers)
         f.write(f"><failure message={quoteattr(message or f'status {status}')} type=\"broken-link\">"
                 f"{escape(detail)}</failure></testcase>\n")
-    for url, fragment in _missing_fragments(sql, verdict):
+    for _, url, fragment, _ in db.missing_fragments(verdict):
         referrers = db.referrers(url, fragment, limit=REFERRERS)
         detail = "\n".join(f"linked from {source} ({text!r})" for source, text in referrers)
         f.write(f"<testcase classname=\"links\" name={quoteattr(f'{url}#{fragment}')} time=\"0.000\">"
                 f"<failure message={quoteattr(f'fragment: #{fragment} not found')} type=\"broken-link\">"
                 f"{escape(detail)}</failure></testcase>\n")
     f.write("</testsuite>\n</testsuites>\n")
-
-
-def _missing_fragments(sql: Any, verdict: Verdict) -> Any:
-    # Each (target, fragment) linked that the crawled target page has no id or name for.
-    rows = sql.execute("""SELECT DISTINCT e.target, e.fragment FROM edge e JOIN page p ON p.url = e.target
-                          WHERE e.fragment IS NOT NULL AND p.parsed = 1 AND p.ok = 1 AND NOT EXISTS
-                          (SELECT 1 FROM name n WHERE n.url = e.target AND n.name = e.fragment)
-                          ORDER BY e.target, e.fragment""")
-    return ((url, fragment) for url, fragment in rows if not any(p.search(url) for p in verdict.ignore))
 
 
 def _targets(sql: Any) -> Any:

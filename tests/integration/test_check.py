@@ -135,6 +135,8 @@ def test_check_finds_every_planted_fault_and_nothing_else(main_site: PageSite, e
     assert ext.count("/never-followed") == 0
     assert (ext.count("/nohead", "HEAD"), ext.count("/nohead", "GET")) == (1, 1)  # HEAD refused: GET
     assert main_site.count("/missing") == 1
+    # pages the crawl fetches are not checked again (the seed /a links back to)
+    assert (main_site.count("/", "HEAD"), main_site.count("/", "GET")) == (0, 1)
     assert f"broken: {main_site.url('/missing')}" in stderr
 
 

@@ -1,0 +1,50 @@
+"""crawler.store.linkdb: the check rules, and the side file of a resumed crawl."""
+
+from __future__ import annotations
+
+import re
+
+from crawler.page import CHECK, Done, Page, PageResult, Task
+from crawler.store.linkdb import LinkDB, LinkSink, Verdict, judge
+
+T = "http://a.test/x"
+
+
+def test_judge():
+    plain = Verdict()
+    assert judge(plain, T, 200, 1, None, 0, 1, None, 0) == (True, None)
+    assert judge(plain, T, 404, 0, "http: 404 Not Found", 0, 0, None, 0) == (False, "http: 404 Not Found")
+    assert judge(plain, T, None, None, None, None, None, None, None) == (True, None)  # not fetched: not checked
+    assert judge(plain, T, None, 0, "robots: disallowed", 0, 0, None, 0) == (True, "not checked: robots: disallowed")
+    assert judge(plain, T, 200, 1, None, 1, 1, None, 0)[0] is False  # soft 404
+    assert judge(plain, T, 200, 1, None, 0, 1, "top", 0) == (False, "fragment: #top not found")
+    assert judge(plain, T, 200, 1, None, 0, 1, "top", 1) == (True, None)
+    assert judge(plain, T, 200, 1, None, 0, 0, "top", 0) == (True, None)  # not parsed: fragment unknown
+    accept = Verdict(frozenset({403}), (re.compile("ignored"),))
+    assert judge(accept, T, 403, 0, "http: 403 Forbidden", 0, 0, None, 0) == (True, None)
+    assert judge(accept, T + "/ignored", 500, 0, "http: 500", 0, 0, None, 0) == (True, "not checked: --ignore")
+
+
+def _done(url: str, links: list[str], kind: str = "page") -> Done:
+    page = Page(url=url, final_url=url, status=200, ok=True, title="t")
+    task = Task(url, kind=kind)
+    edges = tuple((link, None, "text", "a", False) for link in links)
+    return Done(page, task, PageResult(task=task, page=page, edges=edges if kind != CHECK else None, ids=()))
+
+
+def test_a_page_fetched_again_replaces_its_links(tmp_path):
+    path = str(tmp_path / "l.sqlite")
+    sink = LinkSink(path, [T])
+    sink.open()
+    sink.write(_done(T, ["http://a.test/1", "http://a.test/2"]))
+    sink.write(_done("http://b.test/", [], kind=CHECK))
+    sink.close(False)
+    again = LinkSink(path, [T])  # a resumed crawl
+    again.open()
+    again.write(_done(T, ["http://a.test/3"]))
+    again.close(True)
+    db = LinkDB(path)
+    assert [row["target"] for row in db.link_rows(Verdict())] == ["http://a.test/3"]
+    assert db.meta("finished") == "1"
+    assert db.db.execute("SELECT kind FROM page WHERE url = 'http://b.test/'").fetchone() == ("check",)
+    db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.conftest import crawl_cli
@@ -23,6 +24,11 @@ def test_robots_txt_is_fetched_before_any_page_of_its_host(site: Site, peer: Sit
 def _slow_pages_in_flight(site: Site, tmp_path: Path, failing: int) -> int:
     # The host first answers `failing` pages with 503, then serves slow pages:
     # how many of those does the crawler keep in flight at once?
+    # Slow requests of an earlier test's killed crawl may still be sleeping in
+    # the shared site: they would count as in flight here.
+    deadline = time.monotonic() + 10
+    while site.inflight and time.monotonic() < deadline:
+        time.sleep(0.05)
     lines = [site.url(f"/status/503?retry_after=0&i={i}") for i in range(failing)]
     lines += [site.url(f"/slow?s=0.3&i={i}") for i in range(6)]
     seeds = write_seeds(tmp_path, lines)

@@ -157,6 +157,8 @@ class Result:
     cookies: tuple[CookieData, ...] | None = None
     #: with ``--warc``: every HTTP exchange of the fetch, redirect hops first
     exchanges: tuple[Exchange, ...] = ()
+    #: with ``--warc``: a page's ``metadata`` record, encoded by the worker (`crawler.warcrecord.page_metadata`)
+    metadata: bytes = b""
 
 
 @dataclass(slots=True, frozen=True)

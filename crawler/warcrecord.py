@@ -1,33 +1,46 @@
-"""WARC records of an HTTP exchange, built alike in the workers and the main process (``--warc``).
+"""WARC records of a page, built alike in the workers and the main process (``--warc``).
 
 A worker turns each exchange it captured into its finished ``request`` and
-``response`` records (`encode`: serialised, and gzip-compressed one member
-each for ``.warc.gz``), so the main process only appends bytes: building,
+``response`` records, and a page into its ``metadata`` record (`archived`,
+`page_metadata`: serialised, and gzip-compressed one member each for
+``.warc.gz``), so the main process only appends bytes. Building,
 digesting and compressing records there made it the crawl's bottleneck
-(``--warc`` halved pages/s on the bench's fast site). Compression is
-zlib's level 1: on the bench's 125 MB of records it took 1.4 s of CPU for
-49.8 MB, where level 6 (gzip's and wget's default) took 3.9 s for 46.1 MB
-and warcio's own level 9 4.0 s for 46.0 MB. Text that compresses better
-than the bench's gains more from a higher level (commonly 10-20 % smaller
-at 6): recompressing an archive later is cheap; a slower crawl is not.
+(``--warc`` halved pages/s on the bench's fast site).
 
-A shared leaf: workers and the main process import it; it imports warcio
-and `crawler.page` only.
+These three record kinds, the bulk of an archive, are serialised here
+(`record`) rather than through warcio's record builder: on the bench's
+pages warcio took ~0.2 ms a page to build them (it parses the HTTP head it
+is handed, and serialises it again), as much as a plain crawl's whole
+budget for ``--warc``. The bytes are what warcio writes (WARC 1.1, the same
+fields, digests over the block as stored); ``tests/unit/test_warcrecord.py``
+reads them back through warcio and compares them with warcio's own records
+field by field, and ``warcio check`` validates every archive the tests
+write. The ``warcinfo`` and ``revisit`` records (one a file, one an
+unchanged page) are still built by warcio (`crawler.store.warc`). A side
+effect: the response block is the head exactly as `crawler.worker.capture`
+took it, where warcio re-serialised it.
+
+Compression is ISA-L's level 1 (the ``isal`` package: igzip, standard gzip
+members): on the bench's pages 0.06 ms a page against zlib's level 1 at
+0.35 ms and level 6 (gzip's and wget's default) at 0.74, for a smaller
+archive than zlib's level 1 (40.1 % of the records' size against 40.6 %;
+level 6: 37.8 %). Recompressing an archive later is cheap; a slower crawl
+is not.
+
+A shared leaf: workers and the main process import it; it imports isal and
+`crawler.page` only.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import zlib
-from collections.abc import Iterable
-from io import BytesIO
+import uuid
+from collections.abc import Sequence
 
-from warcio.recordbuilder import RecordBuilder
-from warcio.recordloader import ArcWarcRecord
-from warcio.warcwriter import WARCWriter
+from isal import isal_zlib
 
-from .page import Exchange
+from .page import Exchange, Page, utc_now
 
 #: Revisit profiles (WARC 1.1): the server said 304, or the body hashes as the stored copy's.
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -35,6 +48,11 @@ IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
 WARC_VERSION = "1.1"
 GZIP_LEVEL = 1
+_GZIP_WBITS = 16 + 15  # a gzip member (header and trailer), 32 KiB window
+
+REQUEST_TYPE = "application/http; msgtype=request"
+RESPONSE_TYPE = "application/http; msgtype=response"
+FIELDS_TYPE = "application/warc-fields"
 
 
 def digest(data: bytes) -> str:
@@ -42,55 +60,87 @@ def digest(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
+def record_id() -> str:
+    """A new ``WARC-Record-ID`` (a UUID URN, as warcio makes them)."""
+    return f"<urn:uuid:{uuid.uuid4()}>"
 
-def builder() -> RecordBuilder:
-    """A warcio record builder for WARC 1.1 records."""
-    return RecordBuilder(warc_version=WARC_VERSION)
+
+def record(kind: str, uri: str, date: str, block: bytes, content_type: str,
+           fields: Sequence[tuple[str, str]] = (), rid: str | None = None) -> bytes:
+    """One WARC record, serialised: the ``WARC/1.1`` head (type, ID, date, target, ``fields``, block
+    digest, content type and length), the block, and the two CRLFs that end a record.
+
+    Field values must hold no CR or LF (URLs, dates and digests do not;
+    `page_metadata` folds whitespace in what it writes).
+    """
+    head = [f"WARC/{WARC_VERSION}", f"WARC-Type: {kind}", f"WARC-Record-ID: {rid or record_id()}",
+            f"WARC-Date: {date}", f"WARC-Target-URI: {uri}"]
+    head += [f"{name}: {value}" for name, value in fields]
+    head += [f"WARC-Block-Digest: {digest(block)}", f"Content-Type: {content_type}",
+             f"Content-Length: {len(block)}", "", ""]
+    return "\r\n".join(head).encode("utf-8") + block + b"\r\n\r\n"
 
 
-def encode(records: Iterable[ArcWarcRecord], gzip: bool) -> bytes:
-    """``records`` as they go in a file: serialised, each its own gzip member when ``gzip``."""
-    parts = []
-    for record in records:
-        buffer = BytesIO()
-        WARCWriter(buffer, gzip=False, warc_version=WARC_VERSION).write_record(record)
-        data = buffer.getvalue()
-        if gzip:
-            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-            data = compressor.compress(data) + compressor.flush()
-        parts.append(data)
-    return b"".join(parts)
+def gzip_member(data: bytes) -> bytes:
+    """``data`` as one gzip member (a ``.warc.gz`` holds one per record)."""
+    return isal_zlib.compress(data, GZIP_LEVEL, _GZIP_WBITS)
 
 
 def archived(exchange: Exchange, gzip: bool) -> Exchange:
-    """``exchange`` with its records encoded and its body dropped: what travels to the main process."""
-    request, response = exchange_records(builder(), exchange)
-    return Exchange(exchange.url, exchange.date, exchange.request, exchange.response, b"", exchange.ip,
-                    exchange.truncated, encoded=encode((request, response), gzip),
-                    record_id=str(response.rec_headers.get_header("WARC-Record-ID")),
-                    payload_digest=str(response.rec_headers.get_header("WARC-Payload-Digest")))
+    """``exchange`` with its records encoded and its body dropped: what travels to the main process.
 
-
-def exchange_records(writer: RecordBuilder, exchange: Exchange) -> tuple[ArcWarcRecord, ArcWarcRecord]:
-    """The ``request`` and ``response`` records of one HTTP exchange, tied by ``WARC-Concurrent-To``.
-
-    The response block is the status line and headers as received and the
-    body with its ``Content-Encoding``; a body cut at ``--max-bytes`` gets
-    ``WARC-Truncated: length``.
+    The ``request`` and ``response`` records are tied by
+    ``WARC-Concurrent-To``. The response block is the status line and headers
+    as received and the body with its ``Content-Encoding``; the payload digest
+    is the body's as received; a body that is not whole says why in
+    ``WARC-Truncated`` (``length``: cut at ``--max-bytes``).
     """
-    common = {"WARC-Date": exchange.date}
-    if exchange.ip:
-        common["WARC-IP-Address"] = exchange.ip
-    block = exchange.response + exchange.body
-    # warcio digests the block as it writes it (status line and headers as it
-    # serialises them); the payload is the body as received.
-    response_headers = {**common, "WARC-Payload-Digest": digest(exchange.body)}
+    common = [("WARC-IP-Address", exchange.ip)] if exchange.ip else []
+    payload = digest(exchange.body)
+    response_id = record_id()
+    response_fields = [*common, ("WARC-Payload-Digest", payload)]
     if exchange.truncated:
-        response_headers["WARC-Truncated"] = exchange.truncated
-    response = writer.create_warc_record(exchange.url, "response", payload=BytesIO(block), length=len(block),
-                                         warc_headers_dict=response_headers)
-    response_id = response.rec_headers.get_header("WARC-Record-ID")
-    request = writer.create_warc_record(exchange.url, "request", payload=BytesIO(exchange.request),
-                                        length=len(exchange.request),
-                                        warc_headers_dict={**common, "WARC-Concurrent-To": response_id})
-    return request, response
+        response_fields.append(("WARC-Truncated", exchange.truncated))
+    request = record("request", exchange.url, exchange.date, exchange.request, REQUEST_TYPE,
+                     [*common, ("WARC-Concurrent-To", response_id), ("WARC-Payload-Digest", _EMPTY)])
+    response = record("response", exchange.url, exchange.date, exchange.response + exchange.body, RESPONSE_TYPE,
+                      response_fields, response_id)
+    encoded = gzip_member(request) + gzip_member(response) if gzip else request + response
+    return Exchange(exchange.url, exchange.date, exchange.request, exchange.response, b"", exchange.ip,
+                    exchange.truncated, encoded=encoded, record_id=response_id, payload_digest=payload)
+
+
+_EMPTY = digest(b"")  # a GET request's payload (warcio digests it too)
+
+
+def page_metadata(page: Page, depth: int, exchanges: Sequence[Exchange], outlinks: Sequence[str],
+                  gzip: bool) -> bytes:
+    """The page's ``metadata`` record, as Heritrix writes it, encoded.
+
+    Its fields: ``via`` (the referrer), ``hopsFromSeed`` (``L`` a link,
+    ``R`` a redirect), an ``outlink`` per link followed, then what
+    ``crawler extract`` cannot read off the responses: ``fetchTimeMs``, a
+    ``redirect: STATUS URL`` per redirect followed, the crawl's ``error`` (a
+    timeout's limit, a loop), and where a fetch that got no final response
+    ended (``finalUrl``). It is tied (``WARC-Concurrent-To``) to the last
+    response when the record's status is that response's; ``exchanges``
+    must be encoded (`archived`).
+    """
+    redirects = max(0, len(exchanges) - 1)
+    lines = [f"via: {page.referrer}"] if page.referrer else []
+    lines.append(f"hopsFromSeed: {'L' * depth}{'R' * redirects}")
+    lines += [f"outlink: {link}" for link in outlinks]
+    lines.append(f"fetchTimeMs: {page.elapsed_ms:g}")
+    hops = exchanges if page.status is None else exchanges[:-1]
+    lines += [f"redirect: {hop.status} {hop.url}" for hop in hops]
+    if page.error is not None:
+        lines.append(f"error: {' '.join(page.error.split())}")
+    fields: list[tuple[str, str]] = []
+    if page.status is None:
+        if page.final_url != page.url:
+            lines.append(f"finalUrl: {page.final_url}")
+    elif exchanges and exchanges[-1].record_id:
+        fields.append(("WARC-Concurrent-To", exchanges[-1].record_id))
+    body = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    data = record("metadata", page.url, page.fetched_at or utc_now(), body, FIELDS_TYPE, fields)
+    return gzip_member(data) if gzip else data

@@ -27,13 +27,14 @@ the file name (``NAME-NODE.warc.gz``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from warcio.recordloader import ArcWarcRecord
 
-from ..page import PAGE, Done, Exchange, Result, utc_now
-from .warc import IDENTICAL, NOT_MODIFIED, WarcFiles, digest, exchange_records, metadata_record, revisit_record
+from ..page import PAGE, Done, Exchange, Result
+from ..warcrecord import archived, page_metadata
+from .warc import IDENTICAL, NOT_MODIFIED, WarcFiles, digest, encode, revisit_record
 
 
 class ArchiveMemory(Protocol):
@@ -99,37 +100,42 @@ class ArchiveSink:
 
     # -- records ---------------------------------------------------------------------------
     def write(self, done: Done) -> bool:
-        """Archive a reported page: its exchanges, then its ``metadata`` record."""
+        """Archive a reported page: its exchanges, then its ``metadata`` record, in one write."""
+        assert self.files is not None
         result = done.result
-        concurrent = self._exchanges(result) if result is not None else None
+        exchanges = self._encoded(result.exchanges) if result is not None else []
+        parts = [self._bytes(exchange) for exchange in exchanges]
         if done.task.kind == PAGE or result is None:
-            self._metadata(done, concurrent)
-        self._note()
+            if result is not None and result.metadata:  # the worker built it
+                parts.append(result.metadata)
+            else:  # a record made here (a page robots.txt refused), or an exchange captured here
+                parts.append(page_metadata(done.page, done.task.depth, exchanges,
+                                           [link.url for link in done.links], self.files.gzip))
+        if parts:
+            self.files.write_encoded(b"".join(parts))
+            self._note()
         return True
 
     def unrecorded(self, result: Result) -> None:
         """Archive the exchanges of a fetch that made no record (a retried try, robots.txt, a sitemap)."""
         if result.exchanges:
-            self._exchanges(result)
+            assert self.files is not None
+            self.files.write_encoded(b"".join(map(self._bytes, self._encoded(result.exchanges))))
             self._note()
 
-    def _exchanges(self, result: Result) -> str | None:
-        """Write ``result``'s exchanges; returns the record ID of the last response (or revisit)."""
+    def _encoded(self, exchanges: Iterable[Exchange]) -> list[Exchange]:
+        # Workers encode what they capture; an exchange that comes whole is encoded here.
         assert self.files is not None
-        last = None
-        for exchange in result.exchanges:
-            revisit = self._revisit(exchange)
-            if revisit is not None:
-                self.files.write([revisit])
-                last = str(revisit.rec_headers.get_header("WARC-Record-ID"))
-            elif exchange.encoded:  # the worker built the records
-                self.files.write_encoded(exchange.encoded)
-                last = exchange.record_id
-            else:
-                request, response = exchange_records(self.files.writer, exchange)
-                self.files.write([request, response])
-                last = str(response.rec_headers.get_header("WARC-Record-ID"))
-        return last
+        gzip = self.files.gzip
+        return [exchange if exchange.encoded else archived(exchange, gzip) for exchange in exchanges]
+
+    def _bytes(self, exchange: Exchange) -> bytes:
+        """The encoded records of ``exchange``: its request and response, or a revisit."""
+        assert self.files is not None
+        revisit = self._revisit(exchange)
+        if revisit is not None:
+            return encode([revisit], self.files.gzip)
+        return exchange.encoded
 
     def _revisit(self, exchange: Exchange) -> ArcWarcRecord | None:
         """A ``revisit`` record for ``exchange`` when the archive has its payload already, else
@@ -151,31 +157,6 @@ class ArchiveSink:
             return revisit_record(self.files.writer, exchange, IDENTICAL, *stored)
         memory.keep_copy(exchange.url, exchange.date, payload)
         return None
-
-    def _metadata(self, done: Done, concurrent: str | None) -> None:
-        assert self.files is not None
-        page, task = done.page, done.task
-        redirects = max(0, len(done.result.exchanges) - 1) if done.result is not None else 0
-        outlinks = [link.url for link in done.links]
-        # What `crawler extract` cannot read off the responses: the error as
-        # the fetch saw it (a timeout's limit, a loop), and where a fetch that
-        # got no final response ended. Tied to the last response only when
-        # the record's status is that response's.
-        extra = [("fetchTimeMs", f"{page.elapsed_ms:g}")]
-        exchanges = done.result.exchanges if done.result is not None else ()
-        # The redirects followed ("STATUS URL", as --seo's field): every exchange
-        # but the one that made the record's status.
-        hops = exchanges if page.status is None else exchanges[:-1]
-        extra += [("redirect", f"{hop.status} {hop.url}") for hop in hops]
-        if page.error is not None:
-            extra.append(("error", page.error))
-        if page.status is None:
-            concurrent = None
-            if page.final_url != page.url:
-                extra.append(("finalUrl", page.final_url))
-        record = metadata_record(self.files.writer, page.url, page.fetched_at or utc_now(), concurrent,
-                                 page.referrer, "L" * task.depth + "R" * redirects, outlinks, extra)
-        self.files.write([record])
 
     def _note(self) -> None:
         if self.memory is not None and self.files is not None:

@@ -7,17 +7,17 @@ or ``NAME.warc`` (plain), flushed per record; once a file passes
 mid-write leaves a torn last record: reopened with ``resume``, the last file
 is cut back to its last whole record (`repair`) and appended to.
 
-`exchange_records` turns one HTTP exchange (`crawler.page.Exchange`: the
-request as sent, the response as received) into a ``request`` and a
-``response`` record tied by ``WARC-Concurrent-To``; `revisit_record` and
-`metadata_record` make the other kinds a crawl writes.
+The ``request``, ``response`` and ``metadata`` records come encoded
+(`crawler.warcrecord`, mostly from the workers); the ``warcinfo`` opening
+each file and the ``revisit`` records (`revisit_record`) are built here with
+warcio.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from io import BytesIO
 from typing import Any
 
@@ -27,10 +27,9 @@ from warcio.warcwriter import WARCWriter
 
 from ..errors import UsageError
 from ..page import Exchange
-from ..warcrecord import IDENTICAL, NOT_MODIFIED, digest, encode, exchange_records
+from ..warcrecord import IDENTICAL, NOT_MODIFIED, WARC_VERSION, digest, gzip_member
 
-__all__ = ["IDENTICAL", "NOT_MODIFIED", "WarcFiles", "digest", "exchange_records", "metadata_record", "repair",
-           "revisit_record"]
+__all__ = ["IDENTICAL", "NOT_MODIFIED", "WarcFiles", "digest", "encode", "repair", "revisit_record"]
 
 
 class WarcFiles:
@@ -98,7 +97,8 @@ class WarcFiles:
         self.write_encoded(encode(records, self.gzip))
 
     def write_encoded(self, data: bytes) -> None:
-        """Append records already encoded (`crawler.warcrecord.encode`) and flush; rotate once past ``max_size``."""
+        """Append records already encoded (`crawler.warcrecord`, `encode`) and flush; rotate once past
+        ``max_size``."""
         self._file.write(data)
         self._file.flush()
         if self._file.tell() >= self.max_size:
@@ -122,7 +122,7 @@ class WarcFiles:
                 fresh = True
         except OSError as exc:
             raise UsageError(f"cannot write WARC {path!r}: {exc.strerror or exc}") from None
-        self._writer = WARCWriter(self._file, gzip=self.gzip, warc_version="1.1")
+        self._writer = WARCWriter(self._file, gzip=self.gzip, warc_version=WARC_VERSION)
         if fresh:
             self.write([self._writer.create_warcinfo_record(os.path.basename(path), self.info)])
 
@@ -156,14 +156,29 @@ def repair(path: str) -> int:
 
 # -- records -----------------------------------------------------------------------------------------
 
+def encode(records: Iterable[ArcWarcRecord], gzip: bool) -> bytes:
+    """warcio's ``records`` as they go in a file: serialised, each its own gzip member when ``gzip``."""
+    parts = []
+    for record in records:
+        buffer = BytesIO()
+        WARCWriter(buffer, gzip=False, warc_version=WARC_VERSION).write_record(record)
+        parts.append(gzip_member(buffer.getvalue()) if gzip else buffer.getvalue())
+    return b"".join(parts)
+
+
 def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_to_uri: str | None,
                    refers_to_date: str | None, payload_digest: str | None) -> ArcWarcRecord:
     """A ``revisit`` record: the response's status line and headers only, pointing at the stored copy.
 
     Without a stored copy (a 304 to a request whose earlier answer was never
-    archived) the pointers are left out, as WARC 1.1 allows.
+    archived) the pointers are left out, as WARC 1.1 allows. It takes the
+    record ID the worker gave the response it stands for
+    (``exchange.record_id``), so a ``metadata`` record naming that response
+    names the revisit.
     """
     headers = {"WARC-Date": exchange.date, "WARC-Profile": profile}
+    if exchange.record_id:
+        headers["WARC-Record-ID"] = exchange.record_id
     if refers_to_uri and refers_to_date:
         headers["WARC-Refers-To-Target-URI"] = refers_to_uri
         headers["WARC-Refers-To-Date"] = refers_to_date
@@ -174,20 +189,3 @@ def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_
     return writer.create_warc_record(exchange.url, "revisit", payload=BytesIO(exchange.response),
                                      length=len(exchange.response), warc_headers_dict=headers)
 
-
-def metadata_record(writer: WARCWriter, url: str, date: str, concurrent_to: str | None, via: str | None,
-                    hops: str, outlinks: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> ArcWarcRecord:
-    """A page's ``metadata`` record, as Heritrix writes it: ``via``, ``hopsFromSeed``, ``outlink``
-    lines, then ``extra`` fields (``fetchTimeMs``, ``redirect`` hops, the crawl's ``error``)."""
-    lines = []
-    if via:
-        lines.append(f"via: {via}")
-    lines.append(f"hopsFromSeed: {hops}")
-    lines += [f"outlink: {link}" for link in outlinks]
-    lines += [f"{name}: {' '.join(value.split())}" for name, value in extra]
-    body = ("\r\n".join(lines) + "\r\n").encode("utf-8")
-    headers = {"WARC-Date": date}
-    if concurrent_to:
-        headers["WARC-Concurrent-To"] = concurrent_to
-    return writer.create_warc_record(url, "metadata", payload=BytesIO(body), length=len(body),
-                                     warc_content_type="application/warc-fields", warc_headers_dict=headers)

@@ -42,6 +42,7 @@ from ..page import (
 from ..policy import ALLOW, BLOCKED, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
 from ..urls import normalize_url, origin_of
+from ..warcrecord import page_metadata
 from . import addresses, headers, network
 from .archived import read as read_archive
 from .cookies import from_jar, to_jar
@@ -201,7 +202,7 @@ def process(task: Task) -> Result:
                       edges=graph.edges, ids=graph.ids, checks=graph.checks, text_hash=graph.text_hash,
                       hops=tuple(fetched.redirects) if _state.edges else (),
                       refused_links=graph.refused_links,
-                      exchanges=_exchanges(fetched))
+                      exchanges=_exchanges(fetched), metadata=_metadata(task, page, links, fetched))
 
 
 class _Graph:
@@ -287,6 +288,13 @@ def _process_sitemap(task: Task, config: CrawlConfig) -> SitemapResult:
 
 def _exchanges(fetched: Fetched) -> tuple[Exchange, ...]:
     return tuple(fetched.exchanges) if fetched.exchanges else ()
+
+
+def _metadata(task: Task, page: Page, links: tuple[str, ...], fetched: Fetched) -> bytes:
+    """With ``--warc``: the page's ``metadata`` record, built here so the main process only appends it."""
+    if fetched.warc_gzip is None or fetched.exchanges is None:
+        return b""
+    return page_metadata(page, task.depth, fetched.exchanges, links, fetched.warc_gzip)
 
 
 def _canonical(url: str) -> str | None:

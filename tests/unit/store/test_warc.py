@@ -13,16 +13,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.config import parse_size
 from crawler.errors import UsageError
-from crawler.page import Exchange
-from crawler.store.warc import (
-    IDENTICAL,
-    WarcFiles,
-    digest,
-    exchange_records,
-    metadata_record,
-    repair,
-    revisit_record,
-)
+from crawler.page import Exchange, Page
+from crawler.store.warc import IDENTICAL, WarcFiles, digest, encode, repair, revisit_record
+from crawler.warcrecord import archived, page_metadata
 
 BODY = gzip.compress(b"<html><title>x</title><a href='/b'>b</a></html>", mtime=0)
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
@@ -32,6 +25,10 @@ REQUEST = b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: crawler/0.1.0
 
 def exchange(url: str = "http://127.0.0.1:8000/a", body: bytes = BODY, truncated: str | None = None) -> Exchange:
     return Exchange(url, "2026-12-03T10:00:00Z", REQUEST, RESPONSE, body, ip="127.0.0.1", truncated=truncated)
+
+
+def encoded(files: WarcFiles, *exchanges: Exchange) -> bytes:
+    return b"".join(archived(e, files.gzip).encoded for e in exchanges)
 
 
 def read(path: Path) -> list:
@@ -48,11 +45,10 @@ def warcio_check(*paths: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("name", ["crawl.warc.gz", "crawl.warc"])
 def test_an_exchange_reads_back_as_request_and_response(tmp_path: Path, name: str) -> None:
     files = WarcFiles(str(tmp_path / name), 10**9, {"software": "crawler/test"})
-    request, response = exchange_records(files.writer, exchange())
-    page = metadata_record(files.writer, "http://127.0.0.1:8000/a", "2026-12-03T10:00:00Z",
-                           response.rec_headers.get_header("WARC-Record-ID"), "http://127.0.0.1:8000/", "L",
-                           ["http://127.0.0.1:8000/b"])
-    files.write([request, response, page])
+    sent = archived(exchange(), files.gzip)
+    page = Page(url="http://127.0.0.1:8000/a", final_url="http://127.0.0.1:8000/a", status=200,
+                referrer="http://127.0.0.1:8000/", fetched_at="2026-12-03T10:00:00Z", elapsed_ms=1.5)
+    files.write_encoded(sent.encoded + page_metadata(page, 1, [sent], ["http://127.0.0.1:8000/b"], files.gzip))
     files.close()
     records = read(tmp_path / name)
     assert [r[0] for r in records] == ["warcinfo", "request", "response", "metadata"]
@@ -68,23 +64,28 @@ def test_an_exchange_reads_back_as_request_and_response(tmp_path: Path, name: st
     with open(tmp_path / name, "rb") as f:  # the body as received: still gzip-encoded in the record
         raw = [r.raw_stream.read() for r in ArchiveIterator(f) if r.rec_type == "response"]
     assert raw == [BODY]
-    assert b"hopsFromSeed: L" in records[3][2]
-    assert b"outlink: http://127.0.0.1:8000/b" in records[3][2]
+    assert records[3][2] == (b"via: http://127.0.0.1:8000/\r\nhopsFromSeed: L\r\n"
+                             b"outlink: http://127.0.0.1:8000/b\r\nfetchTimeMs: 1.5\r\n")
+    assert records[3][1].get_header("WARC-Concurrent-To") == sent.record_id == resp_headers.get_header("WARC-Record-ID")
     check = warcio_check(tmp_path / name)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_a_truncated_body_is_flagged_and_a_revisit_points_at_the_stored_copy(tmp_path: Path) -> None:
     files = WarcFiles(str(tmp_path / "c.warc.gz"), 10**9, {})
-    _, cut = exchange_records(files.writer, exchange(body=BODY[:10], truncated="length"))
-    again = revisit_record(files.writer, exchange(), IDENTICAL, "http://127.0.0.1:8000/a", "2026-12-01T00:00:00Z",
+    cut = archived(exchange(body=BODY[:10], truncated="length"), files.gzip)
+    same = archived(exchange(), files.gzip)
+    again = revisit_record(files.writer, same, IDENTICAL, "http://127.0.0.1:8000/a", "2026-12-01T00:00:00Z",
                            digest(BODY))
-    files.write([cut, again])
+    files.write_encoded(cut.encoded + encode([again], files.gzip))
     files.close()
     records = read(tmp_path / "c.warc.gz")
-    assert records[1][1].get_header("WARC-Truncated") == "length"
-    kind, headers, payload, http = records[2]
+    assert [r[0] for r in records] == ["warcinfo", "request", "response", "revisit"]
+    assert records[1][1].get_header("WARC-Truncated") is None
+    assert records[2][1].get_header("WARC-Truncated") == "length"
+    kind, headers, payload, http = records[3]
     assert kind == "revisit"
+    assert headers.get_header("WARC-Record-ID") == same.record_id  # a metadata record naming the response names it
     assert headers.get_header("WARC-Profile") == IDENTICAL
     assert headers.get_header("WARC-Refers-To-Target-URI") == "http://127.0.0.1:8000/a"
     assert headers.get_header("WARC-Refers-To-Date") == "2026-12-01T00:00:00Z"
@@ -96,7 +97,7 @@ def test_a_truncated_body_is_flagged_and_a_revisit_points_at_the_stored_copy(tmp
 def test_files_rotate_past_the_size_each_starting_with_warcinfo(tmp_path: Path) -> None:
     files = WarcFiles(str(tmp_path / "r.warc.gz"), 1500, {"software": "crawler/test"})
     for i in range(12):
-        files.write(exchange_records(files.writer, exchange(f"http://127.0.0.1:8000/{i}")))
+        files.write_encoded(encoded(files, exchange(f"http://127.0.0.1:8000/{i}")))
     files.close()
     names = files.names()
     assert names[:3] == [str(tmp_path / n) for n in ("r.warc.gz", "r-00001.warc.gz", "r-00002.warc.gz")]
@@ -113,14 +114,14 @@ def test_files_rotate_past_the_size_each_starting_with_warcinfo(tmp_path: Path) 
 def test_a_torn_last_record_is_cut_on_resume(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     files = WarcFiles(str(path), 10**9, {})
-    files.write(exchange_records(files.writer, exchange("http://127.0.0.1:8000/1")))
+    files.write_encoded(encoded(files, exchange("http://127.0.0.1:8000/1")))
     files.close()
     whole = os.path.getsize(path)
     with open(path, "ab") as f:  # killed halfway through the next record
         f.write(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + b"x" * 400)[:150])
     resumed = WarcFiles(str(path), 10**9, {}, resume=True)
     assert os.path.getsize(path) == whole
-    resumed.write(exchange_records(resumed.writer, exchange("http://127.0.0.1:8000/2")))
+    resumed.write_encoded(encoded(resumed, exchange("http://127.0.0.1:8000/2")))
     resumed.close()
     records = read(path)
     assert [r[0] for r in records] == ["warcinfo", "request", "response", "request", "response"]

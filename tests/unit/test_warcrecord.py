@@ -1,0 +1,107 @@
+"""crawler.warcrecord: the records serialised here read back through warcio as warcio's own records do."""
+
+from __future__ import annotations
+
+import gzip
+from io import BytesIO
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordbuilder import RecordBuilder
+from warcio.warcwriter import WARCWriter
+
+from crawler.page import Exchange, Page
+from crawler.warcrecord import archived, digest, gzip_member, page_metadata
+
+BODY = gzip.compress(b"<html><title>x</title>" + b"<p>words</p>" * 400 + b"</html>", mtime=0)
+RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\nETag: \"v1\"\r\n\r\n" % len(BODY))
+REQUEST = b"GET /a?q=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: crawler/0.1.0\r\n\r\n"
+URL = "http://127.0.0.1:8000/a?q=1"
+DATE = "2026-12-03T10:00:00.123Z"
+
+
+def records(data: bytes) -> list[tuple[str, dict[str, str], bytes]]:
+    """(type, WARC fields, payload) of each record, digests checked by warcio as it reads."""
+    out = []
+    iterator = ArchiveIterator(BytesIO(data), check_digests="raise", ensure_http_headers=False)
+    for record in iterator:
+        out.append((record.rec_type, dict(record.rec_headers.headers), record.raw_stream.read()))
+    return out
+
+
+def warcio_exchange(exchange: Exchange) -> bytes:
+    """The request and response records as warcio's builder and writer make them."""
+    builder = RecordBuilder(warc_version="1.1")
+    common = {"WARC-Date": exchange.date, "WARC-IP-Address": exchange.ip}
+    block = exchange.response + exchange.body
+    response = builder.create_warc_record(exchange.url, "response", payload=BytesIO(block), length=len(block),
+                                          warc_headers_dict={**common, "WARC-Payload-Digest": digest(exchange.body)})
+    request = builder.create_warc_record(
+        exchange.url, "request", payload=BytesIO(exchange.request), length=len(exchange.request),
+        warc_headers_dict={**common, "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")})
+    out = BytesIO()
+    writer = WARCWriter(out, gzip=False, warc_version="1.1")
+    writer.write_record(request)
+    writer.write_record(response)
+    return out.getvalue()
+
+
+def comparable(fields: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if k not in ("WARC-Record-ID", "WARC-Concurrent-To")}
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_an_exchange_reads_back_field_for_field_as_warcios_own_records(zipped: bool) -> None:
+    exchange = Exchange(URL, DATE, REQUEST, RESPONSE, BODY, ip="127.0.0.1")
+    ours = archived(exchange, zipped)
+    assert ours.body == b""  # what travels to the main process: the records, not the body twice
+    data = gzip.decompress(ours.encoded) if zipped else ours.encoded
+    theirs = records(warcio_exchange(exchange))
+    mine = records(data)
+    assert [(t, comparable(f), b) for t, f, b in mine] == [(t, comparable(f), b) for t, f, b in theirs]
+    (_, request, _), (_, response, block) = mine
+    assert request["WARC-Concurrent-To"] == response["WARC-Record-ID"] == ours.record_id
+    assert ours.payload_digest == response["WARC-Payload-Digest"] == digest(BODY)
+    assert block == BODY  # still gzip-encoded
+    assert RESPONSE + BODY + b"\r\n\r\n" in data  # the head as received, then the body
+    if zipped:  # one gzip member per record, each readable alone
+        first = gzip_member(data[: data.index(b"WARC/1.1", 10)])
+        assert ours.encoded.startswith(first[:10])
+
+
+def test_a_cut_body_says_so_and_keeps_its_own_digest() -> None:
+    exchange = Exchange(URL, DATE, REQUEST, RESPONSE, BODY[:100], ip=None, truncated="length")
+    (_, request, _), (_, response, block) = records(archived(exchange, False).encoded)
+    assert response["WARC-Truncated"] == "length"
+    assert "WARC-Truncated" not in request
+    assert "WARC-IP-Address" not in response
+    assert response["WARC-Payload-Digest"] == digest(BODY[:100])
+    assert block == BODY[:100]
+
+
+def test_the_metadata_record_holds_what_a_replay_cannot_read_off_the_responses() -> None:
+    hop = archived(Exchange("http://127.0.0.1:8000/old", DATE, REQUEST, b"HTTP/1.1 301 Moved\r\n\r\n"), False)
+    last = archived(Exchange(URL, DATE, REQUEST, RESPONSE, BODY), False)
+    page = Page(url="http://127.0.0.1:8000/old", final_url=URL, status=200, depth=2,
+                referrer="http://127.0.0.1:8000/", fetched_at=DATE, elapsed_ms=12.25)
+    [(kind, fields, body)] = records(page_metadata(page, 2, [hop, last], [URL, "http://127.0.0.1:8000/b"], False))
+    assert kind == "metadata"
+    assert fields["Content-Type"] == "application/warc-fields"
+    assert fields["WARC-Target-URI"] == "http://127.0.0.1:8000/old"
+    assert fields["WARC-Concurrent-To"] == last.record_id
+    assert body.decode().split("\r\n") == [
+        "via: http://127.0.0.1:8000/", "hopsFromSeed: LLR", f"outlink: {URL}", "outlink: http://127.0.0.1:8000/b",
+        "fetchTimeMs: 12.25", "redirect: 301 http://127.0.0.1:8000/old", ""]
+
+
+def test_a_fetch_with_no_final_response_names_its_error_and_where_it_ended() -> None:
+    hop = archived(Exchange("http://127.0.0.1:8000/loop", DATE, REQUEST, b"HTTP/1.1 302 Found\r\n\r\n"), True)
+    page = Page(url="http://127.0.0.1:8000/loop", final_url="http://127.0.0.1:8000/loop2", status=None,
+                error="redirect: too many\nredirects", fetched_at=DATE)
+    [(_, fields, body)] = records(gzip.decompress(page_metadata(page, 0, [hop], [], True)))
+    assert "WARC-Concurrent-To" not in fields  # the record's status is no response's
+    lines = body.decode().split("\r\n")
+    assert "redirect: 302 http://127.0.0.1:8000/loop" in lines
+    assert "error: redirect: too many redirects" in lines  # folded onto one line
+    assert "finalUrl: http://127.0.0.1:8000/loop2" in lines

@@ -759,7 +759,13 @@ def peer_address(raw: object) -> str | None:
     connection will close (every HTTP/1.0 answer); the response's own file
     still reads from the socket, and only that path reaches it.
     """
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    connection = getattr(raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    # A kept-alive connection answers many requests from one peer: asked once
+    # per socket (getpeername lets go of the GIL, a hand-over in a busy worker).
+    known = getattr(connection, "_crawler_peer", None)
+    if known is not None and known[0] is sock:
+        return str(known[1]) if known[1] is not None else None
     if sock is None:
         reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
         sock = getattr(reader, "_sock", None)
@@ -767,7 +773,11 @@ def peer_address(raw: object) -> str | None:
         address = sock.getpeername() if sock is not None else None
     except OSError:
         return None
-    return str(address[0]) if isinstance(address, tuple) and address else None
+    ip = str(address[0]) if isinstance(address, tuple) and address else None
+    if connection is not None and sock is not None and sock is getattr(connection, "sock", None):
+        with contextlib.suppress(AttributeError):  # a connection class with __slots__
+            connection._crawler_peer = (sock, ip)
+    return ip
 
 
 def decoder_errors() -> tuple[type[BaseException], ...]:

@@ -80,18 +80,31 @@ def text_hash(root: etree._Element | None) -> int | None:
     return simhash(words) if words else None
 
 
+def hides_404s(origin: str, config: CrawlConfig) -> bool:
+    """True when ``origin`` answers a path that cannot exist with a 2xx HTML page (probed once per process).
+
+    Only then can a page of it be a soft 404, and only then does ``check``
+    need its pages' text hashes (~1.5 ms of CPU for a 25 KB page).
+    """
+    return _reference(origin, config) is not None
+
+
 def is_soft404(origin: str, page_hash: int | None, config: CrawlConfig) -> bool:
     """True when ``origin`` answers 2xx for a path that cannot exist and ``page_hash`` is near that answer's."""
     if page_hash is None:
         return False
+    reference = _reference(origin, config)
+    return reference is not None and (reference ^ page_hash).bit_count() <= SOFT404_BITS
+
+
+def _reference(origin: str, config: CrawlConfig) -> int | None:
     with _probe_lock:
         known = origin in _probes
     if not known:
         probe = _probe(origin, config)
         with _probe_lock:
             _probes.setdefault(origin, probe)
-    reference = _probes[origin]
-    return reference is not None and (reference ^ page_hash).bit_count() <= SOFT404_BITS
+    return _probes[origin]
 
 
 def _probe(origin: str, config: CrawlConfig) -> int | None:

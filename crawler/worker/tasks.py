@@ -49,7 +49,7 @@ from .cookies import from_jar, to_jar
 from .edges import page_edges
 from .fetch import Fetched, fetch, from_archive
 from .parse import Parsed, is_html, parse_html
-from .probe import check_target, is_soft404, text_hash
+from .probe import check_target, hides_404s, is_soft404, text_hash
 from .seo import empty_fields, seo_fields
 from .serve import release_slot
 from .sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
@@ -174,6 +174,10 @@ def process(task: Task) -> Result:
     text: Text | None = None
     graph = _Graph()
     if fetched.body and is_html(fetched.content_type):
+        if config.check and page.ok and 200 <= (fetched.status or 0) < 300:
+            # The soft-404 probe is a request: made here, outside the parse gate, before the
+            # parse decides whether the page's text hash is needed.
+            graph.hides_404s = hides_404s(origin_of(fetched.final_url), config)
         if page.ok and (_state.full_tree or fetched.elapsed_ms >= SLOW_RESPONSE_MS):
             # The response is read: the slot may serve another request while
             # this page's BeautifulSoup tree is built and searched (~8 ms), or
@@ -212,6 +216,8 @@ class _Graph:
     ids: tuple[str, ...] | None = None
     checks: tuple[str, ...] = ()
     soft404: bool = False
+    #: ``check``: the page's origin answers 2xx for a path that cannot exist (its pages may be soft 404s)
+    hides_404s: bool = False
     text_hash: str | None = None
     #: with ``--state``: the links not followed, (url, reason, detail) each
     refused_links: tuple[tuple[str, str, str], ...] = ()
@@ -371,7 +377,7 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
                 _graph(graph, parsed, config)
             if config.seo:
                 page.extra.update(seo_fields(parsed.root, parsed.base, fetched.redirects))
-            if in_graph and (config.report or config.check):  # near-duplicates and soft 404s
+            if in_graph and (config.report or graph.hides_404s):  # near-duplicates and soft 404s
                 graph.text_hash = page.extra.get("content_hash") if config.seo else _text_hash(parsed)
         except Exception as exc:  # a parser bug on one odd page must not kill the worker
             log.debug("parse failed for %s", page.url, exc_info=True)
@@ -422,7 +428,7 @@ def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, .
         if not any(p.search(target) for p in _state.ignore):
             checks[target] = None
     graph.checks = tuple(checks)
-    if 200 <= (fetched.status or 0) < 300 and graph.text_hash is not None:
+    if graph.hides_404s and graph.text_hash is not None:
         graph.soft404 = is_soft404(origin_of(fetched.final_url), int(graph.text_hash, 16), config)
 
 

@@ -468,3 +468,32 @@ def test_no_markdown_step_without_the_options(setup):
     init(markdown=True)
     init()
     assert worker._state.markdown is None
+
+
+def test_check_hashes_page_text_only_on_hosts_that_hide_their_404s(setup, monkeypatch):
+    # A page's text hash costs ~1.5 ms; check needs it only where the soft-404
+    # probe got a 2xx (a site that answers 404 has no soft 404s).
+    import re
+
+    from crawler.worker import probe
+
+    monkeypatch.setattr(probe, "_probes", {})
+    hashed = []
+    real = worker.text_hash
+    monkeypatch.setattr(worker, "text_hash", lambda root: hashed.append(1) or real(root))
+    init, rs = setup
+    init(check=True, depth=1)
+    page = b"<html><title>t</title><body><p>Some words on a page.</p></body></html>"
+    for host in ("honest.test", "hiding.test"):
+        rs.add(responses.GET, f"http://{host}/", body=page, headers={"Content-Type": "text/html"})
+    rs.add(responses.GET, re.compile(r"http://honest\.test/.*-crawler-404-probe"), status=404)
+    rs.add(responses.GET, re.compile(r"http://hiding\.test/.*-crawler-404-probe"), body=page,
+           headers={"Content-Type": "text/html"})
+    honest = worker.process(Task("http://honest.test/", depth=0, seed="http://honest.test/"))
+    assert hashed == []
+    assert honest.text_hash is None
+    assert honest.page.extra["soft404"] is False
+    hiding = worker.process(Task("http://hiding.test/", depth=0, seed="http://hiding.test/"))
+    assert hashed == [1]
+    assert hiding.text_hash is not None
+    assert hiding.page.extra["soft404"] is True  # the same text as the probe's answer

@@ -36,6 +36,7 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         return [], []
     tags = {**LINK_TAGS, **ASSET_TAGS} if assets else LINK_TAGS
     edges: list[Edge] = []
+    resolved: dict[str, str | None] = {}  # a page repeats its hrefs (menus, pagers)
     # lxml filters by tag in C: only the link elements reach Python.
     for element in root.iter(*tags):
         tag = element.tag
@@ -43,7 +44,10 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         href = element.get(attr) if attr else None
         if href is None or (tag == "link" and not _checked_link(element)):
             continue
-        target = resolve_link(base, href, encoding)
+        if href in resolved:
+            target = resolved[href]
+        else:
+            target = resolved[href] = resolve_link(base, href, encoding)
         if target is None:
             continue
         _, sep, fragment = href.partition("#")
@@ -65,7 +69,11 @@ def _checked_link(element: etree._Element) -> bool:
 
 
 def _text(element: etree._Element) -> str:
-    text = " ".join("".join(cast("Iterator[str]", element.itertext())).split())
+    if len(element) == 0:  # most anchors hold one text node: 4x faster than walking itertext()
+        own = element.text
+        text = " ".join(own.split()) if own else ""
+    else:
+        text = " ".join("".join(cast("Iterator[str]", element.itertext())).split())
     return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "\u2026"
 
 

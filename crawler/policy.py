@@ -89,6 +89,12 @@ class LinkFilter:
         """True when ``url`` is within ``--scope`` of ``seed`` (``allow``/``deny`` aside)."""
         return self.scope == "any" or self._key(url) == self._seed_key(seed)
 
+    def scope_key(self, url: str) -> str | None:
+        """What ``--scope`` compares: ``url``'s host or registered domain (None for ``--scope any``).
+
+        A URL is within the scope of a seed whose key is the same."""
+        return None if self.scope == "any" else self._key(url)
+
     def _seed_key(self, seed: str) -> str:
         key = self._seed_keys.get(seed)
         if key is None:

@@ -7,11 +7,18 @@ through the scheduler like any page, so robots.txt, per-host slots and
 ``--delay`` apply. They skip the frontier: the frontier queues pages to
 crawl, and its seen set would make a target checked here never crawled
 when a later page links to it in scope.
+
+A target the crawl may still fetch as a page (it is within ``--scope`` of
+one of the seeds: a link from one seed's site to another's, a page past
+the depth limit) waits until the crawl has nothing else to do, and is
+checked then only if no page record answers for it. Checked at once, 671
+of the 787 targets of the bench's four-site crawl were fetched again as
+pages, each with two records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..page import CHECK, Task
 
@@ -22,32 +29,55 @@ MAX_REMEMBERED = 1_000_000
 class CheckTargets:
     """Turns the targets pages name into check tasks, each target once, and none the crawl fetches as a page.
 
-    >>> targets = CheckTargets()
-    >>> [t.url for t in targets.new(["http://x.test/"], "http://a.test/", 1, "http://a.test/")]
+    ``may_crawl(url)`` tells a target the crawl may still fetch as a page:
+    those wait for `later`.
+
+    >>> targets = CheckTargets(lambda url: url.startswith("http://a.test/"))
+    >>> [t.url for t in targets.new(["http://x.test/", "http://a.test/deep"], "http://a.test/", 1, "http://a.test/")]
     ['http://x.test/']
     >>> targets.new(["http://x.test/"], "http://a.test/b", 2, "http://a.test/")
     []
+    >>> targets.note(["http://a.test/deep"])  # crawled after all: its record answers for it
+    >>> targets.later()
+    []
     """
 
-    def __init__(self) -> None:
+    def __init__(self, may_crawl: Callable[[str], bool] = lambda url: False) -> None:
         self._seen: set[str] = set()
+        self._may_crawl = may_crawl
+        #: targets held back, url -> task: dropped when the crawl fetches them as pages
+        self._held: dict[str, Task] = {}
         self.count = 0
 
     def note(self, pages: Iterable[str]) -> None:
         """URLs the crawl fetches as pages (seeds, followed links): their records answer for them."""
+        held = self._held
         for url in pages:
+            if held:
+                held.pop(url, None)
             if len(self._seen) >= MAX_REMEMBERED:
-                return
+                continue
             self._seen.add(url)
 
     def new(self, targets: Iterable[str], referrer: str, depth: int, seed: str) -> list[Task]:
-        """Check tasks for the ``targets`` not seen before (found on ``referrer`` at ``depth`` - 1)."""
+        """Check tasks for the ``targets`` not seen before (found on ``referrer`` at ``depth`` - 1);
+        those the crawl may still fetch as pages are held for `later`."""
         tasks = []
         for url in targets:
             if url in self._seen:
                 continue
             if len(self._seen) < MAX_REMEMBERED:
                 self._seen.add(url)
-            tasks.append(Task(url, depth, referrer, seed, kind=CHECK))
+            task = Task(url, depth, referrer, seed, kind=CHECK)
+            if self._may_crawl(url):
+                self._held[url] = task
+            else:
+                tasks.append(task)
+                self.count += 1
+        return tasks
+
+    def later(self) -> list[Task]:
+        """The held targets no page record answers for: to check once the crawl has nothing else to do."""
+        tasks, self._held = list(self._held.values()), {}
         self.count += len(tasks)
         return tasks

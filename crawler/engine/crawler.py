@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -190,6 +190,7 @@ class Crawler:
         self._collect = collect
         seeds = list(seeds)
         if self._checks is not None:
+            self._checks = _check_targets(config, seeds)
             self._checks.note(seeds)
         if config.cookies:  # a malformed file is a UsageError, before anything is opened
             self._cookies.add(read_cookie_file(config.cookies))
@@ -293,6 +294,13 @@ class Crawler:
                 continue
             self._dispatch(pool, item)
         self._exhausted = sched.idle() and frontier.pending() == 0
+        if self._exhausted and self._checks is not None and self._stop is None:
+            # The pages are all done: the targets held back that none of them answered for.
+            later = self._checks.later()
+            if later:
+                for check in later:
+                    sched.add(check)
+                return self._step(pool)
         return self._exhausted
 
     def _dispatch(self, pool: TaskPool, task: Task) -> None:
@@ -470,6 +478,13 @@ class Crawler:
             self.on_page(page)
         if self._collect:
             self._out.append(page)
+
+
+def _check_targets(config: CrawlConfig, seeds: Sequence[str]) -> CheckTargets:
+    """``check``'s targets; those within the scope of a seed wait (the crawl may fetch them as pages)."""
+    links = LinkFilter.from_config(config)
+    keys = {links.scope_key(seed) for seed in seeds}
+    return CheckTargets(lambda url: links.scope_key(url) in keys)
 
 
 def _min(a: int | None, b: int | None) -> int | None:

@@ -228,3 +228,24 @@ def test_check_assets(tmp_path: Path):
         assert rows[site.url("/frame")]["tag"] == "iframe"
         assert site.url("/not-an-asset") not in rows
         assert _broken(list(rows.values())) == {(site.url("/gone.css"), "http")}
+
+
+def test_a_page_another_seed_crawls_is_not_checked_too(tmp_path: Path):
+    # Two seeds linking to each other's deeper pages: each such target is a page
+    # of the other seed's crawl, fetched once (GET) and recorded once, not also
+    # checked as an out-of-scope link (HEAD) with a second record.
+    first = {"/": _page("One", '<a href="/p">p</a>'), "/p": _page("P1", ""), "/robots.txt": Canned(404, "")}
+    second = {"/": _page("Two", '<a href="/q">q</a>'), "/q": _page("Q2", ""), "/robots.txt": Canned(404, "")}
+    with PageSite(first, host="127.0.0.1") as one, PageSite(second, host="127.0.0.4") as two:
+        one.pages["/"] = _page("One", f'<a href="/p">p</a><a href="{two.url("/q")}">their q</a>')
+        two.pages["/"] = _page("Two", f'<a href="/q">q</a><a href="{one.url("/p")}">their p</a>'
+                                      f'<a href="{one.url("/gone")}">gone</a>')
+        out = tmp_path / "out.jsonl"
+        status, stderr, _ = _check(one.url("/"), two.url("/"), "-o", out)
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        urls = sorted(r["url"] for r in records)
+        assert urls == sorted([one.url("/"), one.url("/p"), one.url("/gone"), two.url("/"), two.url("/q")]), stderr
+        assert (one.count("/p", "GET"), one.count("/p", "HEAD")) == (1, 0)
+        assert (two.count("/q", "GET"), two.count("/q", "HEAD")) == (1, 0)
+        assert status == 1  # /gone: checked (no page answers for it), and broken
+        assert f"broken: {one.url('/gone')}" in stderr

@@ -105,9 +105,13 @@ def serve_threaded(threads: int, spare: int, target: Callable[..., Any], args: t
                                                        outqueue)
     except Exception as exc:
         # Dying here would have the Pool start another worker, which dies
-        # the same way, forever: say why instead, and let the pool end the run.
+        # the same way, forever: say why instead, and stay until the pool
+        # ends (a worker that came and went while the pool was ending was
+        # one more process that could die holding a pipe's lock).
+        reason = f"{type(exc).__name__}: {exc}"
         with _unless_main_gone():
-            _internals.send_results(outqueue, [(STARTUP_JOB, FAILED, (False, f"{type(exc).__name__}: {exc}"))])
+            _internals.send_results(outqueue, [(STARTUP_JOB, FAILED, (False, reason))])
+        _refuse_tasks(inqueue, outqueue, reason, wrap_exception)
         return
     with _unless_main_gone():
         _internals.send_results(outqueue, [(STARTUP_JOB, READY, (True, None))])
@@ -149,6 +153,21 @@ def _start(threads: int, spare: int, initializer: Callable[..., Any] | None, ini
     for _ in range(threads):
         start_runner()
     return runners, sender, tasks, results, idle
+
+
+def _refuse_tasks(inqueue: Any, outqueue: Any, reason: str, wrap_exception: bool) -> None:
+    """A worker that could not start: fail each task it gets, until the pool's stop sentinel."""
+    while True:
+        try:
+            task = inqueue.get()
+        except (EOFError, OSError):  # the pool is gone
+            return
+        if task is None:
+            return
+        exc = RuntimeError(f"worker could not start: {reason}")
+        with _unless_main_gone():
+            _internals.send_results(outqueue, [(task[0], task[1],
+                                                (False, _internals.task_error(exc) if wrap_exception else exc))])
 
 
 def _read_tasks(inqueue: Any, tasks: queue.SimpleQueue[Any], idle: threading.Semaphore) -> None:

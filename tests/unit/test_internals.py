@@ -114,10 +114,11 @@ def test_crawler_stock_is_read_from_the_environment(value: str | None, stock: bo
 def test_stock_leaves_the_speed_hook_to_the_stock_pool_but_not_the_fix() -> None:
     # _help_stuff_finish is a correctness fix (the stock one can wait forever
     # for a lock a dead worker held), so it stays under CRAWLER_STOCK.
-    code = ("from crawler import _internals as i; "
-            "print(sorted(n for n in ('_get_sentinels', '_help_stuff_finish') if n in vars(i.PoolHooks)))")
-    assert _in_fresh_python(code, None) == "['_get_sentinels', '_help_stuff_finish']"
-    assert _in_fresh_python(code, "1") == "['_help_stuff_finish']"
+    # So is _setup_queues (its ResultPipe cannot wait forever either).
+    code = ("from crawler import _internals as i; print(sorted(n for n in "
+            "('_get_sentinels', '_help_stuff_finish', '_setup_queues') if n in vars(i.PoolHooks)))")
+    assert _in_fresh_python(code, None) == "['_get_sentinels', '_help_stuff_finish', '_setup_queues']"
+    assert _in_fresh_python(code, "1") == "['_help_stuff_finish', '_setup_queues']"
 
 
 def test_the_main_process_side_loads_neither_requests_nor_urllib3() -> None:

@@ -235,3 +235,105 @@ def _patch_thread_start() -> None:
         raise RuntimeError("can't start new thread")
 
     threading.Thread.start = no_threads  # type: ignore[method-assign]  # in the forked worker only
+
+
+def die_holding_the_result_lock() -> None:
+    # In a worker: take the result pipe's lock, as the sender does, and be
+    # killed before letting go (as terminate()'s SIGTERM may catch a sender).
+    from crawler.worker import serve
+
+    outqueue = serve._task.current[4]
+    outqueue._wlock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_terminate_ends_even_when_a_worker_died_holding_the_result_pipe_lock() -> None:
+    # The stock put of the stop sentinels waits for that lock forever: both
+    # terminate()'s own and the task handler's (which terminate() joins).
+    pool = ThreadedPool(2, 2, context=multiprocessing.get_context("fork"))
+    workers = list(pool._pool)
+    pool.apply_async(die_holding_the_result_lock)
+    deadline = time.monotonic() + 10
+    while all(p.is_alive() for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the worker is dead (the Pool then starts another)
+    ended = threading.Event()
+    threading.Thread(target=lambda: (pool.terminate(), pool.join(), ended.set()), daemon=True).start()
+    try:
+        assert ended.wait(20), "terminate() hung on a lock its dead holder never gave back"
+    finally:
+        for process in pool._pool:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGKILL)
+
+
+class _Ended:
+    """Enough of a Pool for `ResultPipe`: its result handler and state."""
+
+    def __init__(self, handler_alive: bool) -> None:
+        self._state = "TERMINATE"
+        self._result_handler = threading.Thread(target=lambda: None)
+        if handler_alive:
+            self._result_handler = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+        self._result_handler.start()
+        if not handler_alive:
+            self._result_handler.join()
+
+
+def _dead_holder(pipe: _internals.ResultPipe) -> None:
+    ctx = multiprocessing.get_context("fork")
+    holder = ctx.Process(target=lambda: (pipe._wlock.acquire(), os._exit(0)))  # type: ignore[union-attr]
+    holder.start()
+    holder.join(10)
+
+
+def test_the_main_process_drops_a_sentinel_nobody_will_read() -> None:
+    pool = _Ended(handler_alive=False)
+    pipe = _internals.ResultPipe(multiprocessing.get_context("fork"), pool)  # type: ignore[arg-type]
+    _dead_holder(pipe)
+    started = time.monotonic()
+    pipe.put(None)
+    assert time.monotonic() - started < 1
+    assert not pipe._reader.poll(0)
+
+
+def test_the_main_process_writes_a_sentinel_past_a_dead_holder_while_the_pool_ends() -> None:
+    pool = _Ended(handler_alive=True)
+    pipe = _internals.ResultPipe(multiprocessing.get_context("fork"), pool)  # type: ignore[arg-type]
+    _dead_holder(pipe)
+    started = time.monotonic()
+    pipe.put(None)
+    assert _internals.ResultPipe.DEAD_LOCK_SECONDS <= time.monotonic() - started < 5
+    assert pipe._reader.poll(1)
+    assert pipe.get() is None
+
+
+def test_a_running_pool_waits_for_the_result_pipe_lock() -> None:
+    pool = _Ended(handler_alive=True)
+    pool._state = "RUN"
+    pipe = _internals.ResultPipe(multiprocessing.get_context("fork"), pool)  # type: ignore[arg-type]
+    assert pipe._wlock is not None
+    pipe._wlock.acquire()
+    threading.Timer(0.5, pipe._wlock.release).start()
+    started = time.monotonic()
+    pipe.put("x")
+    assert 0.4 < time.monotonic() - started < 3
+    assert pipe.get() == "x"
+
+
+def test_a_worker_that_cannot_start_fails_the_tasks_it_is_given_and_stays() -> None:
+    from crawler.engine.pool import WorkerStartError
+
+    pool = ThreadedPool(1, 2, initializer=broken_initializer, context=multiprocessing.get_context("fork"))
+    try:
+        with pytest.raises(WorkerStartError):
+            pool.apply_async(nap, (0,))
+        first = [p.pid for p in pool._pool]
+        # A task queued the stock way still gets an answer, not silence.
+        result = _internals.new_result(pool, None, None, lambda job: None)[0]
+        _internals.queue_task(pool, result._job, nap, (0,), {})
+        with pytest.raises(RuntimeError, match="worker could not start: ImportError"):
+            result.get(timeout=10)
+        assert [p.pid for p in pool._pool] == first  # not replaced
+    finally:
+        pool.terminate()
+        pool.join()

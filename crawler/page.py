@@ -10,7 +10,7 @@ process still completes (``change``, ``node``, selected fields), so it is not.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -61,6 +61,29 @@ CHECK = "check"
 Edge = tuple[str, "str | None", str, str, bool]
 
 
+class _Plain:
+    """Pickled as its class and its field values, rebuilt by ``__init__``.
+
+    Every page's task and result cross a pipe: the slots dataclass's own way
+    (a state list set back field by field through ``__setstate__``) cost ~24
+    us each way for a bench page's `PageResult`, this ~10 us to pickle and ~8
+    to unpickle, in the main process too, which unpickles every result.
+    For the dataclasses below (all fields set by ``__init__``).
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        cls = type(self)
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        return cls, tuple([getattr(self, name) for name in names])
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 class CookieData(NamedTuple):
     """A cookie a response set, as plain values (the fields of `http.cookiejar.Cookie` a jar uses)."""
 
@@ -80,7 +103,7 @@ class CookieData(NamedTuple):
 
 
 @dataclass(slots=True, frozen=True)
-class Task:
+class Task(_Plain):
     """One URL to fetch.
 
     ``seed`` is the seed URL the task descends from (scope is judged against
@@ -103,7 +126,7 @@ class Task:
 
 
 @dataclass(slots=True)
-class Page:
+class Page(_Plain):
     """One output record: the 13 SPEC fields, ``attempts``, ``noindex``, then ``extra`` fields in order."""
 
     url: str
@@ -143,7 +166,7 @@ class Page:
 
 
 @dataclass(slots=True, frozen=True)
-class Result:
+class Result(_Plain):
     """What a worker returns for one task; one subclass per task kind.
 
     ``retry_after`` is set when the fetch failed in a retryable way: the main
@@ -211,7 +234,7 @@ class SitemapResult(Result):
 
 
 @dataclass(frozen=True, slots=True)
-class Exchange:
+class Exchange(_Plain):
     """One HTTP request and the response it got, as sent and as received (for ``--warc``).
 
     ``response`` is the status line and headers; ``body`` the body as it came
@@ -243,7 +266,7 @@ class Exchange:
 
 
 @dataclass(frozen=True, slots=True)
-class Archived:
+class Archived(_Plain):
     """A page as an archive holds it, for ``crawler extract`` to parse in a worker.
 
     ``body`` is the payload as archived (``Content-Encoding`` intact);
@@ -270,7 +293,7 @@ class Archived:
 
 
 @dataclass(frozen=True, slots=True)
-class ArchiveRef:
+class ArchiveRef(_Plain):
     """Where an archived page lies, for a worker to read it (``crawler extract``).
 
     ``path`` and ``offset`` locate the record whose response made the page

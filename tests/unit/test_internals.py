@@ -33,6 +33,7 @@ def _resolve(start: object, dotted: str) -> object:
 @pytest.fixture(scope="module")
 def instances() -> Iterator[dict[str, object]]:
     """One instance of each class whose instances carry the private attributes listed."""
+    import requests
     import urllib3.connection
     import urllib3.poolmanager
 
@@ -53,6 +54,7 @@ def instances() -> Iterator[dict[str, object]]:
                 "urllib3.poolmanager.PoolManager": manager,
                 "urllib3.connection.HTTPConnection": urllib3.connection.HTTPConnection("127.0.0.1", 9),
                 "urllib3.response.HTTPResponse": response,
+                "requests.models.PreparedRequest": requests.PreparedRequest(),
                 "http.client.HTTPResponse": response._fp,
                 "socket.SocketIO": response._fp.fp.raw,
             }
@@ -138,3 +140,42 @@ def test_the_peer_address_of_a_response_whose_connection_closes() -> None:
         assert response.connection is None or response.connection.sock is None
         assert peer_address(response) == "127.0.0.1"
         response.release_conn()
+
+
+PREPARED_URLS = [
+    "http://127.0.0.1:8080/", "https://example.com/a/b.html?x=1&y=2", "http://example.com/a%20b/c?q=%E2%82%AC",
+    "http://example.com/%7Euser/", "http://example.com/a b", "http://Example.com/", "http://example.com",
+    "http://example.com:0080/", "http://user:pw@example.com/", "http://example.com/#top", "http://[::1]:8080/",
+    "http://example.com/caf\u00e9", "http://b\u00fccher.example/", "http://example.com/a?b=c|d",
+    "http://example.com/%zz", "http://example.com/a/./b/../c", "http://example.com/a/%2e%2e/b",
+    "http://example.com/.well-known/x", "http://example.com/a/..", "https://example.com:443/x;p=1?a=@:/",
+]
+
+
+@pytest.mark.parametrize("url", PREPARED_URLS)
+@pytest.mark.parametrize("jar", ["empty", "cookies"])
+def test_a_get_is_prepared_as_prepare_makes_it(url: str, jar: str) -> None:
+    import requests
+
+    session = requests.Session()
+    session.headers["User-Agent"] = "crawler-test"
+    session.hooks["response"].append(lambda r, **kwargs: r)
+    if jar == "cookies":
+        session.cookies.set("a", "1", domain="example.com", path="/")
+        session.cookies.set("b", "2", domain="127.0.0.1", path="/")
+    headers = requests.structures.CaseInsensitiveDict(session.headers)
+    headers["If-None-Match"] = '"abc"'
+    fast = _internals.prepare_get(session, url, headers)
+    stock = requests.PreparedRequest()
+    stock.prepare(method="GET", url=url, headers=headers, cookies=session.cookies, hooks=session.hooks)
+    for name in ("method", "url", "body", "hooks", "_body_position"):
+        assert getattr(fast, name) == getattr(stock, name), name
+    assert dict(fast.headers) == dict(stock.headers)
+    assert fast._cookies is stock._cookies  # type: ignore[attr-defined]
+
+
+def test_a_header_prepare_refuses_is_refused_on_the_fast_path_too() -> None:
+    import requests
+
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        _internals.prepare_get(requests.Session(), "http://127.0.0.1/", {"X-Bad": "a\r\nInjected: 1"})

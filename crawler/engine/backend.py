@@ -6,12 +6,13 @@ serves the interfaces of `crawler.engine.sink` and `crawler.engine.frontier`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..config import CrawlConfig
-from ..page import Task
+from ..page import CHECK, Task
 from .frontier import ManagerFrontier, start_manager
 from .sink import Backend, local_want
 
@@ -32,20 +33,31 @@ def open_backend(config: CrawlConfig, seeds: Sequence[str], ctx: Any, stopping: 
     else:
         backend = _plain(config, seeds, ctx, selected)
     if config.links_db:
-        _keep_links(backend, config.links_db, seeds)
+        _keep_links(backend, config, seeds)
     if config.warc:
         with _closed_on_error(backend.close):
             _add_archive(backend, config)
     return backend
 
 
-def _keep_links(backend: Backend, path: str, seeds: Sequence[str]) -> None:
+def _keep_links(backend: Backend, config: CrawlConfig, seeds: Sequence[str]) -> None:
     from ..store.linkdb import LinkSink  # only crawls that keep their link graph need it
 
+    assert config.links_db is not None
     with _closed_on_error(backend.close):
-        sink = LinkSink(path, seeds)
+        sink = LinkSink(config.links_db, seeds)
         sink.open()
         backend.sinks.append(sink)
+        if config.check and sink.interrupted:
+            # The side file outlives a killed run (it sits beside the state): what
+            # that run checked is not checked again, and the targets its pages
+            # named but it had not checked yet are, though no page names them again.
+            seed = seeds[0] if seeds else ""
+            ignore = [re.compile(pattern) for pattern in config.ignore]
+            backend.checked = sink.recorded()
+            backend.pending_checks = [
+                Task(target, depth, source, seed, kind=CHECK) for target, source, depth in sink.unanswered()
+                if len(target) <= config.max_url_length and not any(p.search(target) for p in ignore)]
 
 
 def _add_archive(backend: Backend, config: CrawlConfig) -> None:

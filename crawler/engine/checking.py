@@ -40,6 +40,13 @@ class CheckTargets:
     >>> targets.note(["http://a.test/deep"])  # crawled after all: its record answers for it
     >>> targets.later()
     []
+
+    Going on after an interrupted run:
+
+    >>> again = CheckTargets(lambda url: url.startswith("http://a.test/"))
+    >>> left = [Task("http://x.test/", 1, "http://a.test/", kind=CHECK), Task("http://y.test/", 1, "http://a.test/")]
+    >>> [t.url for t in again.resume(["http://x.test/"], left)]
+    ['http://y.test/']
     """
 
     def __init__(self, may_crawl: Callable[[str], bool] = lambda url: False) -> None:
@@ -74,6 +81,15 @@ class CheckTargets:
             else:
                 tasks.append(task)
                 self.count += 1
+        return tasks
+
+    def resume(self, checked: Iterable[str], pending: Iterable[Task]) -> list[Task]:
+        """An interrupted crawl goes on: the targets it ``checked`` (and pages it recorded) are not
+        checked again, and its ``pending`` targets are, as `new` would take them; returns those to check now."""
+        self.note(checked)
+        tasks = []
+        for task in pending:
+            tasks += self.new([task.url], task.referrer or "", task.depth, task.seed)
         return tasks
 
     def later(self) -> list[Task]:

@@ -216,6 +216,9 @@ class Crawler:
             sched = self._scheduler = Scheduler(config.concurrency, config.per_host, config.delay, config.user_agent,
                                                 robots=config.robots, gate=backend.host_gate, check=gate.robots,
                                                 hosts=hosts)
+            if self._checks is not None and (backend.pending_checks or backend.checked):
+                for check in self._checks.resume(backend.checked, backend.pending_checks):
+                    sched.add(check)
             if config.sitemaps:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():
@@ -398,7 +401,10 @@ class Crawler:
                 if result.links and not self._stop else []
             self._emit(Done(page, task, result, links))
             if self._checks is not None:
-                self._checks.note(result.links)  # before the checks: a page crawled is not checked again
+                # Before the checks: a page crawled is not checked again. The page
+                # itself too: a resumed crawl fetches pages queued by the killed
+                # one, whose links none of this run's pages may name.
+                self._checks.note([task.url, *result.links])
             if result.checks and self._checks is not None and not self._stop:
                 for check in self._checks.new(result.checks, page.url, task.depth + 1, task.seed):
                     sched.add(check)

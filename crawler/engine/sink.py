@@ -17,7 +17,7 @@ asks which mode it is in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -75,6 +75,10 @@ class Backend:
     refused: Callable[[Task, str, str], None] | None = None
     #: facts for the run summary (crawl id, node, Redis calls), filled in at close
     describe: Callable[[], dict[str, object]] | None = None
+    #: ``check`` going on after an interrupted run: the URLs it recorded (pages and targets checked),
+    #: and the targets its pages named that no record answers for yet (from the link graph's side file)
+    checked: Iterable[str] = ()
+    pending_checks: list[Task] = field(default_factory=list)
 
     def close(self, finished: bool) -> None:
         """Close the sinks (record sink last), then the frontier, then the rest; every step runs."""

@@ -212,11 +212,27 @@ class LinkSink:
         # A side file with pages already (a resumed or repeated crawl): a page fetched
         # again replaces its links, which needs the indexes now.
         self._fresh = self.db.db.execute("SELECT 1 FROM page LIMIT 1").fetchone() is None
+        #: the side file is an interrupted crawl's (not a finished one's, which a new run crawls afresh)
+        self.interrupted = not self._fresh and self.db.meta("finished") == "0"
         if not self._fresh:
             self.db.db.executescript(_INDEXES)
         known = json.loads(self.db.meta("seeds") or "[]")
         self.db.set_meta("seeds", json.dumps(known + [s for s in self.seeds if s not in known]))
         self.db.set_meta("finished", "0")
+
+    def recorded(self) -> Iterator[str]:
+        """Every URL the side file holds a record of (pages and targets checked), as it was opened."""
+        assert self.db is not None
+        return (str(url) for (url,) in self.db.db.execute("SELECT url FROM page"))
+
+    def unanswered(self) -> list[tuple[str, str, int]]:
+        """Each link target no record answers for, once, in the order first linked: (target, the
+        first page linking to it, that page's depth + 1). As the file was opened."""
+        assert self.db is not None
+        rows = self.db.db.execute("""
+            SELECT e.target, e.source, s.depth + 1, MIN(e.id) AS first FROM edge e JOIN page s ON s.url = e.source
+            WHERE NOT EXISTS (SELECT 1 FROM page p WHERE p.url = e.target) GROUP BY e.target ORDER BY first""")
+        return [(str(target), str(source), int(depth)) for target, source, depth, _ in rows]
 
     def write(self, done: Done) -> bool:
         """Buffer the record's facts and its page's links."""

@@ -48,3 +48,25 @@ def test_a_page_fetched_again_replaces_its_links(tmp_path):
     assert db.meta("finished") == "1"
     assert db.db.execute("SELECT kind FROM page WHERE url = 'http://b.test/'").fetchone() == ("check",)
     db.close()
+
+
+def test_an_interrupted_crawls_side_file_names_what_it_recorded_and_what_it_left_unchecked(tmp_path):
+    path = str(tmp_path / "l.sqlite")
+    sink = LinkSink(path, [T])
+    sink.open()
+    assert not sink.interrupted  # a new file
+    sink.write(_done(T, ["http://b.test/", "http://a.test/1", "http://b.test/"]))
+    sink.write(_done("http://a.test/1", ["http://c.test/", "http://b.test/"]))
+    sink.write(_done("http://c.test/", [], kind=CHECK))
+    sink.close(False)
+    again = LinkSink(path, [T])
+    again.open()
+    assert again.interrupted
+    assert sorted(again.recorded()) == ["http://a.test/1", T, "http://c.test/"]
+    # depth: the page's own (0 here) + 1; the first page linking, in the order first linked
+    assert again.unanswered() == [("http://b.test/", T, 1)]
+    again.close(True)
+    finished = LinkSink(path, [T])
+    finished.open()
+    assert not finished.interrupted  # a finished crawl's file: a new run crawls afresh
+    finished.close(True)

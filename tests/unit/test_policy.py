@@ -115,3 +115,17 @@ def test_over_long_links_are_not_followed():
 ])
 def test_in_scope_ignores_allow_and_deny(scope, url, expected):
     assert LinkFilter(scope, allow=("nothing-matches",), deny=(".",)).in_scope(url, SEED) is expected
+
+
+@pytest.mark.parametrize("scope", ["host", "domain"])
+def test_the_scope_key_kept_per_authority_is_the_urls_own(scope: str) -> None:
+    from crawler.urls import host_of, registered_domain
+
+    urls = ["http://Example.COM:80/x", "https://a.b.example.co.uk/p?q", "http://[::1]:8080/a",
+            "http://user:pw@Host.test/a", "http://h.test?x=1", "http://h.test#f", "http://h\t.test/a",
+            "http://h.test\\x/y", "HTTP://H.TEST/", "http://h.test:badport/", "mailto:x@y", "no scheme",
+            "http://xn--bcher-kva.example/", "http://127.0.0.2:8401/s01/", "http://a.example.co.uk/other"]
+    rules = LinkFilter(scope)
+    for url in urls * 2:  # the second time from what is kept
+        host = host_of(url)
+        assert rules.scope_key(url) == (host if scope == "host" else registered_domain(host)), url

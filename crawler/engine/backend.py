@@ -48,6 +48,9 @@ def _keep_links(backend: Backend, config: CrawlConfig, seeds: Sequence[str]) -> 
         sink = LinkSink(config.links_db, seeds)
         sink.open()
         backend.sinks.append(sink)
+        # Written before the state commits the records whose links it holds: a
+        # SIGKILL could otherwise leave records whose links a later run never sees.
+        backend.before_commit.append(sink.flush)
         if config.check and sink.interrupted:
             # The side file outlives a killed run (it sits beside the state): what
             # that run checked is not checked again, and the targets its pages
@@ -121,6 +124,7 @@ def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...])
     with _closed_on_error(backend.close):
         store.begin(seeds, config.recrawl_after)
         journal = Journal(config, store, last_fields=selected)
+        journal.before_commit = backend.before_commit
         journal.open()
         backend.sinks.append(journal)
         _add_text_sinks(config, backend, resumed=store.resumed)

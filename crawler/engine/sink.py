@@ -79,6 +79,8 @@ class Backend:
     #: and the targets its pages named that no record answers for yet (from the link graph's side file)
     checked: Iterable[str] = ()
     pending_checks: list[Task] = field(default_factory=list)
+    #: run before the record sink commits (``--state``), for sinks that must not lag its records
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self, finished: bool) -> None:
         """Close the sinks (record sink last), then the frontier, then the rest; every step runs."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..page import STATE_FIELDS, Done, Page, PageResult, Result, Task
@@ -63,6 +64,9 @@ class Journal:
         self._format = format_for(config.output, config.format) if config.output else None
         self._unwritten: list[tuple[int, Page]] = []
         self._last_commit = time.monotonic()
+        #: run before each commit: sinks whose files must hold every page the state records
+        #: (the link graph: a run going on from a killed one trusts it for what is left to check)
+        self.before_commit: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------
     def open(self) -> None:
@@ -146,6 +150,8 @@ class Journal:
 
     def flush(self) -> None:
         """Commit the state, then write the committed records to the output."""
+        for persist in self.before_commit:
+            persist()
         self.store.commit()
         self._last_commit = time.monotonic()
         if not self._unwritten:

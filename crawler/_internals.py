@@ -288,6 +288,12 @@ class ResultPipe(multiprocessing.queues.SimpleQueue[Any]):
         self._pool = weakref.ref(pool)
         self._main_lock = threading.Lock()  # the main process's own threads take turns
 
+    def __setstate__(self, state: Any) -> None:
+        # A worker started by forkserver or spawn gets the queue pickled: it
+        # puts as the stock queue does (the stock loop's put, under STOCK).
+        super().__setstate__(state)
+        self._main_pid = -1
+
     def put(self, obj: Any) -> None:
         """Write ``obj`` to the pipe; in the main process, give up as the class says."""
         if os.getpid() != self._main_pid or self._wlock is None:

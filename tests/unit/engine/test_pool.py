@@ -337,3 +337,31 @@ def test_a_worker_that_cannot_start_fails_the_tasks_it_is_given_and_stays() -> N
     finally:
         pool.terminate()
         pool.join()
+
+
+def test_a_result_pipe_a_worker_unpickled_puts_as_the_stock_queue() -> None:
+    # forkserver and spawn workers get the queue pickled (SimpleQueue's state only).
+    pipe = _internals.ResultPipe(multiprocessing.get_context("fork"), _Ended(handler_alive=True))  # type: ignore[arg-type]
+    copy = _internals.ResultPipe.__new__(_internals.ResultPipe)
+    copy.__setstate__((pipe._reader, pipe._writer, pipe._rlock, pipe._wlock))
+    copy.put(("job", 0, (True, "x")))
+    assert pipe.get() == ("job", 0, (True, "x"))
+
+
+def test_the_stock_worker_loop_runs_on_a_forkserver_pool() -> None:
+    # What CRAWLER_STOCK runs: results put one at a time through the queue's put.
+    code = """
+import multiprocessing, os
+from crawler.engine.pool import ThreadedPool
+if __name__ == "__main__":
+    pool = ThreadedPool(1, 2, context=multiprocessing.get_context("forkserver"))
+    print(pool.apply_async(os.getpid).get(timeout=30) != os.getpid())
+    pool.terminate()
+    pool.join()
+"""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CRAWLER_STOCK": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

@@ -247,9 +247,10 @@ def die_holding_the_result_lock() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_terminate_ends_even_when_a_worker_died_holding_the_result_pipe_lock() -> None:
+def test_terminate_ends_even_when_a_worker_died_holding_the_result_pipe_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     # The stock put of the stop sentinels waits for that lock forever: both
     # terminate()'s own and the task handler's (which terminate() joins).
+    monkeypatch.setattr(_internals.ResultPipe, "DEAD_LOCK_SECONDS", 0.3)
     pool = ThreadedPool(2, 2, context=multiprocessing.get_context("fork"))
     workers = list(pool._pool)
     pool.apply_async(die_holding_the_result_lock)
@@ -296,7 +297,9 @@ def test_the_main_process_drops_a_sentinel_nobody_will_read() -> None:
     assert not pipe._reader.poll(0)
 
 
-def test_the_main_process_writes_a_sentinel_past_a_dead_holder_while_the_pool_ends() -> None:
+def test_the_main_process_writes_a_sentinel_past_a_dead_holder_while_the_pool_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_internals.ResultPipe, "DEAD_LOCK_SECONDS", 0.3)
     pool = _Ended(handler_alive=True)
     pipe = _internals.ResultPipe(multiprocessing.get_context("fork"), pool)  # type: ignore[arg-type]
     _dead_holder(pipe)

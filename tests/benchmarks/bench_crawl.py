@@ -11,9 +11,10 @@ What it does, all on loopback addresses (127.0.0.x) and inside one temp dir:
    15–25 KB of HTML each with 30–50 links of every usual spelling, in BFS
    layers (a page's shortest distance from its host's index is its layer), a
    robots.txt per host disallowing /private/ (a few pages link there);
-2. serves it with nginx (one master, one server block per address), or with
-   one ThreadingHTTPServer subprocess per host when nginx is missing or
-   ``--latency-ms`` > 0;
+2. serves it with nginx (one master, one server block per address; with
+   ``--latency-ms`` > 0 the echo module's non-blocking ``echo_sleep`` delays
+   every response), or with one ThreadingHTTPServer subprocess per host when
+   nginx (or, for latency, its echo module) is missing;
 3. runs the crawler once per concurrency and mode (``crawl``: the index of
    every host as seeds, ``--depth D``, scope host; ``list``: every expected URL
    in a seed file at depth 0), measuring wall time, CPU seconds of the whole
@@ -572,6 +573,16 @@ def find_nginx() -> str | None:
     return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
 
 
+#: Where Debian's libnginx-mod-http-echo (and others) put the echo module: with it nginx adds latency.
+ECHO_MODULES = ("/usr/lib/nginx/modules/ngx_http_echo_module.so", "/usr/lib64/nginx/modules/ngx_http_echo_module.so",
+                "/usr/local/lib/nginx/modules/ngx_http_echo_module.so")
+
+
+def find_echo_module() -> str | None:
+    """nginx's echo module, whose non-blocking ``echo_sleep`` delays each response (None: not installed)."""
+    return next((path for path in ECHO_MODULES if os.path.exists(path)), None)
+
+
 class Servers:
     """The site's HTTP servers: nginx (preferred) or one Python server per host."""
 
@@ -626,14 +637,19 @@ class Servers:
 
     def _nginx_conf(self) -> str:
         w = self.work
+        # With latency: every response (robots.txt and 404s too) waits latency_ms in
+        # echo_sleep, which does not block the nginx worker, then serves the file.
+        delayed = (f"location / {{ echo_sleep {self.latency_ms / 1000:.3f}; echo_exec @file; }} "
+                   "location @file { try_files $uri ${uri}index.html =404; } ") if self.latency_ms > 0 else ""
         servers = "\n".join(
             f"    server {{ listen {addr}:{self.port}; server_name _; root {self.site_root / f'h{i}'}; "
-            "index index.html; }"
+            f"index index.html; {delayed}}}"
             for i, addr in enumerate(self.addrs)
         )
+        module = f"load_module {find_echo_module()};\n" if self.latency_ms > 0 else ""
         temp = "\n".join(f"    {name}_temp_path {w / 'nginx-temp' / name};"
                          for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        return f"""daemon off;
+        return f"""{module}daemon off;
 master_process on;
 worker_processes {self.nginx_workers};
 pid {w / 'nginx.pid'};
@@ -919,7 +935,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--depth", type=int, default=3, help="crawl depth of the crawl mode")
     p.add_argument("--concurrency", default="16,64", help="comma-separated total concurrencies; per-host = C/hosts")
     p.add_argument("--modes", default="crawl,list", help="crawl (seeds + depth) and/or list (expected URLs, depth 0)")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="server delay per response (Python server only)")
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="server delay per response (nginx with its echo module, else Python servers)")
     p.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     p.add_argument("--nginx-workers", type=int, default=1, help="nginx worker processes")
     p.add_argument("--workers", type=int, help="crawler --workers (default: its own, the CPU count)")
@@ -952,8 +969,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not args.modes or set(args.modes) - {"crawl", "list"}:
         p.error("--modes: crawl and/or list")
-    if args.server == "nginx" and args.latency_ms > 0:
-        p.error("nginx cannot add latency: use --server python (or auto)")
+    if args.server == "nginx" and args.latency_ms > 0 and not find_echo_module():
+        p.error("nginx adds latency only with its echo module (libnginx-mod-http-echo): use --server python")
     return args
 
 
@@ -986,7 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
 
         kind = args.server
         if kind == "auto":
-            kind = "nginx" if find_nginx() and args.latency_ms <= 0 else "python"
+            kind = "nginx" if find_nginx() and (args.latency_ms <= 0 or find_echo_module()) else "python"
         if kind == "nginx" and not find_nginx():
             print("nginx not found", file=sys.stderr)
             return 2

@@ -4,6 +4,7 @@
 Run from the project root with the project's venv (needs redis-server, and nginx for the site)::
 
     .venv/bin/python tests/benchmarks/bench_redis.py --pages 2000 --hosts 4 --nodes 1,2,3
+    .venv/bin/python tests/benchmarks/bench_redis.py --scenario latency   # scale-out, below
 
 Uses bench_crawl.py's generated site and servers. For each node count it
 empties Redis, starts that many ``python -m crawler … --redis URL`` processes
@@ -14,14 +15,24 @@ pages/s, client round trips per page (from the nodes' summaries) and Redis
 commands per page (``INFO commandstats``, commands inside scripts included).
 
 All nodes run on this machine: they share its cores with each other, with
-the site's server and with Redis, so more nodes show the overhead of sharing
-a crawl, not a speed-up.
+the site's server and with Redis, so on the fast site more nodes show the
+overhead of sharing a crawl, not a speed-up.
+
+``--scenario latency`` is the scale-out case, where the work is bound by the
+servers' latency and not by the cores: nginx delays every response by 50 ms
+(its echo module), 3000 pages on 4 hosts, ``-c 16 --per-host 16 -w 2`` per node,
+nodes 1 and 3. One node can have at most 16 requests in flight (320 pages/s),
+three nodes 48, so three nodes may reach 3x one node; the ratios printed at
+the end are 3 nodes / 1 node and 1 node / plain. ``--serve`` only starts the
+site's servers and Redis and prints the commands to run against them (for
+timing runs with an outside tool), until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -60,7 +71,7 @@ def command_calls(client: redis.Redis) -> int:
 
 def run(nodes: int, seeds: list[str], args: argparse.Namespace, work: Path, expected: set[str],
         redis_url: str | None, client: redis.Redis | None) -> dict:
-    per_host = max(1, args.concurrency // args.hosts)
+    per_host = args.per_host or max(1, args.concurrency // args.hosts)
     outs = [work / f"n{nodes}-{'redis' if redis_url else 'plain'}-{i}.jsonl" for i in range(nodes)]
     base = [sys.executable, "-m", "crawler", *seeds, "-d", str(args.depth), "-c", str(args.concurrency),
             "--per-host", str(per_host), "-q"]
@@ -88,17 +99,49 @@ def run(nodes: int, seeds: list[str], args: argparse.Namespace, work: Path, expe
     return row
 
 
+#: Options of a plain run, and of each ``--scenario`` (see the module docstring).
+DEFAULTS: dict[str, object] = {"pages": 2000, "hosts": 4, "depth": 3, "concurrency": 16, "per_host": 0,
+                               "latency_ms": 0.0, "nodes": "1,2,3"}
+SCENARIOS: dict[str, dict[str, object]] = {
+    "latency": {"pages": 3000, "hosts": 4, "depth": 3, "concurrency": 16, "per_host": 16, "workers": 2,
+                "latency_ms": 50.0, "nodes": "1,3"},
+}
+
+
+def serve_only(seeds: list[str], args: argparse.Namespace, work: Path, url: str, expected: int) -> None:
+    """Print the commands of a plain run and a node run against the running servers, then wait."""
+    per_host = args.per_host or max(1, args.concurrency // args.hosts)
+    base = ["-m", "crawler", *seeds, "-d", str(args.depth), "-c", str(args.concurrency), "--per-host",
+            str(per_host), "-q", *(["-w", str(args.workers)] if args.workers else [])]
+    print(f"{expected} URLs expected; work dir {work}")
+    print("plain:", shlex.join([sys.executable, *base, "-o", str(work / "plain.jsonl")]))
+    print("node: ", shlex.join([sys.executable, *base, "--redis", url, "-o", str(work / "node-N.jsonl")]))
+    print(f"(empty Redis between runs: redis-cli -u {url} flushall)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=2000)
-    parser.add_argument("--hosts", type=int, default=4)
-    parser.add_argument("--depth", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--scenario", choices=SCENARIOS, help="preset options (see above); others override them")
+    parser.add_argument("--pages", type=int)
+    parser.add_argument("--hosts", type=int)
+    parser.add_argument("--depth", type=int)
+    parser.add_argument("--concurrency", type=int)
+    parser.add_argument("--per-host", type=int, help="--per-host of each node (default: concurrency / hosts)")
     parser.add_argument("--workers", type=int, help="worker processes per node (default: the crawler's)")
-    parser.add_argument("--nodes", default="1,2,3", help="node counts to run, comma-separated")
+    parser.add_argument("--latency-ms", type=float, help="server delay per response (nginx's echo module)")
+    parser.add_argument("--nodes", help="node counts to run, comma-separated")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--serve", action="store_true", help="only serve the site and Redis (see above)")
     args = parser.parse_args()
+    for name, value in {**DEFAULTS, **SCENARIOS.get(args.scenario or "", {})}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     work = Path(tempfile.mkdtemp(prefix="crawler-bench-redis-"))
     work.chmod(0o755)
     servers = redis_proc = None
@@ -107,13 +150,18 @@ def main() -> int:
         site = bench.build_site(args.pages, args.hosts, bench.free_port(addrs))
         bench.write_site(site, work / "site")
         expected = set(bench.expected_urls(site, site.seeds, args.depth))
-        kind = "nginx" if bench.find_nginx() else "python"
-        servers = bench.Servers(work / "site", work, addrs, site.port, kind, 0, 1)
+        latency = float(args.latency_ms)
+        kind = "nginx" if bench.find_nginx() and (latency <= 0 or bench.find_echo_module()) else "python"
+        servers = bench.Servers(work / "site", work, addrs, site.port, kind, latency, 1)
         servers.start()
         redis_proc, port = start_redis(work)
         client = redis.Redis(port=port)
         url = f"redis://127.0.0.1:{port}/0"
-        print(f"site: {len(expected)} URLs on {args.hosts} hosts ({kind}); -c {args.concurrency} per node")
+        print(f"site: {len(expected)} URLs on {args.hosts} hosts ({kind}, {latency:g} ms a response); "
+              f"-c {args.concurrency} per node")
+        if args.serve:
+            serve_only(site.seeds, args, work, url, len(expected))
+            return 0
         rows = []
         for _ in range(args.repeat):
             rows.append(run(1, site.seeds, args, work, expected, None, None))
@@ -126,6 +174,7 @@ def main() -> int:
         for r in rows:
             print(f"| {r['nodes']} | {'yes' if r['redis'] else 'no'} | {r['pages_per_s']} | {r['wall_s']} | "
                   f"{r.get('round_trips_per_page', '')} | {r.get('redis_commands_per_page', '')} |")
+        print_ratios(rows)
         return 0
     finally:
         if redis_proc is not None:
@@ -133,6 +182,24 @@ def main() -> int:
         if servers is not None:
             servers.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def print_ratios(rows: list[dict]) -> None:
+    """Scale-out figures: each node count's pages/s against one node's, and one node's against plain."""
+    def median(values: list[float]) -> float:
+        values = sorted(values)
+        return (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+
+    speed: dict[tuple[int, bool], float] = {}
+    for key in {(r["nodes"], r["redis"]) for r in rows}:
+        speed[key] = median([r["pages_per_s"] for r in rows if (r["nodes"], r["redis"]) == key])
+    one, plain = speed.get((1, True)), speed.get((1, False))
+    print()
+    if one and plain:
+        print(f"1 node / plain: {one / plain:.2f}x (medians of pages/s)")
+    for nodes, redis_on in sorted(speed):
+        if redis_on and nodes > 1 and one:
+            print(f"{nodes} nodes / 1 node: {speed[(nodes, True)] / one:.2f}x")
 
 
 if __name__ == "__main__":

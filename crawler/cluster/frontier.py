@@ -24,8 +24,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..page import ROBOTS, Task
-from ..urls import fingerprint
+from ..page import Task
+from ..urls import fingerprint, origin_of
 from .link import Keys, RedisLink
 from .scripts import ACQUIRE, COMPLETE, HAND_BACK, PUT, RENEW, STATUS, TAKE
 
@@ -41,6 +41,9 @@ EMPTY_POLL = 0.2
 PUT_BATCH = 1000
 #: Seconds to wait before asking again for a slot of a host whose slots are all taken.
 FULL_POLL = 0.05
+#: Seconds a node refused a slot counts as waiting for the host (it asks again every FULL_POLL):
+#: while any node waits, the holders keep no more than their fair share of the host's slots.
+WAITING = 3 * FULL_POLL
 
 
 def fp_of(url: str) -> str:
@@ -73,6 +76,8 @@ class RedisFrontier:
         self.releases: list[tuple[str, str]] = []
         #: records written to the output since the last acknowledgement
         self.unacked = 0
+        #: origin -> other nodes waiting for one of its slots (from the last reply that said)
+        self.contended: dict[str, int] = {}
         self._scripts = {name: link.script(text) for name, text in
                          (("put", PUT), ("take", TAKE), ("complete", COMPLETE), ("renew", RENEW),
                           ("hand_back", HAND_BACK), ("status", STATUS), ("acquire", ACQUIRE))}
@@ -106,8 +111,9 @@ class RedisFrontier:
         if limit <= 0 or time.monotonic() - self._empty_at < EMPTY_POLL:
             return []
         k = self.keys
-        reply = self.link.call(self._scripts["take"], self._frontier_keys() + [k.task, k.done, k.hosts],
-                               [limit, self.lease_ms, -1 if max_depth is None else max_depth])
+        reply = self.link.call(self._scripts["take"], self._frontier_keys() + [k.task, k.done, k.hosts, k.takers],
+                               [limit, self.lease_ms, -1 if max_depth is None else max_depth, self.node,
+                                len(self.held)])
         self._note(reply[:3])
         tasks = [_decode(text) for text in reply[3:]]
         if not tasks:
@@ -160,11 +166,15 @@ class RedisFrontier:
         for link in links:
             args += [fp_of(link.url), _encode(link)]
         slot_keys, tokens = self._take_releases()
-        keys = self._frontier_keys() + [k.seen, k.task, k.done, k.outbox(self.node), k.calls, *slot_keys]
+        origin = origin_of(task.url) if task.url else ""
+        keys = self._frontier_keys() + [k.seen, k.task, k.done, k.outbox(self.node), k.calls,
+                                        k.waiting(origin), *slot_keys]
         reply = self.link.call(self._scripts["complete"], keys, args + tokens)
         self.unacked = 0
         self.held.pop(fp, None)
         self._note(reply[1:4])
+        if origin:
+            self._contention(origin, int(reply[4]))
         return int(reply[0]) == 1
 
     def ack(self) -> None:
@@ -208,6 +218,12 @@ class RedisFrontier:
         releases, self.releases = self.releases, []
         return [key for key, _ in releases], [token for _, token in releases]
 
+    def _contention(self, origin: str, others: int) -> None:
+        if others:
+            self.contended[origin] = others
+        else:
+            self.contended.pop(origin, None)
+
     def _note(self, state: Sequence[Any]) -> None:
         self._state = (int(state[0]), int(state[1]), int(state[2]))
         self._state_at = time.monotonic()
@@ -225,37 +241,101 @@ class RedisHostGate:
 
     A request to an origin needs a slot: the scheduler asks `acquire` just
     before it starts one (robots.txt fetches too) and `release` when it
-    ends. Slots carry a lease like tasks do, renewed while the request runs,
-    so a dead node's slots come free after ``--lease-timeout``.
+    ends. Slots carry a lease like tasks do, renewed while the node holds
+    them, so a dead node's slots come free after ``--lease-timeout``.
+
+    A slot is this node's (token ``node|s|N``), not a request's: a request
+    that ends leaves its slot *idle*, still held in Redis, and the next
+    request to that origin takes it without a round trip. Only once the
+    scheduler has dispatched what it could (`settle`) do the idle slots go
+    back, with the node's next call. Each slot stays counted in Redis all
+    along, so the global limit holds; a host busy with this node's pages
+    costs one Redis call per burst of requests instead of one per request.
+    With a delay the host's pace is kept in Redis, so each request still asks.
+
+    Shares are fair: a node refused a slot is noted as waiting for the host,
+    and while others wait a node keeps (reuses, or is granted) no more than
+    ``limit`` / (nodes wanting the host) of its slots. The replies to its
+    acquisitions and completions tell a node how many others wait.
     """
 
     def __init__(self, frontier: RedisFrontier) -> None:
         self.frontier = frontier
-        #: token -> slot zset, for every slot this node holds
+        #: token -> slot zset, for every slot this node holds (busy or idle)
         self.held: dict[str, str] = {}
+        #: origin -> slots this node holds (busy or idle)
+        self.count: dict[str, int] = {}
+        #: origin -> tokens held in Redis that no request uses now
+        self.idle: dict[str, list[str]] = {}
+        #: (kind, url) of a request in flight -> (origin, token of its slot)
+        self.busy: dict[tuple[str, str], tuple[str, str]] = {}
         self.waits = 0
+        self._next = 0
 
     def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
         """0 when a request to ``origin`` may start now (its slot is taken), else seconds to wait
         (negative: every slot is taken, see `HostGate.acquire`)."""
         front = self.frontier
-        key, token = front.keys.slots(origin), self._token(task)
+        spare = self.idle.get(origin)
+        mine = self.count.get(origin, 0)
+        if spare:
+            others = front.contended.get(origin, 0)
+            if others and mine > -(-limit // (others + 1)):
+                # Over our share while others wait: the idle slots go back (settle), none is taken.
+                self.waits += 1
+                return -FULL_POLL
+            if delay <= 0:  # a slot of ours, still counted in Redis: no call
+                self.busy[(task.kind, task.url)] = (origin, spare.pop())
+                return 0.0
+        key = front.keys.slots(origin)
+        if spare:
+            token = spare[-1]  # held already: the script only checks the pace
+        else:
+            self._next += 1
+            token = f"{front.node}|s|{self._next}"
         slot_keys, tokens = front._take_releases()
-        wait = int(front.link.call(front._scripts["acquire"], [key, front.keys.pace, *slot_keys],
-                                   [origin, token, limit, int(delay * 1000), front.lease_ms, *tokens]))
-        if wait == 0:
-            self.held[token] = key
+        wait, others = front.link.call(
+            front._scripts["acquire"], [key, front.keys.pace, front.keys.waiting(origin), *slot_keys],
+            [origin, token, limit, int(delay * 1000), front.lease_ms, front.node, mine, int(WAITING * 1000),
+             *tokens])
+        front._contention(origin, int(others))
+        if int(wait) == 0:
+            if spare:
+                spare.pop()
+            else:
+                self.held[token] = key
+                self.count[origin] = mine + 1
+            self.busy[(task.kind, task.url)] = (origin, token)
             return 0.0
         self.waits += 1
-        return -FULL_POLL if wait < 0 else wait / 1000
+        return -FULL_POLL if int(wait) < 0 else int(wait) / 1000
 
     def release(self, origin: str, task: Task) -> None:
-        """The request for ``task`` ended: its slot goes back with the node's next call."""
-        token = self._token(task)
-        key = self.held.pop(token, None)
-        if key is not None:
-            self.frontier.releases.append((key, token))
+        """The request for ``task`` ended: its slot is idle, for this node's next request to ``origin``."""
+        slot = self.busy.pop((task.kind, task.url), None)
+        if slot is not None:
+            self.idle.setdefault(slot[0], []).append(slot[1])
 
-    def _token(self, task: Task) -> str:
-        kind = "r" if task.kind == ROBOTS else "p"
-        return f"{self.frontier.node}|{kind}|{fp_of(task.url)}"
+    def settle(self) -> None:
+        """The scheduler started what it could: idle slots go back to the crawl with the next call."""
+        if not self.idle:
+            return
+        releases = self.frontier.releases
+        for origin, tokens in self.idle.items():
+            for token in tokens:
+                key = self.held.pop(token, None)
+                if key is not None:
+                    releases.append((key, token))
+            left = self.count.get(origin, 0) - len(tokens)
+            if left > 0:
+                self.count[origin] = left
+            else:
+                self.count.pop(origin, None)
+        self.idle.clear()
+
+    def clear(self) -> None:
+        """Every slot was handed back (`RedisFrontier.hand_back`)."""
+        self.held.clear()
+        self.count.clear()
+        self.idle.clear()
+        self.busy.clear()

@@ -40,6 +40,8 @@ class Keys:
 
     ============  =====  ==========================================================
     ``queue``     zset   fingerprint → depth · 2³² + discovery sequence (BFS, FIFO)
+    ``hq:O``      zset   the same, for the tasks of origin O only (TAKE's round-robin over hosts)
+    ``origins``   zset   origin → score of its ``hq:O``'s first task (origins with queued tasks)
     ``requeued``  zset   expired leases waiting to be taken again (before ``queue``)
     ``inflight``  zset   leased fingerprints → lease expiry (ms, Redis clock)
     ``task``      hash   fingerprint → JSON ``[url, depth, referrer, seed]`` (queued or leased)
@@ -49,9 +51,11 @@ class Keys:
     ``meta``      hash   counters: seq, pages, errors, dropped, admitted, capped, requeues;
                          caps: max_pages, max_per_host, cap:NAME (a host's max_pages), host_caps
     ``settings``  str    JSON: the crawl's per-host settings (``[hosts."NAME"]``, the first node's)
+    ``takers``    zset   node → time (ms) it last asked for work (nodes sharing the queue)
     ``hosts``     hash   origin → pages admitted (``--max-pages-per-host``)
     ``pace``      hash   origin → time (ms) its next request may start (``--delay``)
-    ``slots:O``   zset   slot token → expiry: requests in flight to origin O
+    ``slots:O``   zset   slot token (``node|s|N``) → expiry: slots of origin O held by nodes
+    ``wait:O``    zset   node → expiry: nodes refused a slot of origin O lately (fair shares)
     ``nodes``     hash   node → JSON: its output file and whether it finished
     ``alive:N``   str    node N's heartbeat, ``host:pid``, expires with the lease
     ``outbox:N``  list   records committed by node N and not yet known written
@@ -63,12 +67,16 @@ class Keys:
         self.crawl_id = crawl_id
         self.prefix = f"crawler:{{{crawl_id}}}:"
         for name in ("queue", "requeued", "inflight", "task", "seen", "done", "depths", "meta",
-                     "settings", "hosts", "pace", "nodes", "calls"):
+                     "settings", "hosts", "pace", "nodes", "calls", "takers"):
             setattr(self, name, self.prefix + name)
 
     def slots(self, origin: str) -> str:
         """The zset of requests in flight to ``origin``."""
         return f"{self.prefix}slots:{origin}"
+
+    def waiting(self, origin: str) -> str:
+        """The zset of nodes waiting for a slot of ``origin``."""
+        return f"{self.prefix}wait:{origin}"
 
     def alive(self, node: str) -> str:
         """Node ``node``'s heartbeat key."""
@@ -92,6 +100,7 @@ class Keys:
     pace: str
     nodes: str
     calls: str
+    takers: str
 
 
 def connect(url: str, outage: float = DEFAULT_OUTAGE) -> RedisLink:

@@ -155,7 +155,7 @@ class RedisNode:
         front, k, client = self.frontier, self.keys, self.link.client
         if front.held or self.gate.held:
             front.hand_back(self.gate.held)
-            self.gate.held.clear()
+            self.gate.clear()
         front.ack()
         info = json.dumps({"output": self._output_id(), "finished": finished})
         self.link.run(lambda: client.hset(k.nodes, self.name, info))

@@ -36,6 +36,18 @@ local function status(queue, requeued, inflight, depths, meta)
   end
   return {queued + redis.call('ZCARD', requeued), redis.call('ZCARD', inflight), low}
 end
+-- Each queued task is also in its origin's queue, hq:ORIGIN (same score), and ``origins``
+-- scores each origin by its queue's head: TAKE leases round-robin across origins. These keys
+-- are named after ``queue`` (KEYS[1]: PREFIX .. 'queue'), in the crawl's hash tag like the rest.
+local function origin_of(url) return string.match(url, '^[^:]+://[^/]+') or url end
+local function hq_of(queue, origin) return string.sub(queue, 1, -6) .. 'hq:' .. origin end
+local function origins_of(queue) return string.sub(queue, 1, -6) .. 'origins' end
+local function enqueue(queue, fp, score, json)
+  local origin = origin_of(cjson.decode(json)[1])
+  redis.call('ZADD', queue, score, fp)
+  redis.call('ZADD', hq_of(queue, origin), score, fp)
+  redis.call('ZADD', origins_of(queue), 'LT', score, origin)
+end
 -- Queue ARGV[first..] = count pairs (fingerprint, task JSON) at ``depth``; returns how many were new.
 -- A URL still queued at a greater depth takes the shorter one (as the local frontiers do).
 local function put(seen, task, queue, depths, meta, depth, first, count)
@@ -47,7 +59,7 @@ local function put(seen, task, queue, depths, meta, depth, first, count)
     local score = depth * SPAN + seq + i + 1
     if redis.call('SADD', seen, fp) == 1 then
       redis.call('HSET', task, fp, json)
-      redis.call('ZADD', queue, score, fp)
+      enqueue(queue, fp, score, json)
       redis.call('HINCRBY', depths, depth, 1)
       fresh = fresh + 1
     else
@@ -55,7 +67,7 @@ local function put(seen, task, queue, depths, meta, depth, first, count)
       if old then
         local od = math.floor(tonumber(old) / SPAN)
         if od > depth then
-          redis.call('ZADD', queue, score, fp)
+          enqueue(queue, fp, score, json)
           redis.call('HSET', task, fp, json)
           undepth(depths, od)
           redis.call('HINCRBY', depths, depth, 1)
@@ -79,21 +91,30 @@ local s = status(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return {fresh, s[1], s[2], s[3]}
 """
 
-#: KEYS: queue, requeued, inflight, depths, meta, task, done, hosts. ARGV: n, lease_ms.
-#: Requeues expired leases, then leases up to n tasks: re-leases first, then new
-#: ones within --max-pages and --max-pages-per-host (a URL over its host's cap
-#: is marked done without a record). Returns {queued, in_flight, min_depth, task JSON...}.
+#: KEYS: queue, requeued, inflight, depths, meta, task, done, hosts, takers. ARGV: n, lease_ms,
+#: max_depth, node, held (tasks the node holds leased). Requeues expired leases, then leases
+#: up to n tasks, and no more than the node's fair share of the work (queued and in flight,
+#: over the nodes that asked within the last second; at least 4): a node that asks often
+#: must not drain a short queue its peers wait on. Re-leases go first, then new ones
+#: within --max-pages and --max-pages-per-host (a URL over its host's cap is marked done
+#: without a record), none deeper than max_depth (-1: no bound). New ones go round-robin
+#: across origins, each origin's first queued task per round, origins with the
+#: shallowest, earliest head first: breadth-first order within each host, and a batch
+#: spans the hosts with work (a breadth-first queue holds long runs of one host's links:
+#: taken in that order, every node would crowd the same host's slots). Returns
+#: {queued, in_flight, min_depth, task JSON...}.
 TAKE = _COMMON + r"""
-local queue, requeued, inflight, depths, meta, task, done, hosts = unpack(KEYS)
+local queue, requeued, inflight, depths, meta, task, done, hosts, takers = unpack(KEYS)
 local n, lease, max_depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local node, held = ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
--- Nothing deeper than max_depth (-1: no bound) leaves the queues: see Frontier.get.
-local function pop(zset, count)
-  if max_depth < 0 then return redis.call('ZPOPMIN', zset, count) end
-  local got = redis.call('ZRANGEBYSCORE', zset, '-inf', '(' .. ((max_depth + 1) * SPAN), 'WITHSCORES',
-                         'LIMIT', 0, count)
-  for i = 1, #got, 2 do redis.call('ZREM', zset, got[i]) end
-  return got
+redis.call('ZADD', takers, now, node)
+redis.call('ZREMRANGEBYSCORE', takers, '-inf', now - 1000)
+local peers = redis.call('ZCARD', takers)
+if peers > 1 then
+  local work = redis.call('ZCARD', queue) + redis.call('ZCARD', requeued) + redis.call('ZCARD', inflight)
+  -- at least a few, so a node never waits on a share the others cannot use (a peer gone quiet)
+  n = math.min(n, math.max(4, math.ceil(work / peers) - held))
 end
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 1000)
 for _, fp in ipairs(expired) do
@@ -108,10 +129,29 @@ local function lease_one(fp)
   redis.call('ZADD', inflight, now + lease, fp)
   out[#out + 1] = redis.call('HGET', task, fp)
 end
+-- Nothing deeper than max_depth leaves the queues: see Frontier.get.
+local top = max_depth < 0 and '+inf' or '(' .. ((max_depth + 1) * SPAN)
 if n > 0 then
-  local got = pop(requeued, n)
-  for i = 1, #got, 2 do lease_one(got[i]) end
-  n = n - #got / 2
+  local got = redis.call('ZRANGEBYSCORE', requeued, '-inf', top, 'LIMIT', 0, n)
+  for _, fp in ipairs(got) do
+    redis.call('ZREM', requeued, fp)
+    lease_one(fp)
+  end
+  n = n - #got
+end
+local origins = origins_of(queue)
+-- The head of an origin's queue, taken out of both queues; the origin moves to its next head.
+local function pop(origin)
+  local hq = hq_of(queue, origin)
+  local head = redis.call('ZRANGE', hq, 0, 0)
+  local fp = head[1]
+  if fp then
+    redis.call('ZREM', hq, fp)
+    redis.call('ZREM', queue, fp)
+  end
+  local nxt = redis.call('ZRANGE', hq, 0, 0, 'WITHSCORES')
+  if #nxt == 0 then redis.call('ZREM', origins, origin) else redis.call('ZADD', origins, nxt[2], origin) end
+  return fp
 end
 local cap = tonumber(redis.call('HGET', meta, 'max_pages') or '0')
 local per_host = tonumber(redis.call('HGET', meta, 'max_per_host') or '0')
@@ -127,28 +167,29 @@ while n > 0 do
   local room = n
   if cap > 0 then room = math.min(room, cap - tonumber(redis.call('HGET', meta, 'admitted') or '0')) end
   if room <= 0 then break end
-  local got = pop(queue, room)
-  if #got == 0 then break end
+  local heads = redis.call('ZRANGEBYSCORE', origins, '-inf', top, 'LIMIT', 0, room)
+  if #heads == 0 then break end
   local admitted = 0
-  for i = 1, #got, 2 do
-    local fp = got[i]
-    local over = false
-    if per_host > 0 or host_caps then
-      local t = cjson.decode(redis.call('HGET', task, fp))
-      local origin = string.match(t[1], '^[^:]+://[^/]+') or t[1]
-      local limit = cap_of(origin)
-      if limit > 0 and redis.call('HINCRBY', hosts, origin, 1) > limit then
-        over = true
-        redis.call('SADD', done, fp)
-        redis.call('HDEL', task, fp)
-        undepth(depths, t[2])
-        redis.call('HINCRBY', meta, 'capped', 1)
+  for _, origin in ipairs(heads) do
+    local fp = pop(origin)
+    if fp then
+      local over = false
+      if per_host > 0 or host_caps then
+        local t = cjson.decode(redis.call('HGET', task, fp))
+        local limit = cap_of(origin)
+        if limit > 0 and redis.call('HINCRBY', hosts, origin, 1) > limit then
+          over = true
+          redis.call('SADD', done, fp)
+          redis.call('HDEL', task, fp)
+          undepth(depths, t[2])
+          redis.call('HINCRBY', meta, 'capped', 1)
+        end
       end
-    end
-    if not over then
-      admitted = admitted + 1
-      lease_one(fp)
-      n = n - 1
+      if not over then
+        admitted = admitted + 1
+        lease_one(fp)
+        n = n - 1
+      end
     end
   end
   redis.call('HINCRBY', meta, 'admitted', admitted)
@@ -159,13 +200,14 @@ for _, t in ipairs(out) do reply[#reply + 1] = t end
 return reply
 """
 
-#: KEYS: queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls, slot zsets...
-#: ARGV: node, call_id, ack, fp, depth, record ('' = drop), error (0/1), link_depth,
-#: link_count, link_count × (fp, json), then one token per slot zset.
-#: Acknowledges ``ack`` outbox records (written since the last call), releases the
-#: slots, and, unless ``fp`` is already done, marks it done, keeps the record in the
-#: node's outbox and queues the links. A retried call (same call_id) returns the first
-#: answer. Returns {accepted (1/0), queued, in_flight, min_depth}.
+#: KEYS: queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls,
+#: waiting(origin of the page), slot zsets... ARGV: node, call_id, ack, fp, depth, record
+#: ('' = drop), error (0/1), link_depth, link_count, link_count × (fp, json), then one
+#: token per slot zset. Acknowledges ``ack`` outbox records (written since the last
+#: call), releases the slots, and, unless ``fp`` is already done, marks it done, keeps
+#: the record in the node's outbox and queues the links. A retried call (same call_id)
+#: returns the first answer. Returns {accepted (1/0), queued, in_flight, min_depth,
+#: other nodes waiting for a slot of the page's origin}.
 COMPLETE = _COMMON + r"""
 local queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls = unpack(KEYS, 1, 10)
 local node, call_id = ARGV[1], ARGV[2]
@@ -179,7 +221,7 @@ if accepted == nil then
   local ack = tonumber(ARGV[3])
   if ack > 0 then redis.call('LTRIM', outbox, ack, -1) end
   local count = tonumber(ARGV[9])
-  release(11, 10 + 2 * count)
+  release(12, 10 + 2 * count)
   local fp, record = ARGV[4], ARGV[6]
   accepted = 0
   if fp ~= '' and redis.call('SADD', done, fp) == 1 then
@@ -200,27 +242,47 @@ if accepted == nil then
   redis.call('HSET', calls, node, call_id .. ':' .. accepted)
 end
 local s = status(queue, requeued, inflight, depths, meta)
-return {accepted, s[1], s[2], s[3]}
+local waiting, now = KEYS[11], now_ms()
+local others = redis.call('ZCOUNT', waiting, '(' .. now, '+inf')
+local me = redis.call('ZSCORE', waiting, node)
+if me and tonumber(me) > now then others = others - 1 end
+return {accepted, s[1], s[2], s[3], others}
 """
 
-#: KEYS: slots(origin), pace, slot zsets to release... ARGV: origin, token, limit, delay_ms,
-#: lease_ms, one token per released zset. A request to ``origin`` may start when fewer
-#: than ``limit`` are in flight (across nodes) and its pace time has come. Returns 0
-#: (granted: the slot is held until released or its lease runs out), ms to wait for the
-#: pace, or -1 (every slot taken).
+#: KEYS: slots(origin), pace, waiting(origin), slot zsets to release... ARGV: origin, token,
+#: limit, delay_ms, lease_ms, node, mine (slots of origin the node holds), wait_ms, one
+#: token per released zset. A request to ``origin`` may start when fewer than ``limit``
+#: slots are held (across nodes), the node is within its fair share while other nodes
+#: wait for one (``limit`` / nodes wanting the host, rounded up), and the host's pace
+#: time has come. A token the node holds already (an idle slot) is only paced. Returns
+#: {0 (granted: the slot is held until released or its lease runs out) | ms to wait for
+#: the pace | -1 (no slot for this node now: it is noted as waiting for ``wait_ms``),
+#: other nodes waiting}.
 ACQUIRE = _COMMON + r"""
-local slots, pace = KEYS[1], KEYS[2]
-local origin, token = ARGV[1], ARGV[2]
+local slots, pace, waiting = KEYS[1], KEYS[2], KEYS[3]
+local origin, token, node = ARGV[1], ARGV[2], ARGV[6]
 local limit, delay, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-release(3, 6)
+local mine, wait_ms = tonumber(ARGV[7]), tonumber(ARGV[8])
+release(4, 9)
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', waiting, '-inf', now)
+local others = redis.call('ZCARD', waiting)
+if redis.call('ZSCORE', waiting, node) then others = others - 1 end
 local next_at = tonumber(redis.call('HGET', pace, origin) or '0')
-if next_at > now then return next_at - now end
-if redis.call('ZSCORE', slots, token) == false and redis.call('ZCARD', slots) >= limit then return -1 end
+if next_at > now then return {next_at - now, others} end
+if redis.call('ZSCORE', slots, token) == false then
+  local share = math.ceil(limit / (others + 1))
+  if redis.call('ZCARD', slots) >= limit or (others > 0 and mine >= share) then
+    redis.call('ZADD', waiting, now + wait_ms, node)
+    redis.call('PEXPIRE', waiting, wait_ms)
+    return {-1, others}
+  end
+end
 redis.call('ZADD', slots, now + lease, token)
+redis.call('ZREM', waiting, node)
 if delay > 0 then redis.call('HSET', pace, origin, now + delay) end
-return 0
+return {0, others}
 """
 
 #: KEYS: queue, requeued, inflight, depths, meta, alive, slot zsets... ARGV: lease_ms,

@@ -46,7 +46,11 @@ class HostGate(Protocol):
         """
 
     def release(self, origin: str, task: Task) -> None:
-        """The request for ``task`` ended: give its slot back."""
+        """The request for ``task`` ended: give its slot back (or keep it for the host's next one)."""
+
+    def settle(self) -> None:
+        """The scheduler has started every request it could for now: slots kept for reuse
+        and not reused go back."""
 
 
 class Host:
@@ -167,18 +171,19 @@ class Scheduler:
         ``depth_floor`` is the lowest depth still unfinished anywhere
         (frontier included); tasks deeper than it + 1 wait.
         """
-        if self.fetching >= self.concurrency:
-            return None
-        now = self.clock()
-        for _ in range(len(self._ring)):
-            host = self._ring.popleft()
-            task = self._take(host, now, depth_floor)
-            if host.tasks:
-                self._ring.append(host)  # round robin: the host goes to the back
-            else:
-                host.in_ring = False
-            if task is not None:
-                return task
+        if self.fetching < self.concurrency:
+            now = self.clock()
+            for _ in range(len(self._ring)):
+                host = self._ring.popleft()
+                task = self._take(host, now, depth_floor)
+                if host.tasks:
+                    self._ring.append(host)  # round robin: the host goes to the back
+                else:
+                    host.in_ring = False
+                if task is not None:
+                    return task
+        if self.gate is not None:
+            self.gate.settle()  # nothing more may go now: slots kept for reuse go back
         return None
 
     def _take(self, host: Host, now: float, depth_floor: int | None) -> Task | Refusal | None:

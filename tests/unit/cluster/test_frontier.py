@@ -191,10 +191,39 @@ def test_per_host_slots_are_shared_by_every_node(redis_url):
     assert gb.acquire(H, t2, 2, 0) == 0
     assert gb.acquire(H, t3, 2, 0) < 0  # full: both slots taken, one by each node
     assert gb.acquire("http://other.test", t3, 2, 0) == 0  # other hosts are not affected
-    ga.release(H, t1)  # freed with a's next call
+    ga.release(H, t1)  # idle: still a's, for a's next request to H
+    ga.settle()  # a started what it could: freed with a's next call
     assert gb.acquire(H, t3, 2, 0) < 0
     a.flush()
     assert gb.acquire(H, t3, 2, 0) == 0
+
+
+def test_a_nodes_idle_slot_serves_its_next_request_without_a_call(redis_url):
+    a, b = node(redis_url, "a"), node(redis_url, "b")
+    ga, gb = RedisHostGate(a), RedisHostGate(b)
+    t1, t2, t3 = (Task(f"{H}/{i}") for i in range(3))
+    assert ga.acquire(H, t1, 1, 0) == 0
+    ga.release(H, t1)
+    calls = a.link.calls
+    assert ga.acquire(H, t2, 1, 0) == 0  # the same slot, kept
+    assert a.link.calls == calls
+    assert gb.acquire(H, t3, 1, 0) < 0  # still counted in Redis: the limit holds across nodes
+    ga.release(H, t2)
+    ga.settle()
+    assert gb.acquire(H, t3, 1, 0) < 0  # not before a's next call
+    a.flush()
+    assert gb.acquire(H, t3, 1, 0) == 0
+    assert ga.held == {}
+    assert ga.idle == {}
+
+
+def test_with_a_delay_an_idle_slot_still_asks_for_the_pace(redis_url):
+    a = node(redis_url, "a")
+    ga = RedisHostGate(a)
+    assert ga.acquire(H, Task(f"{H}/1"), 1, 0.5) == 0
+    ga.release(H, Task(f"{H}/1"))
+    assert 0.3 < ga.acquire(H, Task(f"{H}/2"), 1, 0.5) <= 0.5  # paced, though the slot is ours
+    assert len(ga.held) == 1  # and kept, not taken twice
 
 
 def test_delay_paces_a_host_across_nodes(redis_url):
@@ -232,6 +261,7 @@ def test_a_completion_frees_the_slot_of_its_request(redis_url):
     [task] = a.get(1)
     assert ga.acquire(H, task, 1, 0) == 0
     ga.release(H, task)
+    ga.settle()
     a.complete(task, "r")  # carries the release
     assert gb.acquire(H, Task(f"{H}/2"), 1, 0) == 0
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from hashlib import blake2b
 from typing import Any
 
 from ..page import Task
-from ..urls import fingerprint, origin_of
+from ..urls import origin_of
 from .link import Keys, RedisLink
 from .scripts import ACQUIRE, COMPLETE, HAND_BACK, PUT, RENEW, STATUS, TAKE
 
@@ -47,13 +48,21 @@ WAITING = 3 * FULL_POLL
 
 
 def fp_of(url: str) -> str:
-    """The fingerprint Redis keys a URL by (16 hex digits)."""
-    return f"{fingerprint(url):016x}"
+    """The fingerprint Redis keys a URL by (16 hex digits: `crawler.urls.fingerprint`'s, in hex)."""
+    return blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+# One encoder for every task: json.dumps with options builds a new one per call (~40 a page).
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _encode(task: Task) -> str:
-    return json.dumps([task.url, task.depth, task.referrer, task.seed or task.url], ensure_ascii=False,
-                      separators=(",", ":"))
+    return _dumps([task.url, task.depth, task.referrer, task.seed or task.url])
+
+
+def _lines(tasks: Sequence[Task]) -> str:
+    """Tasks as the scripts' ``put`` reads them: per line, the fingerprint, then the JSON."""
+    return "\n".join([fp_of(task.url) + _encode(task) for task in tasks])
 
 
 def _decode(text: Any) -> Task:
@@ -97,9 +106,7 @@ class RedisFrontier:
         for depth, group in sorted(by_depth.items()):
             for start in range(0, len(group), PUT_BATCH):
                 batch = group[start:start + PUT_BATCH]
-                args: list[Any] = [depth, len(batch)]
-                for task in batch:
-                    args += [fp_of(task.url), _encode(task)]
+                args: list[Any] = [depth, len(batch), _lines(batch)]
                 reply = self.link.call(self._scripts["put"], self._frontier_keys() + [self.keys.seen, self.keys.task],
                                        args)
                 fresh += int(reply[0])
@@ -157,25 +164,35 @@ class RedisFrontier:
 
         Returns False when the URL was already done: report nothing then.
         """
+        return self.complete_many([(task, record, links, error)])[0]
+
+    def complete_many(self, pages: Sequence[tuple[Task, str | None, Sequence[Task], bool]]) -> list[bool]:
+        """`complete` for several pages, ``(task, record, links, error)`` each, in one round trip
+        (each page atomically); one flag per page, False where the URL was already done."""
         k = self.keys
-        fp = fp_of(task.url) if task.url else ""  # "": acknowledge and release only
         self._call_id += 1
-        depth = links[0].depth if links else task.depth + 1
-        args: list[Any] = [self.node, self._call_id, self.unacked, fp, task.depth, record or "",
-                           int(error), depth, len(links)]
-        for link in links:
-            args += [fp_of(link.url), _encode(link)]
+        origins: dict[str, None] = {}
+        args: list[Any] = []
+        for task, record, links, error in pages:
+            fp = fp_of(task.url) if task.url else ""  # "": acknowledge and release only
+            depth = links[0].depth if links else task.depth + 1
+            args += [fp, task.depth, record or "", int(error), depth, len(links), _lines(links)]
+            if task.url:
+                origins[origin_of(task.url)] = None
         slot_keys, tokens = self._take_releases()
-        origin = origin_of(task.url) if task.url else ""
         keys = self._frontier_keys() + [k.seen, k.task, k.done, k.outbox(self.node), k.calls,
-                                        k.waiting(origin), *slot_keys]
-        reply = self.link.call(self._scripts["complete"], keys, args + tokens)
+                                        *(k.waiting(origin) for origin in origins), *slot_keys]
+        reply = self.link.call(self._scripts["complete"], keys,
+                               [self.node, self._call_id, self.unacked, len(pages), len(origins), *args, *tokens])
         self.unacked = 0
-        self.held.pop(fp, None)
+        for task, *_ in pages:
+            if task.url:
+                self.held.pop(fp_of(task.url), None)
         self._note(reply[1:4])
-        if origin:
-            self._contention(origin, int(reply[4]))
-        return int(reply[0]) == 1
+        for origin, others in zip(origins, reply[4:], strict=True):
+            self._contention(origin, int(others))
+        flags = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        return [flag == "1" for flag in flags]
 
     def ack(self) -> None:
         """Acknowledge the records written since the last call and free pending slots."""

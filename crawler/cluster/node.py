@@ -182,6 +182,23 @@ class RedisNode:
         """`Sink.write`: commit the record with its links in Redis, then write it to this node's file."""
         return self.record(done.page, done.task, done.links)
 
+    def write_many(self, dones: Sequence[Done]) -> list[bool]:
+        """`write` for the pages the loop finished in one turn: one commit (one round trip) for
+        them all, then the accepted records go to this node's file, in order."""
+        records = []
+        for done in dones:
+            done.page.node = self.name
+            records.append(done.page.to_dict())
+        texts = [json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) for record in records]
+        accepted = self.frontier.complete_many([(done.task, text, done.links, done.page.error is not None)
+                                                for done, text in zip(dones, texts, strict=True)])
+        for record, ok in zip(records, accepted, strict=True):
+            if ok:
+                if self.writer is not None:
+                    self.writer.write_record(record)
+                self.frontier.unacked += 1  # acknowledged by the next call
+        return accepted
+
     def describe(self) -> dict[str, object]:
         """The crawl, this node, and the round trips it made to Redis (for the run summary)."""
         return {"crawl_id": self.crawl_id, "node": self.name, "redis_calls": self.link.calls}

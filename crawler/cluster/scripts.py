@@ -48,15 +48,19 @@ local function enqueue(queue, fp, score, json)
   redis.call('ZADD', hq_of(queue, origin), score, fp)
   redis.call('ZADD', origins_of(queue), 'LT', score, origin)
 end
--- Queue ARGV[first..] = count pairs (fingerprint, task JSON) at ``depth``; returns how many were new.
+-- Queue ``count`` tasks at ``depth`` from ``blob``, one line per task: its fingerprint (16 hex
+-- digits) then its JSON (which holds no raw newline); returns how many were new. One string
+-- instead of two arguments per task: a page's 30-50 links cost the client one argument to pack.
 -- A URL still queued at a greater depth takes the shorter one (as the local frontiers do).
-local function put(seen, task, queue, depths, meta, depth, first, count)
+local function put(seen, task, queue, depths, meta, depth, blob, count)
   if count == 0 then return 0 end
   local seq = redis.call('HINCRBY', meta, 'seq', count) - count
   local fresh = 0
-  for i = 0, count - 1 do
-    local fp, json = ARGV[first + 2 * i], ARGV[first + 2 * i + 1]
-    local score = depth * SPAN + seq + i + 1
+  local i = 0
+  for line in string.gmatch(blob, '[^\n]+') do
+    local fp, json = string.sub(line, 1, 16), string.sub(line, 17)
+    i = i + 1
+    local score = depth * SPAN + seq + i
     if redis.call('SADD', seen, fp) == 1 then
       redis.call('HSET', task, fp, json)
       enqueue(queue, fp, score, json)
@@ -83,10 +87,10 @@ local function release(first, afirst)
 end
 """
 
-#: KEYS: queue, requeued, inflight, depths, meta, seen, task. ARGV: depth, count, count × (fp, json).
+#: KEYS: queue, requeued, inflight, depths, meta, seen, task. ARGV: depth, count, tasks (see put).
 #: Returns {fresh, queued, in_flight, min_depth}.
 PUT = _COMMON + r"""
-local fresh = put(KEYS[6], KEYS[7], KEYS[1], KEYS[4], KEYS[5], tonumber(ARGV[1]), 3, tonumber(ARGV[2]))
+local fresh = put(KEYS[6], KEYS[7], KEYS[1], KEYS[4], KEYS[5], tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[2]))
 local s = status(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return {fresh, s[1], s[2], s[3]}
 """
@@ -200,53 +204,66 @@ for _, t in ipairs(out) do reply[#reply + 1] = t end
 return reply
 """
 
-#: KEYS: queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls,
-#: waiting(origin of the page), slot zsets... ARGV: node, call_id, ack, fp, depth, record
-#: ('' = drop), error (0/1), link_depth, link_count, link_count × (fp, json), then one
-#: token per slot zset. Acknowledges ``ack`` outbox records (written since the last
-#: call), releases the slots, and, unless ``fp`` is already done, marks it done, keeps
-#: the record in the node's outbox and queues the links. A retried call (same call_id)
-#: returns the first answer. Returns {accepted (1/0), queued, in_flight, min_depth,
-#: other nodes waiting for a slot of the page's origin}.
+#: KEYS: queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls, nwait
+#: waiting(origin) zsets (the pages' origins), slot zsets... ARGV: node, call_id, ack, npages,
+#: nwait, then per page: fp, depth, record ('' = drop), error (0/1), link_depth, link_count,
+#: links (see put); then one token per slot zset. Acknowledges ``ack`` outbox
+#: records (written since the last call), releases the slots, and for each page, unless
+#: its ``fp`` is already done (or ''), marks it done, keeps its record in the node's outbox
+#: and queues its links: the pages a node finished since its last call cost one round
+#: trip. A retried call (same call_id) returns the first answer. Returns {accepted flags
+#: ('1'/'0' per page, a string), queued, in_flight, min_depth, other nodes waiting for a
+#: slot of each origin given}.
 COMPLETE = _COMMON + r"""
 local queue, requeued, inflight, depths, meta, seen, task, done, outbox, calls = unpack(KEYS, 1, 10)
 local node, call_id = ARGV[1], ARGV[2]
+local npages, nwait = tonumber(ARGV[4]), tonumber(ARGV[5])
 local last = redis.call('HGET', calls, node)
-local accepted = nil
+local flags = nil
 if last then
-  local id, res = string.match(last, '^(%d+):(%d)$')
-  if id == call_id then accepted = tonumber(res) end
+  local id, res = string.match(last, '^(%d+):(%d*)$')
+  if id == call_id then flags = res end
 end
-if accepted == nil then
+if flags == nil then
   local ack = tonumber(ARGV[3])
   if ack > 0 then redis.call('LTRIM', outbox, ack, -1) end
-  local count = tonumber(ARGV[9])
-  release(12, 10 + 2 * count)
-  local fp, record = ARGV[4], ARGV[6]
-  accepted = 0
-  if fp ~= '' and redis.call('SADD', done, fp) == 1 then
-    accepted = 1
-    if redis.call('ZREM', inflight, fp) + redis.call('ZREM', requeued, fp) > 0 then
-      undepth(depths, tonumber(ARGV[5]))
+  local out = {}
+  local a = 6
+  for _ = 1, npages do
+    local fp, record, count = ARGV[a], ARGV[a + 2], tonumber(ARGV[a + 5])
+    local accepted = '0'
+    if fp ~= '' and redis.call('SADD', done, fp) == 1 then
+      accepted = '1'
+      if redis.call('ZREM', inflight, fp) + redis.call('ZREM', requeued, fp) > 0 then
+        undepth(depths, tonumber(ARGV[a + 1]))
+      end
+      redis.call('HDEL', task, fp)
+      if record ~= '' then
+        redis.call('RPUSH', outbox, record)
+        redis.call('HINCRBY', meta, 'pages', 1)
+        if ARGV[a + 3] == '1' then redis.call('HINCRBY', meta, 'errors', 1) end
+      else
+        redis.call('HINCRBY', meta, 'dropped', 1)
+      end
+      put(seen, task, queue, depths, meta, tonumber(ARGV[a + 4]), ARGV[a + 6], count)
     end
-    redis.call('HDEL', task, fp)
-    if record ~= '' then
-      redis.call('RPUSH', outbox, record)
-      redis.call('HINCRBY', meta, 'pages', 1)
-      if ARGV[7] == '1' then redis.call('HINCRBY', meta, 'errors', 1) end
-    else
-      redis.call('HINCRBY', meta, 'dropped', 1)
-    end
-    put(seen, task, queue, depths, meta, tonumber(ARGV[8]), 10, count)
+    out[#out + 1] = accepted
+    a = a + 7
   end
-  redis.call('HSET', calls, node, call_id .. ':' .. accepted)
+  release(11 + nwait, a)
+  flags = table.concat(out)
+  redis.call('HSET', calls, node, call_id .. ':' .. flags)
 end
 local s = status(queue, requeued, inflight, depths, meta)
-local waiting, now = KEYS[11], now_ms()
-local others = redis.call('ZCOUNT', waiting, '(' .. now, '+inf')
-local me = redis.call('ZSCORE', waiting, node)
-if me and tonumber(me) > now then others = others - 1 end
-return {accepted, s[1], s[2], s[3], others}
+local reply = {flags, s[1], s[2], s[3]}
+local now = now_ms()
+for i = 11, 10 + nwait do
+  local others = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
+  local me = redis.call('ZSCORE', KEYS[i], node)
+  if me and tonumber(me) > now then others = others - 1 end
+  reply[#reply + 1] = others
+end
+return reply
 """
 
 #: KEYS: slots(origin), pace, waiting(origin), slot zsets to release... ARGV: origin, token,

@@ -145,6 +145,8 @@ class Crawler:
         # thread to handle: results, and tasks whose response is read (slot free).
         self._results: deque[Result | Task] = deque()
         self._collect = False
+        # Records handled in the current batch of results, to commit together (None: one by one).
+        self._batch: list[Done] | None = None
         self._backend: Backend | None = None
         self._scheduler: Scheduler | None = None
         self._gate = Gate()
@@ -360,12 +362,20 @@ class Crawler:
         sched = self._scheduler
         assert sched is not None
         assert self._backend is not None
-        while results:
-            item = results.popleft()
-            if isinstance(item, Task):
-                sched.released(item)
-            else:
-                self._handle(item)
+        if self._backend.write_many is not None and results:
+            # Records of this batch are committed together after it (one Redis round trip).
+            self._batch = []
+        try:
+            while results:
+                item = results.popleft()
+                if isinstance(item, Task):
+                    sched.released(item)
+                else:
+                    self._handle(item)
+        finally:
+            batch, self._batch = self._batch, None
+            if batch:
+                self._write(batch)
         for sink in self._backend.sinks:
             sink.tick()
 
@@ -465,12 +475,28 @@ class Crawler:
                 front.update(self.inputs.for_url(page.url))
             front.update((name, extra.get(name)) for name in self._leading)
             page.extra = {**front, **{k: v for k, v in extra.items() if k not in front}}
+        if self._batch is not None:
+            self._batch.append(done)
+            return
         assert self._backend is not None
-        record_sink, *more = self._backend.sinks
-        if not record_sink.write(done):
+        if not self._backend.sinks[0].write(done):
             return  # another node reported this URL already
-        for sink in more:
+        self._written(done)
+
+    def _write(self, batch: list[Done]) -> None:
+        """Commit a batch of records at once (`Backend.write_many`), then report those accepted."""
+        assert self._backend is not None
+        assert self._backend.write_many is not None
+        for done, accepted in zip(batch, self._backend.write_many(batch), strict=True):
+            if accepted:  # else another node reported this URL already
+                self._written(done)
+
+    def _written(self, done: Done) -> None:
+        """The record sink took ``done``: the other sinks, the counts and the caller get it."""
+        assert self._backend is not None
+        for sink in self._backend.sinks[1:]:
             sink.write(done)
+        page = done.page
         stats = self.stats
         stats.pages += 1
         if page.change is not None:

@@ -81,6 +81,10 @@ class Backend:
     pending_checks: list[Task] = field(default_factory=list)
     #: run before the record sink commits (``--state``), for sinks that must not lag its records
     before_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: the record sink's `Sink.write` for several pages at once (one flag each), when one
+    #: commit for them all is cheaper (``--redis``: one round trip): the loop then hands
+    #: over the pages of each batch of results together
+    write_many: Callable[[list[Done]], list[bool]] | None = None
 
     def close(self, finished: bool) -> None:
         """Close the sinks (record sink last), then the frontier, then the rest; every step runs."""

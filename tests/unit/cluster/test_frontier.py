@@ -279,3 +279,21 @@ def test_connect_to_nothing_is_a_usage_error(url):
 
     with pytest.raises(UsageError, match="cannot reach Redis"):
         connect(url)
+
+
+def test_the_redis_fingerprint_is_the_crawls_fingerprint_in_hex():
+    from crawler.urls import fingerprint
+
+    for url in (f"{H}/", f"{H}/é?q=1", "http://[::1]:8080/a b"):
+        assert fp_of(url) == f"{fingerprint(url):016x}"
+
+
+def test_pages_completed_together_are_each_accepted_once(redis_url):
+    a, b = node(redis_url, "a"), node(redis_url, "b")
+    a.put([Task(f"{H}/1"), Task(f"{H}/2")])
+    t1, t2 = a.get(2)
+    assert b.complete(t2, '{"url":"2"}')  # b reported /2 first (a's lease ran out)
+    links = [Task(f"{H}/1/{i}", 1, t1.url, t1.url) for i in range(3)]
+    assert a.complete_many([(t1, '{"url":"1"}', links, False), (t2, '{"url":"2a"}', [], False)]) == [True, False]
+    assert a.link.client.lrange(a.keys.outbox("a"), 0, -1) == [b'{"url":"1"}']
+    assert sorted(urls(a.get(10))) == sorted(urls(links))

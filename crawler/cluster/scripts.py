@@ -106,7 +106,7 @@ return {fresh, s[1], s[2], s[3]}
 #: shallowest, earliest head first: breadth-first order within each host, and a batch
 #: spans the hosts with work (a breadth-first queue holds long runs of one host's links:
 #: taken in that order, every node would crowd the same host's slots). Returns
-#: {queued, in_flight, min_depth, task JSON...}.
+#: {queued, in_flight, min_depth, 1 if the fair share cut the batch else 0, task JSON...}.
 TAKE = _COMMON + r"""
 local queue, requeued, inflight, depths, meta, task, done, hosts, takers = unpack(KEYS)
 local n, lease, max_depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -115,10 +115,15 @@ local now = now_ms()
 redis.call('ZADD', takers, now, node)
 redis.call('ZREMRANGEBYSCORE', takers, '-inf', now - 1000)
 local peers = redis.call('ZCARD', takers)
+local shared = 0
 if peers > 1 then
   local work = redis.call('ZCARD', queue) + redis.call('ZCARD', requeued) + redis.call('ZCARD', inflight)
   -- at least a few, so a node never waits on a share the others cannot use (a peer gone quiet)
-  n = math.min(n, math.max(4, math.ceil(work / peers) - held))
+  local share = math.max(4, math.ceil(work / peers) - held)
+  if share < n then
+    n = share
+    shared = 1
+  end
 end
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 1000)
 for _, fp in ipairs(expired) do
@@ -199,7 +204,7 @@ while n > 0 do
   redis.call('HINCRBY', meta, 'admitted', admitted)
 end
 local s = status(queue, requeued, inflight, depths, meta)
-local reply = {s[1], s[2], s[3]}
+local reply = {s[1], s[2], s[3], shared}
 for _, t in ipairs(out) do reply[#reply + 1] = t end
 return reply
 """

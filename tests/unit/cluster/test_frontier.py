@@ -61,6 +61,19 @@ def test_get_leaves_deeper_tasks_queued(redis_url):
     assert (task.url, task.depth, task.referrer) == (f"{H}/deep", 2, "r2b")
 
 
+def test_after_an_empty_answer_a_node_asks_again_at_once_when_the_crawl_changed(redis_url):
+    a, b = node(redis_url, "a"), node(redis_url, "b")
+    a.put([Task(f"{H}/0")])
+    [seed] = a.get(10)
+    b.put([Task(f"{H}/other", 2)])
+    calls = a.link.calls
+    assert a.get(10, max_depth=0) == []  # /other is deeper than allowed
+    assert a.get(10, max_depth=0) == []  # nothing changed: no call within the poll
+    assert a.link.calls == calls + 1
+    a.complete(seed, "r", [Task(f"{H}/1", 1, seed.url, seed.url)])  # depth 0 done, a link queued
+    assert urls(a.get(10, max_depth=1)) == [f"{H}/1"]
+
+
 def test_a_task_leased_by_one_node_is_not_given_to_another(redis_url):
     a, b = node(redis_url, "a"), node(redis_url, "b")
     a.put([Task(f"{H}/1"), Task(f"{H}/2")])

@@ -195,6 +195,18 @@ def test_per_host_limit_and_delay_hold_across_nodes(site: Site, redis_url: str, 
     assert min(gaps) >= 0.1, gaps
 
 
+def test_per_host_limit_holds_across_nodes_that_keep_their_slots(site: Site, redis_url: str, tmp_path: Path) -> None:
+    site.reset()
+    seeds = [site.url(f"/slow?s=0.15&n={i}") for i in range(24)]
+    # No delay: a node keeps its slot from one request to the next without asking Redis;
+    # each node alone would allow 2 in flight (6 together); slots stay counted in Redis.
+    nodes = Nodes(tmp_path, [*seeds, "--redis", redis_url, "-w", 1, "-c", 4, "--per-host", 2])
+    results = nodes.wait(60)
+    assert [rc for rc, _ in results] == [0, 0, 0], results
+    assert len(nodes.records()) == 24
+    assert site.max_inflight == 2
+
+
 def test_max_pages_is_for_the_whole_crawl(site: Site, redis_url: str, tmp_path: Path) -> None:
     site.reset()
     nodes = Nodes(tmp_path, node_args(site, redis_url, 1000, "--max-pages", 40))

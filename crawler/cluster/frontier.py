@@ -343,6 +343,10 @@ class RedisHostGate:
         if slot is not None:
             self.idle.setdefault(slot[0], []).append(slot[1])
 
+    def spare(self) -> list[str]:
+        """Origins with an idle slot of this node (see `HostGate.spare`)."""
+        return [origin for origin, tokens in self.idle.items() if tokens]
+
     def settle(self) -> None:
         """The scheduler started what it could: idle slots go back to the crawl with the next call."""
         if not self.idle:

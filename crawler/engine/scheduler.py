@@ -52,6 +52,9 @@ class HostGate(Protocol):
         """The scheduler has started every request it could for now: slots kept for reuse
         and not reused go back."""
 
+    def spare(self) -> list[str]:
+        """Origins with a slot kept for reuse: their next request needs no round trip."""
+
 
 class Host:
     """The queue and gates of one origin (``scheme://host:port``)."""
@@ -173,6 +176,13 @@ class Scheduler:
         """
         if self.fetching < self.concurrency:
             now = self.clock()
+            if self.gate is not None:
+                # Hosts whose slot the gate kept go first: that request costs no round trip.
+                for origin in self.gate.spare():
+                    host = self.hosts.get(origin)
+                    task = self._take(host, now, depth_floor) if host is not None else None
+                    if task is not None:
+                        return task
             for _ in range(len(self._ring)):
                 host = self._ring.popleft()
                 task = self._take(host, now, depth_floor)

@@ -501,3 +501,38 @@ def test_a_hosts_robots_txt_is_read_for_its_own_agent(clock):
     rules = RobotsRules(Protego.parse("User-agent: other-bot\nCrawl-delay: 3\n"))
     sched.set_robots("http://a.test", rules)
     assert sched.hosts["http://a.test"].delay == 3
+
+
+class KeepingGate:
+    """A `HostGate` that grants every slot and says which origins have one kept for reuse."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.settled = 0
+
+    def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
+        return 0.0
+
+    def release(self, origin: str, task: Task) -> None:
+        self.kept.append(origin)
+
+    def settle(self) -> None:
+        self.settled += 1
+        self.kept.clear()
+
+    def spare(self) -> list[str]:
+        return list(self.kept)
+
+
+def test_a_host_whose_slot_the_gate_kept_goes_first_and_the_rest_are_settled(clock):
+    gate = KeepingGate()
+    sched = Scheduler(2, 2, 0.0, UA, robots=False, clock=clock, gate=gate)
+    for url in ("http://a.test/1", "http://b.test/1", "http://a.test/2", "http://b.test/2"):
+        sched.add(task(url))
+    first = sched.next_task(None)
+    second = sched.next_task(None)
+    assert [first.url, second.url] == ["http://a.test/1", "http://b.test/1"]
+    assert sched.next_task(None) is None
+    assert gate.settled == 1  # nothing more may go: the gate gives back what it kept
+    sched.released(second)  # b's slot is kept for b's next request
+    assert sched.next_task(None).url == "http://b.test/2"  # before a, whose turn it was

@@ -271,7 +271,7 @@ class RedisHostGate:
     ends. Slots carry a lease like tasks do, renewed while the node holds
     them, so a dead node's slots come free after ``--lease-timeout``.
 
-    A slot is this node's (token ``node|s|N``), not a request's: a request
+    A slot is this node's (token ``node|s|STAMP.N``), not a request's: a request
     that ends leaves its slot *idle*, still held in Redis, and the next
     request to that origin takes it without a round trip. Only once the
     scheduler has dispatched what it could (`settle`) do the idle slots go
@@ -298,6 +298,9 @@ class RedisHostGate:
         self.busy: dict[tuple[str, str], tuple[str, str]] = {}
         self.waits = 0
         self._next = 0
+        # Tokens are unique per process: a restarted node (same name) never takes one of
+        # its dead predecessor's slots for its own before their lease runs out.
+        self._stamp = f"{time.time_ns() // 1_000_000:x}"
 
     def acquire(self, origin: str, task: Task, limit: int, delay: float) -> float:
         """0 when a request to ``origin`` may start now (its slot is taken), else seconds to wait
@@ -319,7 +322,7 @@ class RedisHostGate:
             token = spare[-1]  # held already: the script only checks the pace
         else:
             self._next += 1
-            token = f"{front.node}|s|{self._next}"
+            token = f"{front.node}|s|{self._stamp}.{self._next}"
         slot_keys, tokens = front._take_releases()
         wait, others = front.link.call(
             front._scripts["acquire"], [key, front.keys.pace, front.keys.waiting(origin), *slot_keys],

@@ -54,7 +54,7 @@ class Keys:
     ``takers``    zset   node → time (ms) it last asked for work (nodes sharing the queue)
     ``hosts``     hash   origin → pages admitted (``--max-pages-per-host``)
     ``pace``      hash   origin → time (ms) its next request may start (``--delay``)
-    ``slots:O``   zset   slot token (``node|s|N``) → expiry: slots of origin O held by nodes
+    ``slots:O``   zset   slot token (``node|s|STAMP.N``) → expiry: slots of origin O held by nodes
     ``wait:O``    zset   node → expiry: nodes refused a slot of origin O lately (fair shares)
     ``nodes``     hash   node → JSON: its output file and whether it finished
     ``alive:N``   str    node N's heartbeat, ``host:pid``, expires with the lease

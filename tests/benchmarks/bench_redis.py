@@ -25,7 +25,7 @@ nodes 1 and 3. One node can have at most 16 requests in flight (320 pages/s),
 three nodes 48, so three nodes may reach 3x one node; the ratios printed at
 the end are 3 nodes / 1 node and 1 node / plain. ``--serve`` only starts the
 site's servers and Redis and prints the commands to run against them (for
-timing runs with an outside tool), until Ctrl-C.
+timing runs with an outside tool), until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import argparse
 import json
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,12 @@ def serve_only(seeds: list[str], args: argparse.Namespace, work: Path, url: str,
     print("plain:", shlex.join([sys.executable, *base, "-o", str(work / "plain.jsonl")]))
     print("node: ", shlex.join([sys.executable, *base, "--redis", url, "-o", str(work / "node-N.jsonl")]))
     print(f"(empty Redis between runs: redis-cli -u {url} flushall)", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A background job ignores SIGINT: SIGTERM stops it too, and the servers are stopped on the way out.
+    signal.signal(signal.SIGTERM, stop)
     try:
         while True:
             time.sleep(3600)

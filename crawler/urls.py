@@ -14,8 +14,6 @@ from hashlib import blake2b
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
-
 HTTP_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -103,6 +101,11 @@ def _canonical(url: str, encoding: str) -> str:
     if not parts.hostname:
         raise ValueError(f"URL has no host: {url!r}")
     port = parts.port  # raises ValueError on a port that is not a number
+    # Imported here: w3lib.url loads urllib.request with it, ~29 ms of every
+    # start-up, and a crawl whose URLs are all in canonical form (the `_plain`
+    # fast path) never needs it.
+    from w3lib.url import canonicalize_url
+
     canon = canonicalize_url(url, encoding=encoding)
     parts = urlsplit(canon)
     host = parts.hostname or ""

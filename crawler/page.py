@@ -9,6 +9,7 @@ process still completes (``change``, ``node``, selected fields), so it is not.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -59,6 +60,27 @@ CHECK = "check"
 #: One link occurrence on a page (``--links``, ``crawler check``):
 #: (target, fragment or None, anchor text or ``alt``, tag, nofollow).
 Edge = tuple[str, "str | None", str, str, bool]
+
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False).encode
+
+
+def encode_edges(edges: Sequence[Edge] | Sequence[str]) -> str:
+    """A page's link occurrences (or its fragment names) as compact JSON text, as `PageResult` carries them.
+
+    JSON, not pickle: the side file that keeps it outlives the Python that wrote it.
+
+    >>> encode_edges([("http://h/x", None, "Go", "a", False)])
+    '[["http://h/x",null,"Go","a",false]]'
+    >>> decode_edges(encode_edges([("http://h/x", "s", "Go", "a", True)]))
+    [['http://h/x', 's', 'Go', 'a', True]]
+    """
+    return _dumps(edges)
+
+
+def decode_edges(text: str) -> list[Any]:
+    """The arrays `encode_edges` wrote: each edge as a list ``[target, fragment, text, tag, nofollow]``."""
+    value: list[Any] = json.loads(text)
+    return value
 
 
 class _Plain:
@@ -203,10 +225,13 @@ class PageResult(Result):
     markdown: str | None = None
     lang: str | None = None
     converted: bool = False
-    #: with ``--links``/``--report``/``check``: every link occurrence, the page's ids and
-    #: ``<a name>``s (fragment targets), and the targets to check that are not followed
-    edges: tuple[Edge, ...] | None = None
-    ids: tuple[str, ...] | None = None
+    #: with ``--links``/``--report``/``check``: every link occurrence (a JSON array of `Edge`
+    #: arrays, `encode_edges`), the page's ids and ``<a name>``s (fragment targets; a JSON array
+    #: of strings), and the targets to check that are not followed. JSON text, made in the
+    #: worker: the main process stores it as it comes, one row per page, and reads it only when
+    #: the crawl's verdict, links table or report needs it.
+    edges: str | None = None
+    ids: str | None = None
     checks: tuple[str, ...] = ()
     #: with the link graph kept: SimHash of the visible text (16 hex digits, as ``content_hash``),
     #: and the redirects followed (``STATUS URL`` each, as ``redirects``)

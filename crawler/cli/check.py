@@ -116,14 +116,14 @@ class LinkRun:
                         os.remove(self._temporary + suffix)
 
     def _verdict(self, db: LinkDB, verdict: Verdict, status: int, quiet: bool) -> int:
-        broken = list(db.broken(verdict))
+        broken = db.broken(verdict, referrers=5)
         seeds = db.failed_seeds()
         if not quiet:
-            for target, fragment, code, error in broken[:SHOWN]:
-                shown = target + (f"#{fragment}" if fragment else "")
-                referrers = db.referrers(target, fragment, limit=5)
-                where = ", ".join(dict.fromkeys(source for source, _ in referrers))
-                print(f"crawler: broken: {shown} ({error or code}) linked from {where}", file=sys.stderr)
+            for entry in broken[:SHOWN]:
+                shown = entry.target + (f"#{entry.fragment}" if entry.fragment else "")
+                where = ", ".join(dict.fromkeys(source for source, _ in entry.referrers))
+                print(f"crawler: broken: {shown} ({entry.error or entry.status}) linked from {where}",
+                      file=sys.stderr)
             if len(broken) > SHOWN:
                 print(f"crawler: ... and {len(broken) - SHOWN} more broken (see --links or --report)",
                       file=sys.stderr)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import UsageError
+from ..page import decode_edges
 from ..urls import fingerprint
 
 _SIGNED = 1 << 63
@@ -93,16 +94,16 @@ def _from_outputs(known: Known, state: str) -> None:
     try:
         db = sqlite3.connect(Path(os.path.abspath(links)).as_uri() + "?mode=ro", uri=True)
         try:
-            edge = db.execute("SELECT text FROM edge WHERE target = ? AND source = ? ORDER BY id LIMIT 1",
-                              (known.url, shown)).fetchone()
-            if edge is not None and edge[0]:
-                known.anchor = edge[0]
+            # The first link from the page shown to the URL (its links are JSON text in its row).
+            row = db.execute("SELECT links FROM page WHERE url = ?", (shown,)).fetchone()
+            edges = decode_edges(row[0]) if row is not None and row[0] else []
+            known.anchor = next((text for target, _, text, *_ in edges if target == known.url and text), None)
             page = db.execute("SELECT error FROM page WHERE url = ?", (known.url,)).fetchone()
             if page is not None:
                 known.error = page[0]
         finally:
             db.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, ValueError):
         return  # an unreadable side file only costs the anchor text
 
 

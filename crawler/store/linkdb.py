@@ -6,9 +6,15 @@ of disk and a few MB of RAM. `LinkSink` fills it as records come (one of the
 crawl's sinks, after the record sink); `LinkDB` answers the questions the
 links table, the reports and the exit status of ``check`` ask.
 
-Tables: ``page`` (one row per URL recorded: the record's facts), ``edge``
-(one row per link occurrence), ``name`` (each page's ids and ``<a name>``s),
-``meta`` (the seeds and whether the crawl finished).
+Tables: ``page`` (one row per URL recorded: the record's facts, and the
+page's links and fragment names as JSON text, as the worker encoded them),
+``meta`` (the seeds, whether the crawl finished, whether the edge table is
+built). ``edge`` (one row per link occurrence) and ``name`` (each page's
+ids and ``<a name>``s) are built from the pages' JSON only when the links
+table or a report needs them (`LinkDB.build_edges`): a row per link during
+the crawl cost the main process about 2.4 µs a link in SQLite alone (most
+of what made ``check`` slower than a plain crawl), and ``check``'s verdict
+needs one pass over the pages' links, not an index of them.
 """
 
 from __future__ import annotations
@@ -16,22 +22,23 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import CrawlConfig
 from ..errors import UsageError
-from ..page import CHECK, Done, PageResult, Result
+from ..page import CHECK, Done, PageResult, Result, decode_edges
 from ..urls import host_of
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS page (
     url TEXT PRIMARY KEY, final_url TEXT, host TEXT, kind TEXT, status INTEGER, ok INTEGER, error TEXT,
     content_type TEXT, bytes INTEGER, elapsed_ms REAL, depth INTEGER, referrer TEXT, title TEXT,
-    parsed INTEGER, soft404 INTEGER, content_hash TEXT, redirects TEXT, fetched_at TEXT
+    parsed INTEGER, soft404 INTEGER, content_hash TEXT, redirects TEXT, fetched_at TEXT, links TEXT, names TEXT
 );
 CREATE TABLE IF NOT EXISTS edge (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, fragment TEXT, text TEXT,
@@ -39,16 +46,14 @@ CREATE TABLE IF NOT EXISTS edge (
 );
 CREATE TABLE IF NOT EXISTS name (url TEXT, name TEXT, PRIMARY KEY (url, name)) WITHOUT ROWID;
 """
-# The edge indexes are made when the crawl ends (one sort, not a b-tree insert per
-# link): `LinkSink.close`; a resumed crawl, which replaces the links of pages
-# fetched again, makes them at once.
-_INDEXES = """
-CREATE INDEX IF NOT EXISTS edge_source ON edge (source);
-CREATE INDEX IF NOT EXISTS edge_target ON edge (target);
-"""
-#: Rows buffered before a commit (or `COMMIT_SECONDS`, whichever comes first).
-COMMIT_ROWS = 20_000
+# Made after the edge table is filled (one sort, not a b-tree insert per link).
+_INDEXES = ("CREATE INDEX IF NOT EXISTS edge_source ON edge (source)",
+            "CREATE INDEX IF NOT EXISTS edge_target ON edge (target)")
+#: Pages buffered before a commit (or `COMMIT_SECONDS`, whichever comes first).
+COMMIT_PAGES = 2_000
 COMMIT_SECONDS = 1.0
+#: Each page's fragment names kept decoded while the links are judged (a small cache).
+_NAMES_CACHED = 512
 
 #: The links table's fields, in SPEC order.
 LINK_FIELDS = ("source", "target", "fragment", "text", "tag", "nofollow", "status", "ok", "error")
@@ -100,9 +105,46 @@ class LinkDB:
         """Close the file."""
         self.db.close()
 
+    # -- the edge table -----------------------------------------------------------------
+    def build_edges(self) -> None:
+        """Fill the ``edge`` and ``name`` tables from the pages' JSON, and index them, unless they are current.
+
+        The links table, the reports and `referrers` read them. A crawl that
+        writes to the file marks them stale; the next call rebuilds them whole.
+        """
+        if self.meta("edges") == "1":
+            return
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            for index in ("edge_source", "edge_target"):
+                db.execute(f"DROP INDEX IF EXISTS {index}")
+            db.execute("DELETE FROM edge")
+            db.execute("DELETE FROM name")
+            # Page by page in the order they were recorded: the edge ids keep the order links were found.
+            pages = self.db.execute("SELECT url, links FROM page WHERE links IS NOT NULL ORDER BY rowid")
+            db.executemany("INSERT INTO edge (source, target, fragment, text, tag, nofollow) VALUES (?,?,?,?,?,?)",
+                           ((url, *edge) for url, links in pages for edge in decode_edges(links)))
+            names = self.db.execute("SELECT url, names FROM page WHERE names IS NOT NULL ORDER BY rowid")
+            db.executemany("INSERT OR IGNORE INTO name VALUES (?, ?)",
+                           ((url, name) for url, text in names for name in decode_edges(text)))
+            for statement in _INDEXES:
+                db.execute(statement)
+            self.set_meta("edges", "1")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def links_of(self, url: str) -> list[Any]:
+        """The link occurrences of the page ``url`` as recorded (each ``[target, fragment, text, tag, nofollow]``)."""
+        row = self.db.execute("SELECT links FROM page WHERE url = ?", (url,)).fetchone()
+        return decode_edges(row[0]) if row is not None and row[0] is not None else []
+
     # -- reading ------------------------------------------------------------------------
     def link_rows(self, verdict: Verdict) -> Iterator[dict[str, Any]]:
         """The links table: one row per link occurrence, in the order they were found."""
+        self.build_edges()
         query = """
             SELECT e.source, e.target, e.fragment, e.text, e.tag, e.nofollow,
                    p.status, p.ok, p.error, p.soft404, p.parsed,
@@ -115,42 +157,53 @@ class LinkDB:
             yield {"source": source, "target": target, "fragment": fragment, "text": text, "tag": tag,
                    "nofollow": bool(nofollow), "status": status, "ok": ok, "error": error}
 
-    def broken(self, verdict: Verdict) -> Iterator[tuple[str, str | None, int | None, str]]:
-        """Each broken (target, fragment, status, error), once, in the order first linked.
+    def broken(self, verdict: Verdict, referrers: int = 0) -> list[Broken]:
+        """Each broken target (a failed page, or a fragment its page lacks), once, in the order first linked,
+        with up to ``referrers`` of the (source, anchor text) pairs linking to it.
 
-        By SQL over the pages that failed and the fragments no page has (with
-        the edge indexes), not over every link: a crawl's broken targets are few.
+        One pass over the pages' links, judging only the links to a page that
+        failed (looked up once, by SQL: a crawl's failures are few) or with a
+        fragment; no edge table needed.
         """
-        found: list[tuple[int, str, str | None, int | None, str]] = []
-        failed = self.db.execute("""
-            SELECT (SELECT MIN(e.id) FROM edge e WHERE e.target = p.url) AS first, p.url, p.status, p.ok,
-                   p.error, p.soft404
-            FROM page p WHERE (p.ok = 0 OR p.soft404 = 1 OR p.error IS NOT NULL) AND first IS NOT NULL""")
-        for first, url, status, ok, error, soft404 in failed:
+        bad: dict[str, tuple[int | None, str]] = {}
+        for url, status, ok, error, soft404 in self.db.execute(
+                "SELECT url, status, ok, error, soft404 FROM page WHERE ok = 0 OR soft404 = 1 OR error IS NOT NULL"):
             good, message = judge(verdict, url, status, ok, error, soft404, 0, None, 0)
             if not good:
-                found.append((first, url, None, status, message or ""))
-        for first, url, fragment, status in self.missing_fragments(verdict):
-            found.append((first, url, fragment, status, f"fragment: #{fragment} not found"))
-        found.sort(key=lambda item: item[0])
-        for _, target, name, code, error in found:
-            yield target, name, code, error
+                bad[url] = (status, message or "")
+        fragments = _Fragments(self.db, verdict)
+        found: dict[tuple[str, str | None], Broken] = {}
+        fine: set[tuple[str, str]] = set()
+        for source, links in self.db.execute("SELECT url, links FROM page WHERE links IS NOT NULL ORDER BY rowid"):
+            for target, fragment, text, *_ in decode_edges(links):
+                if target in bad:
+                    key: tuple[str, str | None] = (target, None)
+                    entry = found.get(key)
+                    if entry is None:
+                        status, message = bad[target]
+                        entry = found[key] = Broken(target, None, status, message)
+                elif fragment is None or (target, fragment) in fine:
+                    continue
+                else:
+                    key = (target, fragment)
+                    entry = found.get(key)
+                    if entry is None:
+                        missing, status = fragments.missing(target, fragment)
+                        if not missing:
+                            fine.add((target, fragment))
+                            continue
+                        entry = found[key] = Broken(target, fragment, status, f"fragment: #{fragment} not found")
+                if len(entry.referrers) < referrers:
+                    entry.referrers.setdefault((source, text or ""), None)
+        return list(found.values())
 
-    def missing_fragments(self, verdict: Verdict) -> Iterator[tuple[int, str, str, int | None]]:
-        """Each (first link id, target, fragment, status) linked where the crawled target has no such id or name."""
-        # NOT INDEXED: one pass over the links in table order (only those with a fragment go on)
-        # beats visiting every link in target order through the index.
-        rows = self.db.execute("""
-            SELECT MIN(e.id), e.target, e.fragment, p.status FROM edge e NOT INDEXED JOIN page p ON p.url = e.target
-            WHERE e.fragment IS NOT NULL AND p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0 AND NOT EXISTS
-                  (SELECT 1 FROM name n WHERE n.url = e.target AND n.name = e.fragment)
-            GROUP BY e.target, e.fragment""")
-        for first, url, fragment, status in rows:
-            if not judge(verdict, url, status, 1, None, 0, 1, fragment, 0)[0]:
-                yield first, url, fragment, status
+    def missing_fragments(self, verdict: Verdict) -> list[Broken]:
+        """The broken targets that are a fragment the crawled target lacks (`broken`'s, without referrers)."""
+        return [entry for entry in self.broken(verdict) if entry.fragment is not None]
 
     def referrers(self, target: str, fragment: str | None = None, limit: int = 1000) -> list[tuple[str, str]]:
         """Each (source, anchor text) linking to ``target`` (to its ``#fragment`` when given), once."""
+        self.build_edges()
         where = "target = ?" + (" AND fragment = ?" if fragment is not None else "")
         args: tuple[Any, ...] = (target, fragment) if fragment is not None else (target,)
         rows = self.db.execute(f"SELECT source, text, MIN(id) FROM edge WHERE {where} GROUP BY source, text "
@@ -166,6 +219,45 @@ class LinkDB:
             if row is not None and not row[0]:
                 failed.append(seed)
         return failed
+
+
+@dataclass(slots=True)
+class Broken:
+    """A broken link target: the URL, the fragment its page lacks (None for a failed page), the status,
+    why it is broken, and some of the (source, anchor text) pairs linking to it, in the order found."""
+
+    target: str
+    fragment: str | None
+    status: int | None
+    error: str
+    referrers: dict[tuple[str, str], None] = field(default_factory=dict)
+
+
+class _Fragments:
+    """Whether a page that was crawled lacks a fragment, from its row (names decoded for a few pages at a time)."""
+
+    def __init__(self, db: sqlite3.Connection, verdict: Verdict) -> None:
+        self.db, self.verdict = db, verdict
+        self.names: OrderedDict[str, tuple[int | None, frozenset[str]] | None] = OrderedDict()
+
+    def missing(self, url: str, fragment: str) -> tuple[bool, int | None]:
+        """(whether ``url#fragment`` is broken, the page's status)."""
+        if url in self.names:
+            self.names.move_to_end(url)
+            known = self.names[url]
+        else:
+            row = self.db.execute("SELECT status, names FROM page WHERE url = ? AND parsed = 1 AND ok = 1 "
+                                  "AND soft404 = 0", (url,)).fetchone()
+            known = None if row is None else (row[0], frozenset(decode_edges(row[1] or "[]")))
+            self.names[url] = known
+            if len(self.names) > _NAMES_CACHED:
+                self.names.popitem(last=False)
+        if known is None:  # not crawled, failed, or not parsed: the fragment is not known to be missing
+            return False, None
+        status, names = known
+        if fragment in names:
+            return False, status
+        return not judge(self.verdict, url, status, 1, None, 0, 1, fragment, 0)[0], status
 
 
 def judge(verdict: Verdict, target: str, status: int | None, ok: int | None, error: str | None,
@@ -193,32 +285,30 @@ def judge(verdict: Verdict, target: str, status: int | None, ok: int | None, err
 
 
 class LinkSink:
-    """A crawl sink that keeps every record's facts and links in a `LinkDB` (see `crawler.engine.sink`)."""
+    """A crawl sink that keeps every record's facts and links in a `LinkDB` (see `crawler.engine.sink`).
+
+    One row per record: the page's links and fragment names go in as the
+    JSON text the worker made, not decoded. A page fetched again (a resumed
+    or repeated crawl) replaces its row, links and all.
+    """
 
     def __init__(self, path: str, seeds: Sequence[str] = ()) -> None:
         self.path = path
         self.seeds = list(seeds)
         self.db: LinkDB | None = None
         self._pages: list[tuple[Any, ...]] = []
-        self._edges: list[tuple[Any, ...]] = []
-        self._names: list[tuple[str, str]] = []
-        self._replaced: list[str] = []
         self._last = time.monotonic()
-        self._fresh = True
 
     def open(self) -> None:
         """Open (or reopen, for a resumed crawl) the side file."""
         self.db = LinkDB(self.path)
-        # A side file with pages already (a resumed or repeated crawl): a page fetched
-        # again replaces its links, which needs the indexes now.
-        self._fresh = self.db.db.execute("SELECT 1 FROM page LIMIT 1").fetchone() is None
+        fresh = self.db.db.execute("SELECT 1 FROM page LIMIT 1").fetchone() is None
         #: the side file is an interrupted crawl's (not a finished one's, which a new run crawls afresh)
-        self.interrupted = not self._fresh and self.db.meta("finished") == "0"
-        if not self._fresh:
-            self.db.db.executescript(_INDEXES)
+        self.interrupted = not fresh and self.db.meta("finished") == "0"
         known = json.loads(self.db.meta("seeds") or "[]")
         self.db.set_meta("seeds", json.dumps(known + [s for s in self.seeds if s not in known]))
         self.db.set_meta("finished", "0")
+        self.db.set_meta("edges", "0")  # the pages change: the edge table, if built, no longer matches
 
     def recorded(self) -> Iterator[str]:
         """Every URL the side file holds a record of (pages and targets checked), as it was opened."""
@@ -229,10 +319,14 @@ class LinkSink:
         """Each link target no record answers for, once, in the order first linked: (target, the
         first page linking to it, that page's depth + 1). As the file was opened."""
         assert self.db is not None
-        rows = self.db.db.execute("""
-            SELECT e.target, e.source, s.depth + 1, MIN(e.id) AS first FROM edge e JOIN page s ON s.url = e.source
-            WHERE NOT EXISTS (SELECT 1 FROM page p WHERE p.url = e.target) GROUP BY e.target ORDER BY first""")
-        return [(str(target), str(source), int(depth)) for target, source, depth, _ in rows]
+        recorded = set(self.recorded())
+        found: dict[str, tuple[str, str, int]] = {}
+        for source, depth, links in self.db.db.execute(
+                "SELECT url, depth, links FROM page WHERE links IS NOT NULL ORDER BY rowid"):
+            for target, *_ in decode_edges(links):
+                if target not in recorded and target not in found:
+                    found[target] = (str(target), str(source), int(depth or 0) + 1)
+        return list(found.values())
 
     def write(self, done: Done) -> bool:
         """Buffer the record's facts and its page's links."""
@@ -245,13 +339,9 @@ class LinkSink:
             page.status, int(page.ok), page.error, page.content_type, page.bytes, page.elapsed_ms, page.depth,
             page.referrer, page.title, int(graph is not None and graph.ids is not None),
             int(bool(extra.get("soft404"))), extra.get("content_hash") or (graph.text_hash if graph else None),
-            json.dumps(redirects) if redirects else None, page.fetched_at))
-        if graph is not None and graph.edges is not None:
-            if not self._fresh:
-                self._replaced.append(page.url)
-            self._edges.extend((page.url, *edge) for edge in graph.edges)
-            self._names.extend((page.url, name) for name in graph.ids or ())
-        if len(self._edges) + len(self._pages) >= COMMIT_ROWS:
+            json.dumps(redirects) if redirects else None, page.fetched_at,
+            graph.edges if graph is not None else None, graph.ids if graph is not None else None))
+        if len(self._pages) >= COMMIT_PAGES:
             self.flush()
         return True
 
@@ -266,20 +356,13 @@ class LinkSink:
     def flush(self) -> None:
         """Commit what is buffered."""
         self._last = time.monotonic()
-        if self.db is None or not (self._pages or self._edges):
+        if self.db is None or not self._pages:
             return
         db = self.db.db
         db.execute("BEGIN")
-        if self._replaced:
-            # A page fetched again (a resumed or repeated crawl) replaces its links, not adds to them.
-            db.executemany("DELETE FROM edge WHERE source = ?", ((url,) for url in self._replaced))
-            db.executemany("DELETE FROM name WHERE url = ?", ((url,) for url in self._replaced))
-        db.executemany("INSERT OR REPLACE INTO page VALUES (" + ",".join("?" * 18) + ")", self._pages)
-        db.executemany("INSERT INTO edge (source, target, fragment, text, tag, nofollow) VALUES (?,?,?,?,?,?)",
-                       self._edges)
-        db.executemany("INSERT OR IGNORE INTO name VALUES (?, ?)", self._names)
+        db.executemany("INSERT OR REPLACE INTO page VALUES (" + ",".join("?" * 20) + ")", self._pages)
         db.execute("COMMIT")
-        self._pages, self._edges, self._names, self._replaced = [], [], [], []
+        self._pages = []
 
     def close(self, finished: bool) -> None:
         """Commit the rest and note whether the crawl finished."""
@@ -287,6 +370,5 @@ class LinkSink:
             return
         self.db.set_meta("finished", "1" if finished else "0")
         self.flush()
-        self.db.db.executescript(_INDEXES)
         self.db.close()
         self.db = None

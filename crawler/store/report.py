@@ -33,6 +33,7 @@ def report_format(path: str) -> str:
 
 def write_reports(paths: Sequence[str], db: LinkDB, verdict: Verdict, check: bool, title: str) -> None:
     """Write each report of ``paths`` from ``db`` (the facts are gathered once)."""
+    db.build_edges()  # the reports' queries join the links to the pages
     facts: dict[str, Any] | None = None
     for path in paths:
         kind = report_format(path)
@@ -117,15 +118,16 @@ def write_junit(f: TextIO, db: LinkDB, verdict: Verdict, title: str) -> None:
 
     Written target by target from the side file (one query, ordered by target).
     """
+    db.build_edges()
     sql = db.db
     total = failures = 0
     # Counted in a first pass: the testsuite element carries the totals before its cases.
     for url, status, ok, error, soft404, _ in _targets(sql):
         total += 1
         failures += not judge(verdict, url, status, ok, error, soft404, 0, None, 0)[0]
-    for _ in db.missing_fragments(verdict):
-        total += 1
-        failures += 1
+    missing = db.missing_fragments(verdict)
+    total += len(missing)
+    failures += len(missing)
     f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     f.write(f"<testsuites name={quoteattr(title)} tests=\"{total}\" failures=\"{failures}\">\n")
     f.write(f"<testsuite name=\"links\" tests=\"{total}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n")
@@ -139,7 +141,8 @@ def write_junit(f: TextIO, db: LinkDB, verdict: Verdict, title: str) -> None:
         detail = "\n".join(f"linked from {source} ({text!r})" for source, text in referrers)
         f.write(f"><failure message={quoteattr(message or f'status {status}')} type=\"broken-link\">"
                 f"{escape(detail)}</failure></testcase>\n")
-    for _, url, fragment, _ in db.missing_fragments(verdict):
+    for entry in missing:
+        url, fragment = entry.target, entry.fragment
         referrers = db.referrers(url, fragment, limit=REFERRERS)
         detail = "\n".join(f"linked from {source} ({text!r})" for source, text in referrers)
         f.write(f"<testcase classname=\"links\" name={quoteattr(f'{url}#{fragment}')} time=\"0.000\">"

@@ -31,6 +31,7 @@ TIME_BUCKETS = (50, 100, 250, 500, 1000, 2500, 5000)
 
 def collect(db: LinkDB, verdict: Verdict, check: bool) -> dict[str, Any]:
     """Every fact of the report, as a JSON-ready dict."""
+    db.build_edges()
     sql = db.db
     pages = "kind = 'page'"
     one = _one(sql, f"""SELECT COUNT(*), SUM(ok), SUM(error IS NOT NULL), SUM(status IS NOT NULL),
@@ -131,12 +132,12 @@ def _near_duplicates(sql: Any) -> Iterator[dict[str, Any]]:
 def _broken(db: LinkDB, verdict: Verdict) -> dict[str, Any]:
     targets: list[dict[str, Any]] = []
     count = 0
-    for target, fragment, status, error in db.broken(verdict):
+    for entry in db.broken(verdict):
         count += 1
         if len(targets) < ROWS:
-            referrers = db.referrers(target, fragment, limit=REFERRERS)
-            targets.append({"target": target, "fragment": fragment, "status": status, "error": error,
-                            "referrers": [{"source": s, "text": t} for s, t in referrers]})
+            referrers = db.referrers(entry.target, entry.fragment, limit=REFERRERS)
+            targets.append({"target": entry.target, "fragment": entry.fragment, "status": entry.status,
+                            "error": entry.error, "referrers": [{"source": s, "text": t} for s, t in referrers]})
     return {"count": count, "targets": targets, "failed_seeds": db.failed_seeds()}
 
 

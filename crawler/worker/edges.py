@@ -23,10 +23,12 @@ TEXT_MAX = 200
 
 
 def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
-               assets: bool = False) -> tuple[list[Edge], list[str]]:
+               assets: bool = False, resolved: dict[str, str | None] | None = None) -> tuple[list[Edge], list[str]]:
     """The link occurrences of a page (document order, every one kept) and its fragment names.
 
     Fragment names are each element's ``id`` and each ``<a name>``.
+    ``resolved`` holds hrefs already resolved against ``base`` (the parse's,
+    `crawler.worker.parse.Parsed.resolved`); it gains the others.
 
     >>> root = etree.fromstring(b"<p id=top><a href='/x#s' rel=nofollow> Go  <b>on</b></a></p>", etree.HTMLParser())
     >>> page_edges(root, "http://h/")
@@ -36,7 +38,8 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         return [], []
     tags = {**LINK_TAGS, **ASSET_TAGS} if assets else LINK_TAGS
     edges: list[Edge] = []
-    resolved: dict[str, str | None] = {}  # a page repeats its hrefs (menus, pagers)
+    if resolved is None:
+        resolved = {}  # a page repeats its hrefs (menus, pagers)
     # lxml filters by tag in C: only the link elements reach Python.
     for element in root.iter(*tags):
         tag = element.tag

@@ -54,6 +54,10 @@ class Parsed:
     #: with ``keep_root``: the page's lxml tree (None for an empty document) and its base URL
     root: Any = None
     base: str = ""
+    #: each distinct href read from ``<a>``/``<area>`` (and meta refresh), resolved against ``base``
+    #: in the page's ``encoding`` (None: not an http(s) link): the link graph reuses them
+    resolved: dict[str, str | None] = field(default_factory=dict)
+    encoding: str = "utf-8"
 
 
 def is_html(content_type: str | None) -> bool:
@@ -134,8 +138,8 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str, keep_root: bool = False) -
         # hundred unclosed <font> or <div> get there) and drops the rest of
         # the page. Its event interface keeps no stack and reads to the end.
         parsed = _parse_events(utf8, url, encoding)
-        if keep_root:  # what the tree holds is what --seo can read
-            parsed.root, parsed.base = root, url
+        if keep_root:  # what the tree holds is what --seo can read (its links against the page's <base>)
+            parsed.root = root
         return parsed
     title = None
     for tag in root.iter("title"):
@@ -161,7 +165,7 @@ def _assemble(title: str | None, anchors: list[tuple[str, str]], metas: list[tup
               base: str, encoding: str) -> Parsed:
     # Both parsers feed this one function, so they cannot disagree on what
     # a link, a nofollow or a meta refresh is.
-    parsed = Parsed(title=title)
+    parsed = Parsed(title=title, base=base, encoding=encoding)
     refresh: list[str] = []
     for name, equiv, content in metas:
         if name.strip().lower() == "robots":
@@ -172,7 +176,8 @@ def _assemble(title: str | None, anchors: list[tuple[str, str]], metas: list[tup
             target = refresh_url(content)
             if target:
                 refresh.append(target)
-    parsed.links, followed = _resolve_all(anchors + [(url, "") for url in refresh], base, encoding)
+    parsed.links, followed = _resolve_all(anchors + [(url, "") for url in refresh], base, encoding,
+                                          parsed.resolved)
     parsed.nofollow = [link for link in parsed.links if link not in followed]
     return parsed
 
@@ -303,10 +308,13 @@ def resolve_links(hrefs: Iterable[str], base: str, encoding: str = "utf-8") -> l
     return _resolve_all([(href, "") for href in hrefs], base, encoding)[0]
 
 
-def _resolve_all(anchors: list[tuple[str, str]], base: str, encoding: str) -> tuple[list[str], set[str]]:
+def _resolve_all(anchors: list[tuple[str, str]], base: str, encoding: str,
+                 memo: dict[str, str | None] | None = None) -> tuple[list[str], set[str]]:
     # -> (every distinct link in first-occurrence order, the links reached
-    # at least once without rel="nofollow"); each distinct href resolved once.
-    memo: dict[str, str | None] = {}
+    # at least once without rel="nofollow"); each distinct href resolved once
+    # (into ``memo``, when given).
+    if memo is None:
+        memo = {}
     links: list[str] = []
     seen: set[str] = set()
     followed: set[str] = set()

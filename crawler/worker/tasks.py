@@ -30,7 +30,6 @@ from ..page import (
     SITEMAP,
     STATE_FIELDS,
     ArchiveRef,
-    Edge,
     Exchange,
     Page,
     PageResult,
@@ -38,6 +37,7 @@ from ..page import (
     RobotsResult,
     SitemapResult,
     Task,
+    encode_edges,
 )
 from ..policy import ALLOW, BLOCKED, DENY, DEPTH, LENGTH, NOFOLLOW, SCOPE, LinkFilter, follows_links
 from ..select import Compiled, compile_selectors, run_selectors
@@ -212,8 +212,10 @@ def process(task: Task) -> Result:
 class _Graph:
     """What a page adds to the crawl's link graph (when the crawl keeps one)."""
 
-    edges: tuple[Edge, ...] | None = None
-    ids: tuple[str, ...] | None = None
+    #: JSON text (`crawler.page.encode_edges`), and the link targets it names
+    edges: str | None = None
+    ids: str | None = None
+    targets: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
     soft404: bool = False
     #: ``check``: the page's origin answers 2xx for a path that cannot exist (its pages may be soft 404s)
@@ -409,8 +411,11 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
 
 def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
     """The page's edges and fragment names."""
-    edges, names = page_edges(parsed.root, parsed.base, assets=config.check_assets)
-    graph.edges, graph.ids = tuple(edges), tuple(names)
+    edges, names = page_edges(parsed.root, parsed.base, parsed.encoding, config.check_assets, parsed.resolved)
+    # Encoded here, in the worker: the main process stores the text as it comes.
+    graph.edges, graph.ids = encode_edges(edges), encode_edges(names)
+    if config.check:
+        graph.targets = tuple(edge[0] for edge in edges)
 
 
 def _text_hash(parsed: Parsed) -> str | None:
@@ -422,7 +427,7 @@ def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, .
     """``check``: the page's link targets to check that the crawl does not follow, and its soft-404 verdict."""
     followed = set(links)
     checks: dict[str, None] = {}
-    for target, *_ in graph.edges or ():
+    for target in graph.targets:
         if target in followed or target in checks or len(target) > config.max_url_length:
             continue
         if not any(p.search(target) for p in _state.ignore):

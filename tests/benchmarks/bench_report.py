@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from crawler.page import Done, Page, PageResult, Task  # noqa: E402
+from crawler.page import Done, Page, PageResult, Task, encode_edges  # noqa: E402
 from crawler.store.linkdb import LinkSink  # noqa: E402
 
 
@@ -43,10 +43,10 @@ def fill(path: str, pages: int, links: int, seed: int = 1) -> None:
                     content_type="text/html", bytes=20_000, elapsed_ms=rng.uniform(1, 400), depth=min(i, 5),
                     title=f"Title {i % (pages // 2 or 1)}", error="http: 404 Not Found" if broken else None,
                     extra={"redirects": ["301 " + url + "?old"]} if i % 500 == 0 else {})
-        edges = tuple((url_of(rng.randrange(pages)), "top" if j == 0 else None, f"link {j}", "a", False)
-                      for j in range(links))
+        edges = encode_edges([(url_of(rng.randrange(pages)), "top" if j == 0 else None, f"link {j}", "a", False)
+                              for j in range(links)])
         text_hash = f"{rng.getrandbits(64):016x}" if i % 50 else f"{(i // 50) * 2654435761 % (1 << 64):016x}"
-        result = PageResult(task=Task(url), page=page, edges=edges, ids=("top", "main"), text_hash=text_hash)
+        result = PageResult(task=Task(url), page=page, edges=edges, ids='["top", "main"]', text_hash=text_hash)
         sink.write(Done(page, result.task, result))
         if i % 1000 == 0:
             sink.tick()

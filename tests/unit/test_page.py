@@ -23,7 +23,7 @@ EXCHANGE = Exchange("http://127.0.0.1:1/a", "2026-12-04T00:00:00Z", b"GET / HTTP
     TASK,
     PAGE,
     PageResult(task=TASK, page=PAGE, links=("http://127.0.0.1:1/c",), refused={"depth": 2},
-               edges=(("http://127.0.0.1:1/c", "top", "C", "a", False),), ids=("top",), exchanges=(EXCHANGE,),
+               edges='[["http://127.0.0.1:1/c","top","C","a",false]]', ids='["top"]', exchanges=(EXCHANGE,),
                metadata=b"m"),
     RobotsResult(task=TASK, page=PAGE),
     SitemapResult(task=TASK, page=PAGE),

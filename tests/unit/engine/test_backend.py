@@ -8,7 +8,7 @@ from pathlib import Path
 
 from crawler.config import CrawlConfig
 from crawler.engine.backend import open_backend
-from crawler.page import Done, Page, PageResult, Task
+from crawler.page import Done, Page, PageResult, Task, encode_edges
 
 SEED = "http://127.0.0.1:9/"
 
@@ -22,15 +22,16 @@ def test_the_link_graph_is_written_before_the_state_commits_the_records_it_holds
     try:
         task = Task(SEED, 0, None, SEED)
         page = Page(SEED, SEED, 200, True, "text/html", 10, 1.0, 0, title="t", links=1)
-        edges = (("http://127.0.0.1:9/a", None, "A", "a", False),)
-        done = Done(page, task, PageResult(task=task, page=page, links=("http://127.0.0.1:9/a",), edges=edges, ids=()))
+        edges = encode_edges([("http://127.0.0.1:9/a", None, "A", "a", False)])
+        done = Done(page, task, PageResult(task=task, page=page, links=("http://127.0.0.1:9/a",), edges=edges,
+                                           ids="[]"))
         for sink in backend.sinks:
             sink.write(done)
         journal = backend.sinks[0]
         journal.flush()  # type: ignore[attr-defined]  # the state's commit, as its tick makes it
         side = sqlite3.connect(config.links_db or "")
         try:
-            assert side.execute("SELECT source, target FROM edge").fetchall() == [(SEED, "http://127.0.0.1:9/a")]
+            assert side.execute("SELECT url, links FROM page").fetchall() == [(SEED, edges)]
         finally:
             side.close()
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.page import CHECK, Done, Page, PageResult, Task
+from crawler.page import CHECK, Done, Page, PageResult, Task, encode_edges
 from crawler.store.linkdb import LinkDB, LinkSink, Verdict, judge
 
 T = "http://a.test/x"
@@ -28,8 +28,9 @@ def test_judge():
 def _done(url: str, links: list[str], kind: str = "page") -> Done:
     page = Page(url=url, final_url=url, status=200, ok=True, title="t")
     task = Task(url, kind=kind)
-    edges = tuple((link, None, "text", "a", False) for link in links)
-    return Done(page, task, PageResult(task=task, page=page, edges=edges if kind != CHECK else None, ids=()))
+    edges = encode_edges([(link, None, "text", "a", False) for link in links])
+    return Done(page, task, PageResult(task=task, page=page, edges=edges if kind != CHECK else None,
+                                       ids="[]" if kind != CHECK else None))
 
 
 def test_a_page_fetched_again_replaces_its_links(tmp_path):
@@ -70,3 +71,70 @@ def test_an_interrupted_crawls_side_file_names_what_it_recorded_and_what_it_left
     finished.open()
     assert not finished.interrupted  # a finished crawl's file: a new run crawls afresh
     finished.close(True)
+
+
+def _page(url: str, edges: list[tuple[str, str | None, str]], names: tuple[str, ...] = (), status: int = 200,
+          kind: str = "page") -> Done:
+    ok = status < 400
+    page = Page(url=url, final_url=url, status=status, ok=ok, title="t", error=None if ok else f"http: {status}")
+    task = Task(url, kind=kind)
+    graph = encode_edges([(target, fragment, text, "a", False) for target, fragment, text in edges])
+    return Done(page, task, PageResult(task=task, page=page, edges=graph if kind != CHECK else None,
+                                       ids=encode_edges(names) if kind != CHECK else None))
+
+
+def test_broken_targets_from_one_pass_over_the_pages_links_agree_with_the_links_table(tmp_path):
+    path = str(tmp_path / "l.sqlite")
+    sink = LinkSink(path, [T])
+    sink.open()
+    sink.write(_page(T, [("http://a.test/gone", None, "Gone"), ("http://a.test/2", "top", "Top"),
+                         ("http://a.test/2", "nowhere", "Nowhere"), ("http://x.test/", None, "X")]))
+    sink.write(_page("http://a.test/2", [("http://a.test/gone", None, "Again"), ("http://a.test/gone", None, "Again"),
+                                         ("http://a.test/2", "nowhere", "Self"), ("http://a.test/y", "top", "Y")],
+                     names=("top",)))
+    sink.write(_page("http://a.test/gone", [], status=404))
+    sink.write(_page("http://x.test/", [], status=500, kind=CHECK))
+    sink.write(_page("http://a.test/y", [], names=()))
+    sink.close(True)
+    db = LinkDB(path)
+    try:
+        broken = db.broken(Verdict(), referrers=2)
+        assert [(b.target, b.fragment, b.status, b.error) for b in broken] == [
+            ("http://a.test/gone", None, 404, "http: 404"),
+            ("http://a.test/2", "nowhere", 200, "fragment: #nowhere not found"),
+            ("http://x.test/", None, 500, "http: 500"),
+            ("http://a.test/y", "top", 200, "fragment: #top not found")]
+        # every referrer once, up to the limit, in the order found
+        assert list(broken[0].referrers) == [(T, "Gone"), ("http://a.test/2", "Again")]
+        assert list(broken[1].referrers) == [(T, "Nowhere"), ("http://a.test/2", "Self")]
+        assert db.meta("edges") == "0"  # the verdict needs no edge table
+        table = {(row["target"], row["fragment"]) for row in db.link_rows(Verdict()) if not row["ok"]}
+        assert table == {(b.target, b.fragment) for b in broken}
+        assert db.meta("edges") == "1"
+        assert db.referrers("http://a.test/gone") == [(T, "Gone"), ("http://a.test/2", "Again")]
+        accepted = db.broken(Verdict(frozenset({404, 500}), (re.compile(r"a\.test/2$"),)))
+        assert [(b.target, b.fragment) for b in accepted] == [("http://a.test/y", "top")]
+    finally:
+        db.close()
+
+
+def test_the_edge_table_is_built_again_once_a_crawl_changes_the_file(tmp_path):
+    path = str(tmp_path / "l.sqlite")
+    sink = LinkSink(path, [T])
+    sink.open()
+    sink.write(_page(T, [("http://a.test/1", None, "One")]))
+    sink.close(False)
+    db = LinkDB(path)
+    assert [row["target"] for row in db.link_rows(Verdict())] == ["http://a.test/1"]
+    db.close()
+    again = LinkSink(path, [T])
+    again.open()
+    again.write(_page(T, [("http://a.test/2", None, "Two"), ("http://a.test/3", None, "Three")]))
+    again.close(True)
+    db = LinkDB(path)
+    try:
+        assert [row["target"] for row in db.link_rows(Verdict())] == ["http://a.test/2", "http://a.test/3"]
+        assert db.db.execute("SELECT COUNT(*) FROM edge").fetchone() == (2,)
+        assert db.links_of(T)[0] == ["http://a.test/2", None, "Two", "a", False]
+    finally:
+        db.close()

@@ -36,3 +36,16 @@ def test_long_anchor_text_is_cut():
     (edge,), _ = edges_of(f'<a href="/x">{"word " * 100}</a>')
     assert len(edge[2]) == 200
     assert edge[2].endswith("\u2026")
+
+
+def test_edges_resolve_as_the_parse_does_in_the_pages_encoding_and_base():
+    # The link graph and the crawl must agree on a link's URL: a Cyrillic query is
+    # percent-encoded in the page's own encoding, against its <base>.
+    html = ('<html><head><meta charset="windows-1251"><base href="http://b.test/root/"></head>'
+            '<body><a href="q?s=\u0434\u0430">da</a><a href="../up">up</a></body></html>')
+    body = html.encode("windows-1251")
+    parsed = parse_html(body, URL, charset="windows-1251", keep_root=True)
+    reused = page_edges(parsed.root, parsed.base, parsed.encoding, resolved=dict(parsed.resolved))[0]
+    fresh = page_edges(parsed.root, parsed.base, parsed.encoding)[0]
+    assert reused == fresh
+    assert [target for target, *_ in fresh] == parsed.links == ["http://b.test/root/q?s=%E4%E0", "http://b.test/up"]

@@ -6,7 +6,7 @@ crawl's link graph); a plain crawl reads links in `crawler.worker.parse` alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import cast
 from urllib.parse import unquote
 
@@ -22,13 +22,16 @@ ASSET_TAGS = {"img": "src", "script": "src", "link": "href", "iframe": "src"}
 TEXT_MAX = 200
 
 
-def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
-               assets: bool = False, resolved: dict[str, str | None] | None = None) -> tuple[list[Edge], list[str]]:
+def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", assets: bool = False,
+               resolved: dict[str, str | None] | None = None,
+               anchors: Sequence[etree._Element] | None = None) -> tuple[list[Edge], list[str]]:
     """The link occurrences of a page (document order, every one kept) and its fragment names.
 
     Fragment names are each element's ``id`` and each ``<a name>``.
-    ``resolved`` holds hrefs already resolved against ``base`` (the parse's,
-    `crawler.worker.parse.Parsed.resolved`); it gains the others.
+    What the parse already has saves reading it again
+    (`crawler.worker.parse.Parsed`): ``resolved``, hrefs resolved against
+    ``base`` (it gains the others); ``anchors``, every ``<a>`` and
+    ``<area>`` of ``root`` in document order (used unless ``assets``).
 
     >>> root = etree.fromstring(b"<p id=top><a href='/x#s' rel=nofollow> Go  <b>on</b></a></p>", etree.HTMLParser())
     >>> page_edges(root, "http://h/")
@@ -38,12 +41,17 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         return [], []
     tags = {**LINK_TAGS, **ASSET_TAGS} if assets else LINK_TAGS
     edges: list[Edge] = []
+    names: list[str] = cast("list[str]", _IDS(root))
     if resolved is None:
         resolved = {}  # a page repeats its hrefs (menus, pagers)
     # lxml filters by tag in C: only the link elements reach Python.
-    for element in root.iter(*tags):
+    for element in root.iter(*tags) if anchors is None or assets else anchors:
         tag = element.tag
         attr = tags[tag] if isinstance(tag, str) else None
+        if tag == "a":
+            name = element.get("name")
+            if name:
+                names.append(name)
         href = element.get(attr) if attr else None
         if href is None or (tag == "link" and not _checked_link(element)):
             continue
@@ -57,12 +65,11 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8",
         text = " ".join((element.get("alt") or "").split()) if tag == "img" else _text(element)
         rel = (element.get("rel") or "").lower().split()
         edges.append((target, unquote(fragment) if sep and fragment else None, text, tag, "nofollow" in rel))
-    names = list(dict.fromkeys(name for name in cast("list[str]", _NAMES(root)) if name))
-    return edges, names
+    return edges, list(dict.fromkeys(name for name in names if name))
 
 
-#: Fragment targets: every id, and the name of each <a> (document order).
-_NAMES = etree.XPath("//@id | //a/@name", smart_strings=False)
+#: Fragment targets: every id (then the name of each <a>, read with the links).
+_IDS = etree.XPath("descendant-or-self::*/@id", smart_strings=False)
 
 
 def _checked_link(element: etree._Element) -> bool:

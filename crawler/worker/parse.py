@@ -54,6 +54,8 @@ class Parsed:
     #: with ``keep_root``: the page's lxml tree (None for an empty document) and its base URL
     root: Any = None
     base: str = ""
+    #: with lxml's tree: its ``<a>`` and ``<area>`` elements, in document order
+    anchors: list[Any] | None = None
     #: each distinct href read from ``<a>``/``<area>`` (and meta refresh), resolved against ``base``
     #: in the page's ``encoding`` (None: not an http(s) link): the link graph reuses them
     resolved: dict[str, str | None] = field(default_factory=dict)
@@ -152,12 +154,13 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str, keep_root: bool = False) -
         if href is not None:  # the first <base> with an href counts, even an empty one
             base = urljoin(url, whatwg_href(href))
             break
-    anchors = [(href, tag.get("rel") or "") for tag in root.iter(_LINK_TAGS) if (href := tag.get("href")) is not None]
+    elements = list(root.iter(_LINK_TAGS))
+    anchors = [(href, tag.get("rel") or "") for tag in elements if (href := tag.get("href")) is not None]
     metas = [(tag.get("name") or "", tag.get("http-equiv") or "", tag.get("content") or "")
              for tag in root.iter("meta")]
     parsed = _assemble(title, anchors, metas, base, encoding)
     # The tree is there: keeping it costs nothing (Markdown and --seo read it, not parsed twice).
-    parsed.root, parsed.base = root, base
+    parsed.root, parsed.anchors = root, elements
     return parsed
 
 

@@ -411,7 +411,8 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
 
 def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
     """The page's edges and fragment names."""
-    edges, names = page_edges(parsed.root, parsed.base, parsed.encoding, config.check_assets, parsed.resolved)
+    edges, names = page_edges(parsed.root, parsed.base, parsed.encoding, config.check_assets, parsed.resolved,
+                              parsed.anchors)
     # Encoded here, in the worker: the main process stores the text as it comes.
     graph.edges, graph.ids = encode_edges(edges), encode_edges(names)
     if config.check:

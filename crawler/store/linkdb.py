@@ -25,11 +25,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from ..config import CrawlConfig
 from ..errors import UsageError
-from ..page import CHECK, Done, PageResult, Result, decode_edges
+from ..page import CHECK, Done, PageResult, Result, decode_edges, encode_edges
 from ..urls import host_of
 
 SCHEMA_VERSION = "2"
@@ -86,6 +88,8 @@ class LinkDB:
             version = self.meta("schema")
             if version is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif version == "1":
+                _upgrade_v1(self.db)
             elif version != SCHEMA_VERSION:
                 raise UsageError(f"{path!r} is a links file of another version ({version}): delete it or "
                                  "name another")
@@ -219,6 +223,34 @@ class LinkDB:
             if row is not None and not row[0]:
                 failed.append(seed)
         return failed
+
+
+def _upgrade_v1(db: sqlite3.Connection) -> None:
+    """A side file of version 1 (a row per link, none in the page rows) gets each page's links and names in its row.
+
+    So that a ``check --state`` interrupted before an upgrade goes on after it.
+    """
+    db.execute("BEGIN")
+    try:
+        db.execute("ALTER TABLE page ADD COLUMN links TEXT")
+        db.execute("ALTER TABLE page ADD COLUMN names TEXT")
+        rows = db.execute("SELECT source, target, fragment, text, tag, nofollow FROM edge ORDER BY source, id")
+        db.executemany("UPDATE page SET links = ? WHERE url = ?", (
+            (encode_edges([(target, fragment, text, tag, bool(nofollow))
+                           for _, target, fragment, text, tag, nofollow in group]), source)
+            for source, group in groupby(rows, key=itemgetter(0))))
+        names = db.execute("SELECT url, name FROM name ORDER BY url")
+        db.executemany("UPDATE page SET names = ? WHERE url = ?", (
+            (encode_edges([name for _, name in group]), url) for url, group in groupby(names, key=itemgetter(0))))
+        # A page parsed with no links (or no names) had no rows: it has an empty list, as one crawled now.
+        db.execute("UPDATE page SET links = '[]' WHERE parsed = 1 AND links IS NULL")
+        db.execute("UPDATE page SET names = '[]' WHERE parsed = 1 AND names IS NULL")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('edges', '0')")  # rebuilt, with its indexes, when read
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 @dataclass(slots=True)

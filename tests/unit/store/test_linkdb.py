@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 
 from crawler.page import CHECK, Done, Page, PageResult, Task, encode_edges
 from crawler.store.linkdb import LinkDB, LinkSink, Verdict, judge
@@ -136,5 +137,48 @@ def test_the_edge_table_is_built_again_once_a_crawl_changes_the_file(tmp_path):
         assert [row["target"] for row in db.link_rows(Verdict())] == ["http://a.test/2", "http://a.test/3"]
         assert db.db.execute("SELECT COUNT(*) FROM edge").fetchone() == (2,)
         assert db.links_of(T)[0] == ["http://a.test/2", None, "Two", "a", False]
+    finally:
+        db.close()
+
+
+def test_a_side_file_of_version_1_is_upgraded_and_an_interrupted_check_goes_on_from_it(tmp_path):
+    # As the first version wrote it: a row per link in `edge`, the names in `name`, none in the page rows.
+    path = str(tmp_path / "l.sqlite")
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE page (
+            url TEXT PRIMARY KEY, final_url TEXT, host TEXT, kind TEXT, status INTEGER, ok INTEGER, error TEXT,
+            content_type TEXT, bytes INTEGER, elapsed_ms REAL, depth INTEGER, referrer TEXT, title TEXT,
+            parsed INTEGER, soft404 INTEGER, content_hash TEXT, redirects TEXT, fetched_at TEXT);
+        CREATE TABLE edge (id INTEGER PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, fragment TEXT,
+                           text TEXT, tag TEXT, nofollow INTEGER);
+        CREATE TABLE name (url TEXT, name TEXT, PRIMARY KEY (url, name)) WITHOUT ROWID;
+        INSERT INTO meta VALUES ('schema', '1'), ('finished', '0'), ('seeds', '["http://a.test/x"]');
+        INSERT INTO page (url, kind, status, ok, depth, parsed, soft404) VALUES
+            ('http://a.test/x', 'page', 200, 1, 0, 1, 0), ('http://a.test/1', 'page', 200, 1, 1, 1, 0),
+            ('http://a.test/empty', 'page', 200, 1, 1, 1, 0);
+        INSERT INTO edge (source, target, fragment, text, tag, nofollow) VALUES
+            ('http://a.test/x', 'http://b.test/', NULL, 'B', 'a', 0),
+            ('http://a.test/x', 'http://a.test/1', 'top', 'One', 'a', 1),
+            ('http://a.test/1', 'http://a.test/1', 'gone', 'Self', 'a', 0);
+        INSERT INTO name VALUES ('http://a.test/1', 'top');
+    """)
+    old.commit()
+    old.close()
+    sink = LinkSink(path, [T])
+    sink.open()
+    assert sink.interrupted
+    assert sink.unanswered() == [("http://b.test/", T, 1)]
+    sink.close(True)
+    db = LinkDB(path)
+    try:
+        assert db.meta("schema") == "2"
+        assert db.links_of(T) == [["http://b.test/", None, "B", "a", False],
+                                  ["http://a.test/1", "top", "One", "a", True]]
+        assert db.links_of("http://a.test/empty") == []
+        assert [(b.target, b.fragment) for b in db.broken(Verdict())] == [("http://a.test/1", "gone")]
+        assert [row["target"] for row in db.link_rows(Verdict())] == ["http://b.test/", "http://a.test/1",
+                                                                      "http://a.test/1"]
     finally:
         db.close()

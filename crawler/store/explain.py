@@ -95,7 +95,7 @@ def _from_outputs(known: Known, state: str) -> None:
         db = sqlite3.connect(Path(os.path.abspath(links)).as_uri() + "?mode=ro", uri=True)
         try:
             # The first link from the page shown to the URL (its links are JSON text in its row).
-            row = db.execute("SELECT links FROM page WHERE url = ?", (shown,)).fetchone()
+            row = db.execute("SELECT links FROM page_links WHERE url = ?", (shown,)).fetchone()
             edges = decode_edges(row[0]) if row is not None and row[0] else []
             known.anchor = next((text for target, _, text, *_ in edges if target == known.url and text), None)
             page = db.execute("SELECT error FROM page WHERE url = ?", (known.url,)).fetchone()

@@ -6,10 +6,11 @@ of disk and a few MB of RAM. `LinkSink` fills it as records come (one of the
 crawl's sinks, after the record sink); `LinkDB` answers the questions the
 links table, the reports and the exit status of ``check`` ask.
 
-Tables: ``page`` (one row per URL recorded: the record's facts, and the
-page's links and fragment names as JSON text, as the worker encoded them),
-``meta`` (the seeds, whether the crawl finished, whether the edge table is
-built). ``edge`` (one row per link occurrence) and ``name`` (each page's
+Tables: ``page`` (one row per URL recorded: the record's facts),
+``page_links`` (one row per URL recorded: the page's links and fragment
+names as JSON text, as the worker encoded them; apart from ``page``, whose
+narrow rows the reports scan), ``meta`` (the seeds, whether the crawl
+finished, whether the edge table is built). ``edge`` (one row per link occurrence) and ``name`` (each page's
 ids and ``<a name>``s) are built from the pages' JSON only when the links
 table or a report needs them (`LinkDB.build_edges`): a row per link during
 the crawl cost the main process about 2.4 µs a link in SQLite alone (most
@@ -40,8 +41,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS page (
     url TEXT PRIMARY KEY, final_url TEXT, host TEXT, kind TEXT, status INTEGER, ok INTEGER, error TEXT,
     content_type TEXT, bytes INTEGER, elapsed_ms REAL, depth INTEGER, referrer TEXT, title TEXT,
-    parsed INTEGER, soft404 INTEGER, content_hash TEXT, redirects TEXT, fetched_at TEXT, links TEXT, names TEXT
+    parsed INTEGER, soft404 INTEGER, content_hash TEXT, redirects TEXT, fetched_at TEXT
 );
+CREATE TABLE IF NOT EXISTS page_links (url TEXT PRIMARY KEY, links TEXT, names TEXT);
 CREATE TABLE IF NOT EXISTS edge (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, fragment TEXT, text TEXT,
     tag TEXT, nofollow INTEGER
@@ -126,10 +128,10 @@ class LinkDB:
             db.execute("DELETE FROM edge")
             db.execute("DELETE FROM name")
             # Page by page in the order they were recorded: the edge ids keep the order links were found.
-            pages = self.db.execute("SELECT url, links FROM page WHERE links IS NOT NULL ORDER BY rowid")
+            pages = self.db.execute("SELECT url, links FROM page_links WHERE links IS NOT NULL ORDER BY rowid")
             db.executemany("INSERT INTO edge (source, target, fragment, text, tag, nofollow) VALUES (?,?,?,?,?,?)",
                            ((url, *edge) for url, links in pages for edge in decode_edges(links)))
-            names = self.db.execute("SELECT url, names FROM page WHERE names IS NOT NULL ORDER BY rowid")
+            names = self.db.execute("SELECT url, names FROM page_links WHERE names IS NOT NULL ORDER BY rowid")
             db.executemany("INSERT OR IGNORE INTO name VALUES (?, ?)",
                            ((url, name) for url, text in names for name in decode_edges(text)))
             for statement in _INDEXES:
@@ -142,7 +144,7 @@ class LinkDB:
 
     def links_of(self, url: str) -> list[Any]:
         """The link occurrences of the page ``url`` as recorded (each ``[target, fragment, text, tag, nofollow]``)."""
-        row = self.db.execute("SELECT links FROM page WHERE url = ?", (url,)).fetchone()
+        row = self.db.execute("SELECT links FROM page_links WHERE url = ?", (url,)).fetchone()
         return decode_edges(row[0]) if row is not None and row[0] is not None else []
 
     # -- reading ------------------------------------------------------------------------
@@ -165,10 +167,13 @@ class LinkDB:
         """Each broken target (a failed page, or a fragment its page lacks), once, in the order first linked,
         with up to ``referrers`` of the (source, anchor text) pairs linking to it.
 
-        One pass over the pages' links, judging only the links to a page that
-        failed (looked up once, by SQL: a crawl's failures are few) or with a
-        fragment; no edge table needed.
+        With the edge table built, by SQL over the pages that failed and the
+        fragments no page has (a crawl's broken targets are few); without it
+        (``check`` alone), by one pass over the pages' links, judging only the
+        links to a page that failed or with a fragment.
         """
+        if self.meta("edges") == "1":
+            return self._broken_by_sql(verdict, referrers)
         bad: dict[str, tuple[int | None, str]] = {}
         for url, status, ok, error, soft404 in self.db.execute(
                 "SELECT url, status, ok, error, soft404 FROM page WHERE ok = 0 OR soft404 = 1 OR error IS NOT NULL"):
@@ -178,7 +183,8 @@ class LinkDB:
         fragments = _Fragments(self.db, verdict)
         found: dict[tuple[str, str | None], Broken] = {}
         fine: set[tuple[str, str]] = set()
-        for source, links in self.db.execute("SELECT url, links FROM page WHERE links IS NOT NULL ORDER BY rowid"):
+        for source, links in self.db.execute(
+                "SELECT url, links FROM page_links WHERE links IS NOT NULL ORDER BY rowid"):
             for target, fragment, text, *_ in decode_edges(links):
                 if target in bad:
                     key: tuple[str, str | None] = (target, None)
@@ -200,6 +206,32 @@ class LinkDB:
                 if len(entry.referrers) < referrers:
                     entry.referrers.setdefault((source, text or ""), None)
         return list(found.values())
+
+    def _broken_by_sql(self, verdict: Verdict, referrers: int) -> list[Broken]:
+        found: list[tuple[int, Broken]] = []
+        failed = self.db.execute("""
+            SELECT (SELECT MIN(e.id) FROM edge e WHERE e.target = p.url) AS first, p.url, p.status, p.ok,
+                   p.error, p.soft404
+            FROM page p WHERE (p.ok = 0 OR p.soft404 = 1 OR p.error IS NOT NULL) AND first IS NOT NULL""")
+        for first, url, status, ok, error, soft404 in failed:
+            good, message = judge(verdict, url, status, ok, error, soft404, 0, None, 0)
+            if not good:
+                found.append((first, Broken(url, None, status, message or "")))
+        # NOT INDEXED: one pass over the links in table order (only those with a fragment go on)
+        # beats visiting every link in target order through the index.
+        missing = self.db.execute("""
+            SELECT MIN(e.id), e.target, e.fragment, p.status FROM edge e NOT INDEXED JOIN page p ON p.url = e.target
+            WHERE e.fragment IS NOT NULL AND p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0 AND NOT EXISTS
+                  (SELECT 1 FROM name n WHERE n.url = e.target AND n.name = e.fragment)
+            GROUP BY e.target, e.fragment""")
+        for first, url, fragment, status in missing:
+            if not judge(verdict, url, status, 1, None, 0, 1, fragment, 0)[0]:
+                found.append((first, Broken(url, fragment, status, f"fragment: #{fragment} not found")))
+        found.sort(key=lambda item: item[0])
+        if referrers:
+            for _, entry in found:
+                entry.referrers = dict.fromkeys(self.referrers(entry.target, entry.fragment, referrers))
+        return [entry for _, entry in found]
 
     def missing_fragments(self, verdict: Verdict) -> list[Broken]:
         """The broken targets that are a fragment the crawled target lacks (`broken`'s, without referrers)."""
@@ -226,25 +258,23 @@ class LinkDB:
 
 
 def _upgrade_v1(db: sqlite3.Connection) -> None:
-    """A side file of version 1 (a row per link, none in the page rows) gets each page's links and names in its row.
+    """A side file of version 1 (a row per link) gets each page's links and names in one row of ``page_links``.
 
     So that a ``check --state`` interrupted before an upgrade goes on after it.
     """
     db.execute("BEGIN")
     try:
-        db.execute("ALTER TABLE page ADD COLUMN links TEXT")
-        db.execute("ALTER TABLE page ADD COLUMN names TEXT")
+        # A page parsed with no links (or no names) had no rows: it has an empty list, as one crawled now.
+        db.execute("INSERT INTO page_links SELECT url, CASE parsed WHEN 1 THEN '[]' END, CASE parsed WHEN 1 THEN '[]' "
+                   "END FROM page ORDER BY rowid")
         rows = db.execute("SELECT source, target, fragment, text, tag, nofollow FROM edge ORDER BY source, id")
-        db.executemany("UPDATE page SET links = ? WHERE url = ?", (
+        db.executemany("UPDATE page_links SET links = ? WHERE url = ?", (
             (encode_edges([(target, fragment, text, tag, bool(nofollow))
                            for _, target, fragment, text, tag, nofollow in group]), source)
             for source, group in groupby(rows, key=itemgetter(0))))
         names = db.execute("SELECT url, name FROM name ORDER BY url")
-        db.executemany("UPDATE page SET names = ? WHERE url = ?", (
+        db.executemany("UPDATE page_links SET names = ? WHERE url = ?", (
             (encode_edges([name for _, name in group]), url) for url, group in groupby(names, key=itemgetter(0))))
-        # A page parsed with no links (or no names) had no rows: it has an empty list, as one crawled now.
-        db.execute("UPDATE page SET links = '[]' WHERE parsed = 1 AND links IS NULL")
-        db.execute("UPDATE page SET names = '[]' WHERE parsed = 1 AND names IS NULL")
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
         db.execute("INSERT OR REPLACE INTO meta VALUES ('edges', '0')")  # rebuilt, with its indexes, when read
         db.execute("COMMIT")
@@ -278,8 +308,8 @@ class _Fragments:
             self.names.move_to_end(url)
             known = self.names[url]
         else:
-            row = self.db.execute("SELECT status, names FROM page WHERE url = ? AND parsed = 1 AND ok = 1 "
-                                  "AND soft404 = 0", (url,)).fetchone()
+            row = self.db.execute("SELECT p.status, l.names FROM page p JOIN page_links l ON l.url = p.url "
+                                  "WHERE p.url = ? AND p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0", (url,)).fetchone()
             known = None if row is None else (row[0], frozenset(decode_edges(row[1] or "[]")))
             self.names[url] = known
             if len(self.names) > _NAMES_CACHED:
@@ -319,9 +349,9 @@ def judge(verdict: Verdict, target: str, status: int | None, ok: int | None, err
 class LinkSink:
     """A crawl sink that keeps every record's facts and links in a `LinkDB` (see `crawler.engine.sink`).
 
-    One row per record: the page's links and fragment names go in as the
-    JSON text the worker made, not decoded. A page fetched again (a resumed
-    or repeated crawl) replaces its row, links and all.
+    Two rows per record, its facts and its page's links and fragment names
+    (the JSON text the worker made, not decoded). A page fetched again (a
+    resumed or repeated crawl) replaces both, links and all.
     """
 
     def __init__(self, path: str, seeds: Sequence[str] = ()) -> None:
@@ -329,6 +359,7 @@ class LinkSink:
         self.seeds = list(seeds)
         self.db: LinkDB | None = None
         self._pages: list[tuple[Any, ...]] = []
+        self._links: list[tuple[str, str | None, str | None]] = []
         self._last = time.monotonic()
 
     def open(self) -> None:
@@ -354,7 +385,8 @@ class LinkSink:
         recorded = set(self.recorded())
         found: dict[str, tuple[str, str, int]] = {}
         for source, depth, links in self.db.db.execute(
-                "SELECT url, depth, links FROM page WHERE links IS NOT NULL ORDER BY rowid"):
+                "SELECT l.url, p.depth, l.links FROM page_links l JOIN page p ON p.url = l.url "
+                "WHERE l.links IS NOT NULL ORDER BY l.rowid"):
             for target, *_ in decode_edges(links):
                 if target not in recorded and target not in found:
                     found[target] = (str(target), str(source), int(depth or 0) + 1)
@@ -371,8 +403,9 @@ class LinkSink:
             page.status, int(page.ok), page.error, page.content_type, page.bytes, page.elapsed_ms, page.depth,
             page.referrer, page.title, int(graph is not None and graph.ids is not None),
             int(bool(extra.get("soft404"))), extra.get("content_hash") or (graph.text_hash if graph else None),
-            json.dumps(redirects) if redirects else None, page.fetched_at,
-            graph.edges if graph is not None else None, graph.ids if graph is not None else None))
+            json.dumps(redirects) if redirects else None, page.fetched_at))
+        self._links.append((page.url, graph.edges if graph is not None else None,
+                            graph.ids if graph is not None else None))
         if len(self._pages) >= COMMIT_PAGES:
             self.flush()
         return True
@@ -392,9 +425,10 @@ class LinkSink:
             return
         db = self.db.db
         db.execute("BEGIN")
-        db.executemany("INSERT OR REPLACE INTO page VALUES (" + ",".join("?" * 20) + ")", self._pages)
+        db.executemany("INSERT OR REPLACE INTO page VALUES (" + ",".join("?" * 18) + ")", self._pages)
+        db.executemany("INSERT OR REPLACE INTO page_links VALUES (?, ?, ?)", self._links)
         db.execute("COMMIT")
-        self._pages = []
+        self._pages, self._links = [], []
 
     def close(self, finished: bool) -> None:
         """Commit the rest and note whether the crawl finished."""

@@ -31,7 +31,7 @@ def test_the_link_graph_is_written_before_the_state_commits_the_records_it_holds
         journal.flush()  # type: ignore[attr-defined]  # the state's commit, as its tick makes it
         side = sqlite3.connect(config.links_db or "")
         try:
-            assert side.execute("SELECT url, links FROM page").fetchall() == [(SEED, edges)]
+            assert side.execute("SELECT url, links FROM page_links").fetchall() == [(SEED, edges)]
         finally:
             side.close()
     finally:

@@ -23,8 +23,8 @@ TEXT_MAX = 200
 
 
 def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", assets: bool = False,
-               resolved: dict[str, str | None] | None = None,
-               anchors: Sequence[etree._Element] | None = None) -> tuple[list[Edge], list[str]]:
+               resolved: dict[str, str | None] | None = None, anchors: Sequence[etree._Element] | None = None,
+               texts: bool = True) -> tuple[list[Edge], list[str]]:
     """The link occurrences of a page (document order, every one kept) and its fragment names.
 
     Fragment names are each element's ``id`` and each ``<a name>``.
@@ -32,6 +32,7 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", 
     (`crawler.worker.parse.Parsed`): ``resolved``, hrefs resolved against
     ``base`` (it gains the others); ``anchors``, every ``<a>`` and
     ``<area>`` of ``root`` in document order (used unless ``assets``).
+    Without ``texts`` every anchor text is "" (nothing will show it).
 
     >>> root = etree.fromstring(b"<p id=top><a href='/x#s' rel=nofollow> Go  <b>on</b></a></p>", etree.HTMLParser())
     >>> page_edges(root, "http://h/")
@@ -62,7 +63,12 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", 
         if target is None:
             continue
         _, sep, fragment = href.partition("#")
-        text = " ".join((element.get("alt") or "").split()) if tag == "img" else _text(element)
+        if not texts:
+            text = ""
+        elif tag == "img":
+            text = " ".join((element.get("alt") or "").split())
+        else:
+            text = _text(element)
         rel = (element.get("rel") or "").lower().split()
         edges.append((target, unquote(fragment) if sep and fragment else None, text, tag, "nofollow" in rel))
     return edges, list(dict.fromkeys(name for name in names if name))

@@ -49,3 +49,10 @@ def test_edges_resolve_as_the_parse_does_in_the_pages_encoding_and_base():
     fresh = page_edges(parsed.root, parsed.base, parsed.encoding)[0]
     assert reused == fresh
     assert [target for target, *_ in fresh] == parsed.links == ["http://b.test/root/q?s=%E4%E0", "http://b.test/up"]
+
+
+def test_without_texts_every_link_is_kept_with_an_empty_text():
+    parsed = parse_html(b'<a href="x#s">One</a><img src="i.png" alt="pic"><a name="n">', URL, keep_root=True)
+    edges, names = page_edges(parsed.root, parsed.base, assets=True, texts=False)
+    assert edges == [("http://a.test/dir/x", "s", "", "a", False), ("http://a.test/dir/i.png", None, "", "img", False)]
+    assert names == ["n"]

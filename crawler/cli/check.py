@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 
 from ..config import CrawlConfig
 from ..store.linkdb import LinkDB, Verdict
-from ..store.linktable import write_links
-from ..store.report import write_reports
 from .usage import EXIT_NOTHING, EXIT_OK, EXIT_USAGE
 
 #: ``-d`` of a check that gives none: the whole site.
@@ -101,8 +99,12 @@ class LinkRun:
             try:
                 verdict = Verdict.from_config(self.config)
                 if self.config.links:
+                    from ..store.linktable import write_links  # imported by the runs that write one
+
                     write_links(self.config.links, db, verdict)
                 if self.config.report:
+                    from ..store.report import write_reports
+
                     write_reports(self.config.report, db, verdict, self.check, self.title)
                 if not self.check:
                     return status

@@ -616,14 +616,17 @@ def _link_run(config: CrawlConfig, check: bool, seeds: list[str]) -> LinkRun | N
     """The link graph this crawl keeps (``check``, ``--links``), or None (a plain crawl keeps none)."""
     if not (check or config.links or config.report):
         return None  # a plain crawl loads none of it
-    from ..store.linktable import links_format
-    from ..store.report import report_format
     from .check import LinkRun
 
     if config.links:
+        from ..store.linktable import links_format
+
         links_format(config.links)  # a bad extension: exit 2 before anything is fetched
-    for path in config.report:
-        report_format(path)
+    if config.report:
+        from ..store.report import report_format
+
+        for path in config.report:
+            report_format(path)
     return LinkRun(config, check, seeds)
 
 

@@ -185,14 +185,16 @@ class LinkDB:
         fine: set[tuple[str, str]] = set()
         for source, links in self.db.execute(
                 "SELECT url, links FROM page_links WHERE links IS NOT NULL ORDER BY rowid"):
-            for target, fragment, text, *_ in decode_edges(links):
+            for target, fragment, text, _, _ in decode_edges(links):
+                if fragment is None and target not in bad:
+                    continue  # most links: to a page that answered, no fragment
                 if target in bad:
                     key: tuple[str, str | None] = (target, None)
                     entry = found.get(key)
                     if entry is None:
                         status, message = bad[target]
                         entry = found[key] = Broken(target, None, status, message)
-                elif fragment is None or (target, fragment) in fine:
+                elif (target, fragment) in fine:
                     continue
                 else:
                     key = (target, fragment)

@@ -10,12 +10,13 @@ Tables: ``page`` (one row per URL recorded: the record's facts),
 ``page_links`` (one row per URL recorded: the page's links and fragment
 names as JSON text, as the worker encoded them; apart from ``page``, whose
 narrow rows the reports scan), ``meta`` (the seeds, whether the crawl
-finished, whether the edge table is built). ``edge`` (one row per link occurrence) and ``name`` (each page's
-ids and ``<a name>``s) are built from the pages' JSON only when the links
-table or a report needs them (`LinkDB.build_edges`): a row per link during
-the crawl cost the main process about 2.4 µs a link in SQLite alone (most
-of what made ``check`` slower than a plain crawl), and ``check``'s verdict
-needs one pass over the pages' links, not an index of them.
+finished, whether the edge table is built). ``edge`` (one row per link
+occurrence) and ``name`` (each page's ids and ``<a name>``s) are built
+from the pages' JSON only when the links table or a report needs them
+(`LinkDB.build_edges`): a row per link during the crawl cost the main
+process about 2.4 µs a link in SQLite alone (most of what made ``check``
+slower than a plain crawl), and ``check``'s verdict needs one pass over the
+pages' links, not an index of them.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ serves the interfaces of `crawler.engine.sink` and `crawler.engine.frontier`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -41,7 +40,7 @@ def open_backend(config: CrawlConfig, seeds: Sequence[str], ctx: Any, stopping: 
 
 
 def _keep_links(backend: Backend, config: CrawlConfig, seeds: Sequence[str]) -> None:
-    from ..store.linkdb import LinkSink  # only crawls that keep their link graph need it
+    from ..store.linkdb import LinkSink, Verdict  # only crawls that keep their link graph need it
 
     assert config.links_db is not None
     with _closed_on_error(backend.close):
@@ -56,7 +55,7 @@ def _keep_links(backend: Backend, config: CrawlConfig, seeds: Sequence[str]) -> 
             # that run checked is not checked again, and the targets its pages
             # named but it had not checked yet are, though no page names them again.
             seed = seeds[0] if seeds else ""
-            ignore = [re.compile(pattern) for pattern in config.ignore]
+            ignore = Verdict.from_config(config).ignore
             backend.checked = sink.recorded()
             backend.pending_checks = [
                 Task(target, depth, source, seed, kind=CHECK) for target, source, depth in sink.unanswered()

@@ -33,7 +33,6 @@ def report_format(path: str) -> str:
 
 def write_reports(paths: Sequence[str], db: LinkDB, verdict: Verdict, check: bool, title: str) -> None:
     """Write each report of ``paths`` from ``db`` (the facts are gathered once)."""
-    db.build_edges()  # the reports' queries join the links to the pages
     facts: dict[str, Any] | None = None
     for path in paths:
         kind = report_format(path)

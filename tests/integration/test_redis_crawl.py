@@ -103,8 +103,10 @@ def test_three_nodes_share_a_crawl_each_page_fetched_once(site: Site, redis_url:
     depths = gen_depths(n)
     assert all(r["depth"] == depths[site.path_of(r["url"])] for r in records), "breadth-first depths"
     per_node = Counter(r["node"] for r in records)
+    # Each node took part. No fair-share bound: the three start as separate
+    # interpreters, and on a loaded 2-core CI machine one of them has been seen
+    # to join late, when the other two had done 94 % of the crawl.
     assert len(per_node) == 3, per_node
-    assert min(per_node.values()) > n // 10, per_node
     assert all(f"{per_node[json.loads(out.read_text().splitlines()[0])['node']]} pages" in err
                for out, (_, err) in zip(nodes.outputs, results, strict=True))
 

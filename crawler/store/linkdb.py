@@ -57,8 +57,10 @@ _INDEXES = ("CREATE INDEX IF NOT EXISTS edge_source ON edge (source)",
 #: Pages buffered before a commit (or `COMMIT_SECONDS`, whichever comes first).
 COMMIT_PAGES = 2_000
 COMMIT_SECONDS = 1.0
-#: Each page's fragment names kept decoded while the links are judged (a small cache).
+#: Each page's fragment names kept decoded while the links are judged (a small cache)...
 _NAMES_CACHED = 512
+#: ... or all of them, up to this many pages (a few MB).
+_NAMES_LOADED = 20_000
 
 #: The links table's fields, in SPEC order.
 LINK_FIELDS = ("source", "target", "fragment", "text", "tag", "nofollow", "status", "ok", "error")
@@ -304,10 +306,18 @@ class _Fragments:
     def __init__(self, db: sqlite3.Connection, verdict: Verdict) -> None:
         self.db, self.verdict = db, verdict
         self.names: OrderedDict[str, tuple[int | None, frozenset[str]] | None] = OrderedDict()
+        #: every page's names at once, for a crawl small enough (one query, not one per target page)
+        self.all: dict[str, tuple[int | None, frozenset[str]]] | None = None
+        if db.execute(f"SELECT COUNT(*) <= {_NAMES_LOADED} FROM page_links").fetchone()[0]:
+            self.all = {url: (status, frozenset(decode_edges(names or "[]"))) for url, status, names in db.execute(
+                "SELECT p.url, p.status, l.names FROM page p JOIN page_links l ON l.url = p.url "
+                "WHERE p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0")}
 
     def missing(self, url: str, fragment: str) -> tuple[bool, int | None]:
         """(whether ``url#fragment`` is broken, the page's status)."""
-        if url in self.names:
+        if self.all is not None:
+            known = self.all.get(url)
+        elif url in self.names:
             self.names.move_to_end(url)
             known = self.names[url]
         else:

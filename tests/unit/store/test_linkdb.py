@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import sqlite3
 
+import pytest
+
 from crawler.page import CHECK, Done, Page, PageResult, Task, encode_edges
+from crawler.store import linkdb
 from crawler.store.linkdb import LinkDB, LinkSink, Verdict, judge
 
 T = "http://a.test/x"
@@ -84,7 +87,10 @@ def _page(url: str, edges: list[tuple[str, str | None, str]], names: tuple[str, 
                                        ids=encode_edges(names) if kind != CHECK else None))
 
 
-def test_broken_targets_from_one_pass_over_the_pages_links_agree_with_the_links_table(tmp_path):
+@pytest.mark.parametrize("loaded", [20_000, 0], ids=["names-loaded", "names-cached"])
+def test_broken_targets_from_one_pass_over_the_pages_links_agree_with_the_links_table(tmp_path, monkeypatch, loaded):
+    # A small crawl's fragment names are read at once, a large one's a page at a time: the same verdict.
+    monkeypatch.setattr(linkdb, "_NAMES_LOADED", loaded)
     path = str(tmp_path / "l.sqlite")
     sink = LinkSink(path, [T])
     sink.open()

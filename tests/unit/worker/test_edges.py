@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from crawler.worker.edges import page_edges
+import pytest
+from lxml import etree
+
+from crawler.worker import edges as edges_module
+from crawler.worker.edges import fragment_names, page_edges
 from crawler.worker.parse import parse_html
 
 URL = "http://a.test/dir/page"
@@ -20,7 +24,7 @@ def test_every_occurrence_in_order_with_text_fragment_and_nofollow():
     assert edges == [("http://a.test/dir/x", None, "One", "a", False),
                      ("http://a.test/dir/x", "s t", "Two words", "a", True),
                      ("http://a.test/y", None, "", "area", False)]
-    assert names == ["top", "old"]
+    assert names == ["old", "top"]
 
 
 def test_assets_only_when_asked():
@@ -56,3 +60,21 @@ def test_without_texts_every_link_is_kept_with_an_empty_text():
     edges, names = page_edges(parsed.root, parsed.base, assets=True, texts=False)
     assert edges == [("http://a.test/dir/x", "s", "", "a", False), ("http://a.test/dir/i.png", None, "", "img", False)]
     assert names == ["n"]
+
+
+TRICKY_IDS = ('<p ID=Up>x</p><p id="a&amp;b">e</p><p id="x y">s</p><p id="">e</p><a NAME="N1">n</a>'
+              '<area name=no><map name=m><area id=aid></map><svg><g id=svgid></g></svg>'
+              '<template><div id=tpl></div></template><p id="caf&eacute;">c</p><p id="&#x263A;">u</p>'
+              '<p id=" sp ">sp</p><table id=t1><tr id=r1><td id=c1>x</td></tr></table><p id=dup>1</p>'
+              '<p id=dup>2</p><font id="a&b">raw</font><p id="&lt;x&gt;">lt</p><b name=notanchor>b</b>')
+
+
+@pytest.mark.parametrize("table", [True, False], ids=["libxml2-id-table", "xpath"])
+def test_fragment_names_are_ids_and_a_names_whichever_way_they_are_read(table: bool, monkeypatch) -> None:
+    # lxml's view of libxml2's ID table is not documented API: the XPath stands
+    # in without it, and both must give the same names.
+    if not table:
+        monkeypatch.setattr(edges_module, "_ID_DICT", None)
+    root = etree.fromstring(TRICKY_IDS.encode(), etree.HTMLParser(encoding="utf-8"))
+    assert fragment_names(root) == sorted(["Up", "a&b", "x y", "N1", "aid", "svgid", "tpl", "caf\u00e9", "\u263a",
+                                           " sp ", "t1", "r1", "c1", "dup", "<x>"])

@@ -70,11 +70,13 @@ class CheckTargets:
         """Check tasks for the ``targets`` not seen before (found on ``referrer`` at ``depth`` - 1);
         those the crawl may still fetch as pages are held for `later`."""
         tasks = []
-        for url in targets:
-            if url in self._seen:
+        seen = self._seen
+        # Most targets were seen on an earlier page (menus, pagers): skipped by one comprehension.
+        for url in [url for url in targets if url not in seen]:
+            if url in seen:  # twice in ``targets``
                 continue
-            if len(self._seen) < MAX_REMEMBERED:
-                self._seen.add(url)
+            if len(seen) < MAX_REMEMBERED:
+                seen.add(url)
             task = Task(url, depth, referrer, seed, kind=CHECK)
             if self._may_crawl(url):
                 self._held[url] = task

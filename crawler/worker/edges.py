@@ -24,14 +24,15 @@ TEXT_MAX = 200
 
 def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", assets: bool = False,
                resolved: dict[str, str | None] | None = None, anchors: Sequence[etree._Element] | None = None,
-               texts: bool = True) -> tuple[list[Edge], list[str]]:
+               texts: bool = True, hrefs: Sequence[tuple[str, str]] | None = None) -> tuple[list[Edge], list[str]]:
     """The link occurrences of a page (document order, every one kept) and its fragment names
     (`fragment_names`).
 
     What the parse already has saves reading it again
     (`crawler.worker.parse.Parsed`): ``resolved``, hrefs resolved against
     ``base`` (it gains the others); ``anchors``, every ``<a>`` and
-    ``<area>`` of ``root`` in document order (used unless ``assets``).
+    ``<area>`` of ``root`` in document order (used unless ``assets``);
+    ``hrefs``, the (href, rel) of each of those with an href.
     Without ``texts`` every anchor text is "" (nothing will show it).
 
     >>> root = etree.fromstring(b"<p id=top><a href='/x#s' rel=nofollow> Go  <b>on</b></a></p>", etree.HTMLParser())
@@ -44,6 +45,10 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", 
     edges: list[Edge] = []
     if resolved is None:
         resolved = {}  # a page repeats its hrefs (menus, pagers)
+    if hrefs is not None and not texts and not assets and next(root.iter("area"), None) is None:
+        # All the links are <a>s, and the parse has read their hrefs and rels: no element
+        # is visited again (~3x faster; lxml makes a new string for each attribute read).
+        return _from_hrefs(hrefs, base, encoding, resolved), fragment_names(root)
     # lxml filters by tag in C: only the link elements reach Python.
     for element in root.iter(*tags) if anchors is None or assets else anchors:
         tag = element.tag
@@ -68,6 +73,22 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", 
         edges.append((target, unquote(fragment) if sep and fragment else None, text, tag,
                       rel is not None and "nofollow" in rel.lower().split()))
     return edges, fragment_names(root)
+
+
+def _from_hrefs(hrefs: Sequence[tuple[str, str]], base: str, encoding: str,
+                resolved: dict[str, str | None]) -> list[Edge]:
+    edges: list[Edge] = []
+    for href, rel in hrefs:
+        if href in resolved:
+            target = resolved[href]
+        else:
+            target = resolved[href] = resolve_link(base, href, encoding)
+        if target is None:
+            continue
+        fragment = href.partition("#")[2] if "#" in href else None
+        edges.append((target, unquote(fragment) if fragment else None, "", "a",
+                      bool(rel) and "nofollow" in rel.lower().split()))
+    return edges
 
 
 def fragment_names(root: etree._Element) -> list[str]:

@@ -54,8 +54,10 @@ class Parsed:
     #: with ``keep_root``: the page's lxml tree (None for an empty document) and its base URL
     root: Any = None
     base: str = ""
-    #: with lxml's tree: its ``<a>`` and ``<area>`` elements, in document order
+    #: with lxml's tree: its ``<a>`` and ``<area>`` elements, in document order, and the
+    #: (href, rel) of each that has an href
     anchors: list[Any] | None = None
+    hrefs: list[tuple[str, str]] | None = None
     #: each distinct href read from ``<a>``/``<area>`` (and meta refresh), resolved against ``base``
     #: in the page's ``encoding`` (None: not an http(s) link): the link graph reuses them
     resolved: dict[str, str | None] = field(default_factory=dict)
@@ -160,7 +162,7 @@ def _parse_lxml(utf8: bytes, url: str, encoding: str, keep_root: bool = False) -
              for tag in root.iter("meta")]
     parsed = _assemble(title, anchors, metas, base, encoding)
     # The tree is there: keeping it costs nothing (Markdown and --seo read it, not parsed twice).
-    parsed.root, parsed.anchors = root, elements
+    parsed.root, parsed.anchors, parsed.hrefs = root, elements, anchors
     return parsed
 
 

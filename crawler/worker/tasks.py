@@ -418,7 +418,7 @@ def _parse_into(page: Page, task: Task, fetched: Fetched, config: CrawlConfig,
 def _graph(graph: _Graph, parsed: Parsed, config: CrawlConfig) -> None:
     """The page's edges and fragment names."""
     edges, names = page_edges(parsed.root, parsed.base, parsed.encoding, config.check_assets, parsed.resolved,
-                              parsed.anchors, _state.edge_texts)
+                              parsed.anchors, _state.edge_texts, parsed.hrefs)
     # Encoded here, in the worker: the main process stores the text as it comes.
     graph.edges, graph.ids = encode_edges(edges), encode_edges(names)
     if config.check:
@@ -433,13 +433,10 @@ def _text_hash(parsed: Parsed) -> str | None:
 def _checks(graph: _Graph, parsed: Parsed, fetched: Fetched, links: tuple[str, ...], config: CrawlConfig) -> None:
     """``check``: the page's link targets to check that the crawl does not follow, and its soft-404 verdict."""
     followed = set(links)
-    checks: dict[str, None] = {}
-    for target in graph.targets:
-        if target in followed or target in checks or len(target) > config.max_url_length:
-            continue
-        if not any(p.search(target) for p in _state.ignore):
-            checks[target] = None
-    graph.checks = tuple(checks)
+    longest, ignore = config.max_url_length, _state.ignore
+    graph.checks = tuple(target for target in dict.fromkeys(graph.targets)
+                         if target not in followed and len(target) <= longest
+                         and not (ignore and any(p.search(target) for p in ignore)))
     if graph.hides_404s and graph.text_hash is not None:
         graph.soft404 = is_soft404(origin_of(fetched.final_url), int(graph.text_hash, 16), config)
 

@@ -78,3 +78,19 @@ def test_fragment_names_are_ids_and_a_names_whichever_way_they_are_read(table: b
     root = etree.fromstring(TRICKY_IDS.encode(), etree.HTMLParser(encoding="utf-8"))
     assert fragment_names(root) == sorted(["Up", "a&b", "x y", "N1", "aid", "svgid", "tpl", "caf\u00e9", "\u263a",
                                            " sp ", "t1", "r1", "c1", "dup", "<x>"])
+
+
+@pytest.mark.parametrize("html", [
+    '<a href="x">One</a><a href="x#s%20t" rel="Nofollow ugc">Two</a><a href="#">top</a><a href="#%41">A</a>'
+    '<a href="mailto:a@b">m</a><a>none</a><a href="">self</a><a href=" y#z " rel="">y</a><a name=n id=i>',
+    '<a href="/a">a</a><map><area href="/b#c" rel=nofollow></map><a href="/c">c</a>',
+], ids=["a-only", "with-area"])
+def test_the_parses_hrefs_give_the_edges_the_elements_give(html: str) -> None:
+    # Without texts, a page of <a>s only is read from the parse's (href, rel) pairs, not its elements.
+    parsed = parse_html(html.encode(), URL, keep_root=True)
+    assert parsed.hrefs is not None
+    fast = page_edges(parsed.root, parsed.base, parsed.encoding, resolved=dict(parsed.resolved),
+                      anchors=parsed.anchors, texts=False, hrefs=parsed.hrefs)
+    walked = page_edges(parsed.root, parsed.base, parsed.encoding, texts=False)
+    assert fast == walked
+    assert fast[0]

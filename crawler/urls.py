@@ -70,10 +70,10 @@ _C0_SPACE = "".join(map(chr, range(0x21)))
 
 
 def whatwg_href(href: str) -> str:
-    """``href`` cleaned as the URL standard cleans an http(s) URL before parsing it.
+    r"""``href`` cleaned as the URL standard cleans an http(s) URL before parsing it.
 
     Leading and trailing C0 controls and spaces stripped, every tab and
-    newline removed, and ``\\`` read as ``/`` up to the query or fragment.
+    newline removed, and ``\`` read as ``/`` up to the query or fragment.
 
     >>> whatwg_href(" \\a\\b\t\n?x\\y ")
     '/a/b?x\\y'

@@ -6,8 +6,11 @@ environment, the workers' `fetch` is replaced, before the pool forks, by
 the minimal http.client GET below: keep-alive connections per host,
 redirects, gzip and deflate, ``--max-bytes``. It has none of the real
 path's watchdog, address policy, TLS, proxies, cookies, conditional
-requests or WARC capture, so use it only on a plain-HTTP loopback site
-(the bench's ``fast`` site), and time the two runs against each other::
+requests or WARC capture. ``LEAN=2`` is the middle way: the same GET on the
+crawler's own watched urllib3 connections (address policy, watchdog and
+interim responses kept), read through http.client, without urllib3's pool
+and response or requests. Use either only on a plain-HTTP loopback site
+(the bench's ``fast`` site), and time the runs against each other::
 
     farm-bench -n 10 --vs ".venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o stock.jsonl" \\
         -- env LEAN=1 .venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o lean.jsonl
@@ -18,6 +21,7 @@ runs must record the same pages (compare url, status, title and links).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import os
 import sys
@@ -28,14 +32,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import urllib3
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from crawler.cli.main import main  # noqa: E402
 from crawler.config import CrawlConfig  # noqa: E402
 from crawler.page import utc_now  # noqa: E402
+from crawler.worker import addresses, tasks  # noqa: E402
 from crawler.worker import fetch as fetching  # noqa: E402
-from crawler.worker import tasks  # noqa: E402
+from crawler.worker.watchdog import Deadline, _use, _WatchedHTTPConnection  # noqa: E402
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _idle: dict[tuple[str, int], list[http.client.HTTPConnection]] = {}
@@ -44,46 +51,59 @@ os.register_at_fork(after_in_child=_idle.clear)  # a worker must not share its p
 
 
 def lean_fetch(url: str, config: CrawlConfig, session: Any = None, max_bytes: int | None = None,
-               cookies: Any = None, validators: Any = None) -> fetching.Fetched:
-    """GET ``url`` with http.client alone (plain http; see the module's docstring for what is left out)."""
+               cookies: Any = None, validators: Any = None, watched: bool = False) -> fetching.Fetched:
+    """GET ``url`` with http.client (plain http; see the module's docstring for what is left out),
+    on the crawler's watched connections when ``watched``."""
     limit = config.max_bytes if max_bytes is None else max_bytes
     result = fetching.Fetched(url=url, final_url=url, fetched_at=utc_now())
     headers = {"User-Agent": config.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                "Accept-Encoding": "gzip, deflate"}
     start = time.monotonic()
     try:
-        for _ in range(config.max_redirects + 1):
-            result.final_url = url
-            parts = urlsplit(url)
-            key = (parts.hostname or "", parts.port or 80)
-            with _lock:
-                idle = _idle.get(key)
-                conn = idle.pop() if idle else http.client.HTTPConnection(*key, timeout=config.timeout)
-            try:
-                conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
-                response = conn.getresponse()
-            except Exception:
-                conn.close()
-                raise
-            location = response.getheader("Location")
-            if response.status in REDIRECTS and location:
-                response.read()
-                with _lock:
-                    _idle.setdefault(key, []).append(conn)
-                result.redirects.append(f"{response.status} {url}")
-                url = urljoin(url, location)
-                continue
-            _read(response, result, limit)
-            if response.isclosed() and not response.will_close:
-                with _lock:
-                    _idle.setdefault(key, []).append(conn)
-            else:
-                conn.close()
-            break
-    except (OSError, http.client.HTTPException, zlib.error) as exc:
+        with Deadline(config.timeout):
+            _get(url, config, headers, limit, result, watched)
+    except (OSError, http.client.HTTPException, zlib.error, urllib3.exceptions.HTTPError) as exc:
         result.error, result.retryable = f"connection: {exc}"[:200], True
     result.elapsed_ms = round((time.monotonic() - start) * 1000, 1)
     return result
+
+
+def _get(url: str, config: CrawlConfig, headers: dict[str, str], limit: int, result: fetching.Fetched,
+         watched: bool) -> None:
+    for _ in range(config.max_redirects + 1):
+        result.final_url = url
+        parts = urlsplit(url)
+        key = (parts.hostname or "", parts.port or 80)
+        with _lock:
+            idle = _idle.get(key)
+            conn = idle.pop() if idle else None
+        if conn is None:
+            conn = (_WatchedHTTPConnection if watched else http.client.HTTPConnection)(*key, timeout=config.timeout)
+        elif watched:  # as the watched pool does before each request on a kept-alive connection
+            addresses.check_reused(conn)  # type: ignore[arg-type]
+            _use(conn.sock)
+        try:
+            conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
+            # http.client's own getresponse, also on urllib3's connection class: no urllib3 response
+            response = http.client.HTTPConnection.getresponse(conn)
+        except Exception:
+            conn.close()
+            raise
+        location = response.getheader("Location")
+        if response.status in REDIRECTS and location:
+            response.read()
+            with _lock:
+                _idle.setdefault(key, []).append(conn)
+            result.redirects.append(f"{response.status} {url}")
+            url = urljoin(url, location)
+            continue
+        _read(response, result, limit)
+        if response.isclosed() and not response.will_close:
+            with _lock:
+                _idle.setdefault(key, []).append(conn)
+        else:
+            conn.close()
+        return
 
 
 def _read(response: http.client.HTTPResponse, result: fetching.Fetched, limit: int) -> None:
@@ -109,6 +129,7 @@ def _read(response: http.client.HTTPResponse, result: fetching.Fetched, limit: i
 
 
 if __name__ == "__main__":
-    if os.environ.get("LEAN"):
-        tasks.fetch = lean_fetch  # type: ignore[assignment]  # what the workers call, inherited by fork
+    if os.environ.get("LEAN") in ("1", "2"):
+        # What the workers call, inherited by fork.
+        tasks.fetch = functools.partial(lean_fetch, watched=os.environ["LEAN"] == "2")  # type: ignore[assignment]
     raise SystemExit(main(sys.argv[1:]))

@@ -56,22 +56,15 @@ def page_edges(root: etree._Element | None, base: str, encoding: str = "utf-8", 
         href = element.get(attr) if attr else None
         if href is None or (tag == "link" and not _checked_link(element)):
             continue
-        if href in resolved:
-            target = resolved[href]
-        else:
-            target = resolved[href] = resolve_link(base, href, encoding)
-        if target is None:
-            continue
-        _, sep, fragment = href.partition("#")
         if not texts:
             text = ""
         elif tag == "img":
             text = " ".join((element.get("alt") or "").split())
         else:
             text = _text(element)
-        rel = element.get("rel")
-        edges.append((target, unquote(fragment) if sep and fragment else None, text, tag,
-                      rel is not None and "nofollow" in rel.lower().split()))
+        edge = _edge(href, element.get("rel"), text, tag, base, encoding, resolved)
+        if edge is not None:
+            edges.append(edge)
     return edges, fragment_names(root)
 
 
@@ -79,16 +72,24 @@ def _from_hrefs(hrefs: Sequence[tuple[str, str]], base: str, encoding: str,
                 resolved: dict[str, str | None]) -> list[Edge]:
     edges: list[Edge] = []
     for href, rel in hrefs:
-        if href in resolved:
-            target = resolved[href]
-        else:
-            target = resolved[href] = resolve_link(base, href, encoding)
-        if target is None:
-            continue
-        fragment = href.partition("#")[2] if "#" in href else None
-        edges.append((target, unquote(fragment) if fragment else None, "", "a",
-                      bool(rel) and "nofollow" in rel.lower().split()))
+        edge = _edge(href, rel, "", "a", base, encoding, resolved)
+        if edge is not None:
+            edges.append(edge)
     return edges
+
+
+def _edge(href: str, rel: str | None, text: str, tag: str, base: str, encoding: str,
+          resolved: dict[str, str | None]) -> Edge | None:
+    """The link occurrence of ``href`` (None when it is no http(s) link), its target resolved once per page."""
+    if href in resolved:
+        target = resolved[href]
+    else:
+        target = resolved[href] = resolve_link(base, href, encoding)
+    if target is None:
+        return None
+    _, sep, fragment = href.partition("#")
+    nofollow = rel is not None and "nofollow" in rel.lower().split()
+    return target, unquote(fragment) if sep and fragment else None, text, tag, nofollow
 
 
 def fragment_names(root: etree._Element) -> list[str]:

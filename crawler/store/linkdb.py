@@ -131,7 +131,7 @@ class LinkDB:
             db.execute("DELETE FROM edge")
             db.execute("DELETE FROM name")
             # Page by page in the order they were recorded: the edge ids keep the order links were found.
-            pages = self.db.execute("SELECT url, links FROM page_links WHERE links IS NOT NULL ORDER BY rowid")
+            pages = self._page_links()
             db.executemany("INSERT INTO edge (source, target, fragment, text, tag, nofollow) VALUES (?,?,?,?,?,?)",
                            ((url, *edge) for url, links in pages for edge in decode_edges(links)))
             names = self.db.execute("SELECT url, names FROM page_links WHERE names IS NOT NULL ORDER BY rowid")
@@ -149,6 +149,10 @@ class LinkDB:
         """The link occurrences of the page ``url`` as recorded (each ``[target, fragment, text, tag, nofollow]``)."""
         row = self.db.execute("SELECT links FROM page_links WHERE url = ?", (url,)).fetchone()
         return decode_edges(row[0]) if row is not None and row[0] is not None else []
+
+    def _page_links(self) -> sqlite3.Cursor:
+        # (url, links JSON) of each page with links, in the order recorded: the order links were found.
+        return self.db.execute("SELECT url, links FROM page_links WHERE links IS NOT NULL ORDER BY rowid")
 
     # -- reading ------------------------------------------------------------------------
     def link_rows(self, verdict: Verdict) -> Iterator[dict[str, Any]]:
@@ -186,8 +190,7 @@ class LinkDB:
         fragments = _Fragments(self.db, verdict)
         found: dict[tuple[str, str | None], Broken] = {}
         fine: set[tuple[str, str]] = set()
-        for source, links in self.db.execute(
-                "SELECT url, links FROM page_links WHERE links IS NOT NULL ORDER BY rowid"):
+        for source, links in self._page_links():
             for target, fragment, text, _, _ in decode_edges(links):
                 if fragment is None and target not in bad:
                     continue  # most links: to a page that answered, no fragment
@@ -309,9 +312,7 @@ class _Fragments:
         #: every page's names at once, for a crawl small enough (one query, not one per target page)
         self.all: dict[str, tuple[int | None, frozenset[str]]] | None = None
         if db.execute(f"SELECT COUNT(*) <= {_NAMES_LOADED} FROM page_links").fetchone()[0]:
-            self.all = {url: (status, frozenset(decode_edges(names or "[]"))) for url, status, names in db.execute(
-                "SELECT p.url, p.status, l.names FROM page p JOIN page_links l ON l.url = p.url "
-                "WHERE p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0")}
+            self.all = {url: _named(status, names) for url, status, names in db.execute(_NAMED_PAGES)}
 
     def missing(self, url: str, fragment: str) -> tuple[bool, int | None]:
         """(whether ``url#fragment`` is broken, the page's status)."""
@@ -321,9 +322,8 @@ class _Fragments:
             self.names.move_to_end(url)
             known = self.names[url]
         else:
-            row = self.db.execute("SELECT p.status, l.names FROM page p JOIN page_links l ON l.url = p.url "
-                                  "WHERE p.url = ? AND p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0", (url,)).fetchone()
-            known = None if row is None else (row[0], frozenset(decode_edges(row[1] or "[]")))
+            row = self.db.execute(_NAMED_PAGES + " AND p.url = ?", (url,)).fetchone()
+            known = None if row is None else _named(row[1], row[2])
             self.names[url] = known
             if len(self.names) > _NAMES_CACHED:
                 self.names.popitem(last=False)
@@ -333,6 +333,15 @@ class _Fragments:
         if fragment in names:
             return False, status
         return not judge(self.verdict, url, status, 1, None, 0, 1, fragment, 0)[0], status
+
+
+#: (url, status, names JSON) of the pages whose fragments can be judged: crawled, parsed, ok, no soft 404.
+_NAMED_PAGES = ("SELECT p.url, p.status, l.names FROM page p JOIN page_links l ON l.url = p.url "
+                "WHERE p.parsed = 1 AND p.ok = 1 AND p.soft404 = 0")
+
+
+def _named(status: int | None, names: str | None) -> tuple[int | None, frozenset[str]]:
+    return status, frozenset(decode_edges(names or "[]"))
 
 
 def judge(verdict: Verdict, target: str, status: int | None, ok: int | None, error: str | None,

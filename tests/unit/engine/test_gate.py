@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 
 import pytest
-import responses
 from protego import Protego
 
 from crawler.config import CrawlConfig
@@ -15,6 +14,7 @@ from crawler.page import PAGE, SITEMAP, Task
 from crawler.policy import LinkFilter
 from crawler.worker import fetch as fetch_module
 from crawler.worker import tasks as worker
+from tests.scripted import FakeResolver, ScriptedServer
 
 
 def test_caps_refuse_with_stable_reasons_and_count_first_attempts_only():
@@ -80,12 +80,14 @@ def test_the_workers_pre_filter_and_the_gate_agree_on_every_link(monkeypatch, de
     monkeypatch.setattr(fetch_module, "_idle_sessions", [])
     worker.init_worker(config)
     gate = Gate(links=LinkFilter.from_config(config), max_depth=config.depth)
-    with responses.RequestsMock() as rs:
-        rs.add(responses.GET, "http://a.test/p", body=HTML, headers={"Content-Type": "text/html"})
-        result = worker.process(Task("http://a.test/p", depth=depth, seed="http://a.test/", kind=PAGE))
-    found = ["http://a.test/keep", "http://a.test/skip-me", "http://other.test/",
-             "http://a.test/very/long/" + "x" * 120, "http://a.test/nf", "http://a.test/keep2"]
-    verdicts = {url: gate.link(url, "http://a.test/", depth) for url in found}
+    FakeResolver().install(monkeypatch)  # other.test, a link only, never reaches a real resolver
+    with ScriptedServer() as server:
+        base = server.base
+        server.add(f"{base}/p", body=HTML, headers={"Content-Type": "text/html"})
+        result = worker.process(Task(f"{base}/p", depth=depth, seed=f"{base}/", kind=PAGE))
+    found = [f"{base}/keep", f"{base}/skip-me", "http://other.test/",
+             f"{base}/very/long/" + "x" * 120, f"{base}/nf", f"{base}/keep2"]
+    verdicts = {url: gate.link(url, f"{base}/", depth) for url in found}
     assert list(result.links) == [url for url, reason in verdicts.items() if reason is None]
     counted: dict[str, int] = {}
     for reason in verdicts.values():

@@ -93,16 +93,15 @@ def test_proxy_failures_are_proxy_errors_without_the_password() -> None:
 
 
 def test_a_hosts_own_headers_stay_with_that_host() -> None:
-    import responses
-
     from crawler.worker.fetch import fetch
+    from tests.scripted import ScriptedServer
 
-    config = CrawlConfig(hosts={"a.test": {"user_agent": "a-bot", "header": ["X-Key: secret"]}})
-    with responses.RequestsMock() as mocked:
-        mocked.add(responses.GET, "http://a.test/", status=302, headers={"Location": "http://b.test/"})
-        mocked.add(responses.GET, "http://b.test/", body=b"ok")
-        assert fetch("http://a.test/", config, session=make_session(config)).status == 200
-        first, second = (call.request.headers for call in mocked.calls)
+    with ScriptedServer() as server:
+        config = CrawlConfig(hosts={"127.0.0.1": {"user_agent": "a-bot", "header": ["X-Key: secret"]}})
+        server.add(server.url("/"), status=302, headers={"Location": server.other + "/"})
+        server.add(server.other + "/", body=b"ok")
+        assert fetch(server.url("/"), config, session=make_session(config)).status == 200
+        first, second = (call.headers for call in server.calls)
     assert (first["User-Agent"], first["X-Key"]) == ("a-bot", "secret")
     assert second["User-Agent"].startswith("crawler/")
     assert "X-Key" not in second

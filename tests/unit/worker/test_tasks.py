@@ -6,24 +6,36 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
-import requests
-import responses
 
 from crawler.config import CrawlConfig
 from crawler.page import RECORD_FIELDS, ROBOTS, Task
 from crawler.select import Selector
 from crawler.worker import fetch as fetch_module
 from crawler.worker import tasks as worker
+from tests.scripted import FakeResolver, ScriptedServer, shared
 
 HTML = b"""<html><head><title> Home  page </title></head><body>
 <a href="/a">a</a><a href="/b#x">b</a><a href="http://other.test/">o</a><a href="mailto:x@y">m</a>
 </body></html>"""
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as started:
+        yield started
+
+
 @pytest.fixture
-def setup(monkeypatch):
+def rs(server: ScriptedServer) -> Iterator[ScriptedServer]:
+    """The scripted server (127.0.0.1, and 127.0.0.2 as another host), nothing scripted yet."""
+    yield from shared(server)
+
+
+@pytest.fixture
+def setup(monkeypatch, rs):
     """init_worker without touching this process's signal handlers, and a fresh Session per test."""
     monkeypatch.setattr(signal, "signal", lambda *a: None)
     monkeypatch.setattr(fetch_module, "_idle_sessions", [])
@@ -31,18 +43,19 @@ def setup(monkeypatch):
     def init(**options):
         worker.init_worker(CrawlConfig(**options))
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield init, rs
+    # A name in a test (other.test in HTML's links) never reaches a real resolver.
+    FakeResolver().install(monkeypatch)
+    return init, rs
 
 
 def test_html_page_record(setup):
     init, rs = setup
     init(depth=1)
-    rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html; charset=utf-8"})
-    result = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/"))
+    rs.add(f"{rs.base}/", body=HTML, headers={"Content-Type": "text/html; charset=utf-8"})
+    result = worker.process(Task(f"{rs.base}/", depth=0, seed=f"{rs.base}/"))
     page = result.page
     assert list(page.to_dict()) == list(RECORD_FIELDS)
-    assert page.url == page.final_url == "http://a.test/"
+    assert page.url == page.final_url == f"{rs.base}/"
     assert page.status == 200
     assert page.ok is True
     assert page.content_type == "text/html"
@@ -53,7 +66,7 @@ def test_html_page_record(setup):
     assert page.depth == 0
     assert page.referrer is None
     assert page.fetched_at.endswith("Z")
-    assert result.links == ("http://a.test/a", "http://a.test/b")  # scope host: other.test not followed
+    assert result.links == (f"{rs.base}/a", f"{rs.base}/b")  # scope host: other.test not followed
     assert result.refused == {"scope": 1}  # counted by the gate's reason
     assert result.retry_after is None
 
@@ -61,10 +74,10 @@ def test_html_page_record(setup):
 def test_no_links_to_follow_at_depth_limit(setup):
     init, rs = setup
     init(depth=1)
-    rs.add(responses.GET, "http://a.test/p", body=HTML, headers={"Content-Type": "text/html"})
-    result = worker.process(Task("http://a.test/p", depth=1, referrer="http://a.test/", seed="http://a.test/"))
+    rs.add(f"{rs.base}/p", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task(f"{rs.base}/p", depth=1, referrer=f"{rs.base}/", seed=f"{rs.base}/"))
     assert result.page.links == 3
-    assert result.page.referrer == "http://a.test/"
+    assert result.page.referrer == f"{rs.base}/"
     assert result.links == ()
     assert result.refused == {"depth": 3}
 
@@ -72,17 +85,17 @@ def test_no_links_to_follow_at_depth_limit(setup):
 def test_scope_any_follows_other_hosts(setup):
     init, rs = setup
     init(depth=2, scope="any")
-    rs.add(responses.GET, "http://a.test/", body=HTML, headers={"Content-Type": "text/html"})
-    result = worker.process(Task("http://a.test/", seed="http://a.test/"))
-    assert result.links == ("http://a.test/a", "http://a.test/b", "http://other.test/")
+    rs.add(f"{rs.base}/", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task(f"{rs.base}/", seed=f"{rs.base}/"))
+    assert result.links == (f"{rs.base}/a", f"{rs.base}/b", "http://other.test/")
 
 
 def test_non_html_not_parsed(setup):
     init, rs = setup
     init(depth=1)
-    rs.add(responses.GET, "http://a.test/f.pdf", body=b"%PDF-1.4 <a href='/x'>",
+    rs.add(f"{rs.base}/f.pdf", body=b"%PDF-1.4 <a href='/x'>",
            headers={"Content-Type": "application/pdf"})
-    result = worker.process(Task("http://a.test/f.pdf", seed="http://a.test/"))
+    result = worker.process(Task(f"{rs.base}/f.pdf", seed=f"{rs.base}/"))
     assert result.page.status == 200
     assert result.page.content_type == "application/pdf"
     assert result.page.title is None
@@ -93,9 +106,9 @@ def test_non_html_not_parsed(setup):
 def test_http_error_record(setup):
     init, rs = setup
     init()
-    rs.add(responses.GET, "http://a.test/gone", status=404, body=b"<title>Not found</title>",
+    rs.add(f"{rs.base}/gone", status=404, body=b"<title>Not found</title>",
            headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/gone", seed="http://a.test/")).page
+    page = worker.process(Task(f"{rs.base}/gone", seed=f"{rs.base}/")).page
     assert page.status == 404
     assert page.ok is False
     assert page.error is not None
@@ -105,10 +118,11 @@ def test_http_error_record(setup):
 def test_retryable_failure_carries_hint(setup):
     init, rs = setup
     init()
-    rs.add(responses.GET, "http://a.test/busy", status=429, headers={"Retry-After": "7"})
-    rs.add(responses.GET, "http://a.test/down", body=requests.exceptions.ConnectionError("boom"))
-    assert worker.process(Task("http://a.test/busy")).retry_after == 7.0
-    down = worker.process(Task("http://a.test/down"))
+    rs.add(f"{rs.base}/busy", status=429, headers={"Retry-After": "7"})
+    rs.add(f"{rs.base}/down", action="reset")
+    assert worker.process(Task(f"{rs.base}/busy")).retry_after == 7.0
+    down = worker.process(Task(f"{rs.base}/down"))
+    assert down.page.error == f"connection: connection reset by 127.0.0.1:{rs.port}"
     assert down.retry_after == 0.0  # retryable, no server hint
     assert down.page.status is None
     assert down.page.ok is False
@@ -118,9 +132,9 @@ def test_retryable_failure_carries_hint(setup):
 def test_truncated_page_flagged(setup):
     init, rs = setup
     init(max_bytes=100)
-    rs.add(responses.GET, "http://a.test/big", body=b"<title>big</title>" + b"x" * 1000,
+    rs.add(f"{rs.base}/big", body=b"<title>big</title>" + b"x" * 1000,
            headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/big")).page
+    page = worker.process(Task(f"{rs.base}/big")).page
     assert page.bytes == 100
     assert page.ok is False
     assert page.error is not None
@@ -131,21 +145,21 @@ def test_truncated_page_flagged(setup):
 def test_redirect_final_url(setup):
     init, rs = setup
     init()
-    rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
-    rs.add(responses.GET, "http://a.test/new", body=b"<a href='x'>x</a>", headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/old")).page
-    assert page.url == "http://a.test/old"
-    assert page.final_url == "http://a.test/new"
+    rs.add(f"{rs.base}/old", status=301, headers={"Location": f"{rs.base}/new"})
+    rs.add(f"{rs.base}/new", body=b"<a href='x'>x</a>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task(f"{rs.base}/old")).page
+    assert page.url == f"{rs.base}/old"
+    assert page.final_url == f"{rs.base}/new"
 
 
 def test_redirect_out_of_scope_follows_no_links(setup):
-    # HTML links back to a.test (in the seed's scope), but it was found on other.test.
+    # HTML links back to 127.0.0.1 (in the seed's scope), but it was found on 127.0.0.2.
     init, rs = setup
     init(depth=2)
-    rs.add(responses.GET, "http://a.test/out", status=302, headers={"Location": "http://other.test/page"})
-    rs.add(responses.GET, "http://other.test/page", body=HTML, headers={"Content-Type": "text/html"})
-    result = worker.process(Task("http://a.test/out", seed="http://a.test/"))
-    assert result.page.final_url == "http://other.test/page"
+    rs.add(f"{rs.base}/out", status=302, headers={"Location": f"{rs.other}/page"})
+    rs.add(f"{rs.other}/page", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task(f"{rs.base}/out", seed=f"{rs.base}/"))
+    assert result.page.final_url == f"{rs.other}/page"
     assert result.page.links == 3
     assert result.links == ()
     assert result.refused is None  # found outside the scope: none of them were the crawl's
@@ -154,18 +168,18 @@ def test_redirect_out_of_scope_follows_no_links(setup):
 def test_redirect_within_scope_follows_links(setup):
     init, rs = setup
     init(depth=2)
-    rs.add(responses.GET, "http://a.test/old", status=301, headers={"Location": "http://a.test/new"})
-    rs.add(responses.GET, "http://a.test/new", body=HTML, headers={"Content-Type": "text/html"})
-    result = worker.process(Task("http://a.test/old", seed="http://a.test/"))
-    assert result.links == ("http://a.test/a", "http://a.test/b")
+    rs.add(f"{rs.base}/old", status=301, headers={"Location": f"{rs.base}/new"})
+    rs.add(f"{rs.base}/new", body=HTML, headers={"Content-Type": "text/html"})
+    result = worker.process(Task(f"{rs.base}/old", seed=f"{rs.base}/"))
+    assert result.links == (f"{rs.base}/a", f"{rs.base}/b")
 
 
 def test_robots_task(setup):
     init, rs = setup
     init()
-    rs.add(responses.GET, "http://a.test/robots.txt", body=b"User-agent: *\nDisallow: /private\n",
+    rs.add(f"{rs.base}/robots.txt", body=b"User-agent: *\nDisallow: /private\n",
            headers={"Content-Type": "text/plain"})
-    result = worker.process(Task("http://a.test/robots.txt", kind=ROBOTS))
+    result = worker.process(Task(f"{rs.base}/robots.txt", kind=ROBOTS))
     assert result.body == "User-agent: *\nDisallow: /private\n"
     assert result.page.status == 200
 
@@ -173,8 +187,8 @@ def test_robots_task(setup):
 def test_robots_404_has_no_body(setup):
     init, rs = setup
     init()
-    rs.add(responses.GET, "http://a.test/robots.txt", status=404, body=b"nope")
-    result = worker.process(Task("http://a.test/robots.txt", kind=ROBOTS))
+    rs.add(f"{rs.base}/robots.txt", status=404, body=b"nope")
+    result = worker.process(Task(f"{rs.base}/robots.txt", kind=ROBOTS))
     assert result.body is None
     assert result.page.status == 404
 
@@ -190,9 +204,9 @@ def _extract_fails(url, soup):
 def test_extract_hook(setup):
     init, rs = setup
     worker.init_worker(CrawlConfig(), _extract_h1)
-    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title><h1> Big </h1>",
+    rs.add(f"{rs.base}/", body=b"<title>t</title><h1> Big </h1>",
            headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    page = worker.process(Task(f"{rs.base}/")).page
     assert page.extra == {"h1": "Big"}
     assert list(page.to_dict())[-1] == "h1"
     assert page.ok is True
@@ -201,8 +215,8 @@ def test_extract_hook(setup):
 def test_extract_hook_failure_is_a_page_error(setup):
     init, rs = setup
     worker.init_worker(CrawlConfig(), _extract_fails)
-    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    rs.add(f"{rs.base}/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task(f"{rs.base}/")).page
     assert page.ok is False
     assert page.error is not None
     assert page.error.startswith("extract:")
@@ -232,8 +246,8 @@ SELECT_HTML = b"""<title>t</title><h1> Big   one </h1><p class="tag">x</p><p cla
 def test_selectors_add_fields_last_in_order(setup):
     init, rs = setup
     init(select=["h1=h1", "next=a[rel=next]@href", "missing=table"])
-    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    rs.add(f"{rs.base}/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task(f"{rs.base}/")).page
     assert page.extra == {"h1": "Big one", "next": "/n", "missing": None}
     assert list(page.to_dict()) == [*RECORD_FIELDS, "h1", "next", "missing"]
     assert page.title == "t"
@@ -245,8 +259,8 @@ def test_selectors_beside_the_extract_hook(setup):
     init, rs = setup
     config = CrawlConfig(select=[Selector("tags", "p.tag", many=True), Selector("h1", "h1")])
     worker.init_worker(config, _extract_h1)
-    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    rs.add(f"{rs.base}/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task(f"{rs.base}/")).page
     # the hook's fields first, then the selected ones (a selected name wins over the hook's)
     assert page.extra == {"tags": ["x", "y"], "h1": "Big one"}
     assert list(page.to_dict())[len(RECORD_FIELDS):] == ["tags", "h1"]
@@ -260,16 +274,16 @@ def _extract_changes_tree(url, soup):
 def test_selectors_see_the_page_before_the_hook_changes_it(setup):
     init, rs = setup
     worker.init_worker(CrawlConfig(select=["h1=h1"]), _extract_changes_tree)
-    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    rs.add(f"{rs.base}/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    page = worker.process(Task(f"{rs.base}/")).page
     assert page.extra == {"hook": True, "h1": "Big one"}
 
 
 def test_selectors_not_run_on_non_html(setup):
     init, rs = setup
     init(select=["h1=h1"])
-    rs.add(responses.GET, "http://a.test/f.pdf", body=b"<h1>no</h1>", headers={"Content-Type": "application/pdf"})
-    page = worker.process(Task("http://a.test/f.pdf")).page
+    rs.add(f"{rs.base}/f.pdf", body=b"<h1>no</h1>", headers={"Content-Type": "application/pdf"})
+    page = worker.process(Task(f"{rs.base}/f.pdf")).page
     assert page.extra == {}  # the main process fills in None for every selected field
 
 
@@ -285,8 +299,8 @@ def test_full_tree_only_when_selecting(setup, monkeypatch, options, full):
 
     monkeypatch.setattr(worker, "parse_html", spy)
     init(**options)
-    rs.add(responses.GET, "http://a.test/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
-    worker.process(Task("http://a.test/"))
+    rs.add(f"{rs.base}/", body=SELECT_HTML, headers={"Content-Type": "text/html"})
+    worker.process(Task(f"{rs.base}/"))
     assert seen == [full]  # without selectors or hook, the fast lxml path
 
 
@@ -315,7 +329,7 @@ def test_a_slow_response_gives_its_slot_back_before_the_parse(setup, monkeypatch
         return result
 
     monkeypatch.setattr(worker, "parse_html", parse)
-    page = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/")).page
+    page = worker.process(Task("http://a.test/", depth=0, seed="http://a.test/")).page  # fetch() is faked
     assert page.title == "Home page"
     # Released before the parse: a fast server's page, or a 503, keeps its slot to the end.
     assert calls == ([None] if released else [])
@@ -344,8 +358,8 @@ def test_one_page_parsed_at_a_time_while_hooks_overlap(setup, monkeypatch):
     monkeypatch.setattr(worker, "parse_html", parse)
     worker.init_worker(CrawlConfig(depth=1), extract=lambda url, soup: busy("hook", 0.3))
     for i in range(4):
-        rs.add(responses.GET, f"http://a.test/{i}", body=HTML, headers={"Content-Type": "text/html"})
-    threads = [threading.Thread(target=worker.process, args=(Task(f"http://a.test/{i}"),)) for i in range(4)]
+        rs.add(f"{rs.base}/{i}", body=HTML, headers={"Content-Type": "text/html"})
+    threads = [threading.Thread(target=worker.process, args=(Task(f"{rs.base}/{i}"),)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -374,8 +388,8 @@ def test_extract_hook_returning_a_non_dict_is_an_extract_error(setup, returned):
     # Defect 7: it was an `internal:` record (the worker's task raised).
     init, rs = setup
     worker.init_worker(CrawlConfig(), lambda url, soup: returned)
-    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    rs.add(f"{rs.base}/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    page = worker.process(Task(f"{rs.base}/")).page
     assert page.ok is False
     assert page.error == f"extract: the hook returned {type(returned).__name__}, not a dict or None"
     assert page.title == "t"
@@ -386,9 +400,9 @@ def test_extract_hook_fields_clashing_with_record_fields_are_dropped_with_one_wa
     monkeypatch.setattr(worker, "_warned", set())
     worker.init_worker(CrawlConfig(), lambda url, soup: {"title": "mine", "status": 1, "h1": "x"})
     for path in ("/", "/2"):
-        rs.add(responses.GET, f"http://a.test{path}", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+        rs.add(f"{rs.base}{path}", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
     with caplog.at_level("WARNING", logger="crawler.worker.tasks"):
-        pages = [worker.process(Task(f"http://a.test{path}")).page for path in ("/", "/2")]
+        pages = [worker.process(Task(f"{rs.base}{path}")).page for path in ("/", "/2")]
     for page in pages:
         assert page.ok is True
         assert page.extra == {"h1": "x"}
@@ -402,8 +416,8 @@ def test_extract_hook_fields_clashing_with_record_fields_are_dropped_with_one_wa
 def test_extract_hook_values_that_may_not_pickle_become_text(setup):
     init, rs = setup
     worker.init_worker(CrawlConfig(), lambda url, soup: {"when": threading.Lock(), "n": 3, "none": None})
-    rs.add(responses.GET, "http://a.test/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
-    result = worker.process(Task("http://a.test/"))
+    rs.add(f"{rs.base}/", body=b"<title>t</title>", headers={"Content-Type": "text/html"})
+    result = worker.process(Task(f"{rs.base}/"))
     assert isinstance(result.page.extra["when"], str)
     assert result.page.extra["n"] == 3
     assert result.page.extra["none"] is None
@@ -417,10 +431,10 @@ def test_long_title_and_selected_values_are_capped(setup):
     init, rs = setup
     worker.init_worker(CrawlConfig(select=[Selector("h1", "h1"), Selector("ps", "p", many=True)]))
     big = "T" * 2_000_000  # three of them: within the default --max-bytes
-    rs.add(responses.GET, "http://a.test/",
+    rs.add(f"{rs.base}/",
            body=f"<title>{big}</title><h1>{big}</h1><p>{big}</p><p>short</p>".encode(),
            headers={"Content-Type": "text/html"})
-    page = worker.process(Task("http://a.test/")).page
+    page = worker.process(Task(f"{rs.base}/")).page
     assert page.ok is True
     assert page.title == "T" * (worker.TEXT_MAX - 1) + "\u2026"
     assert page.extra["h1"] == page.title
@@ -435,32 +449,32 @@ ARTICLE_HTML = b"""<html lang="en"><head><title>T</title></head><body><nav><a hr
 def test_markdown_of_an_ok_html_page(setup, tmp_path):
     init, rs = setup
     init(markdown=True, markdown_dir=str(tmp_path), select=["h1=h1"])
-    rs.add(responses.GET, "http://a.test/p", body=ARTICLE_HTML, headers={"Content-Type": "text/html"})
-    rs.add(responses.GET, "http://a.test/j", body=b"{}", headers={"Content-Type": "application/json"})
-    result = worker.process(Task("http://a.test/p"))
-    assert result.markdown == "# Heading\n\nSome text with a [link][1].\n\n[1]: http://a.test/x\n"
+    rs.add(f"{rs.base}/p", body=ARTICLE_HTML, headers={"Content-Type": "text/html"})
+    rs.add(f"{rs.base}/j", body=b"{}", headers={"Content-Type": "application/json"})
+    result = worker.process(Task(f"{rs.base}/p"))
+    assert result.markdown == f"# Heading\n\nSome text with a [link][1].\n\n[1]: {rs.base}/x\n"
     assert result.lang == "en"
     assert result.converted is True
     # The Markdown fields come before the selectors' fields.
     assert list(result.page.extra) == ["markdown", "markdown_file", "h1"]
-    assert result.page.extra["markdown_file"] == "a.test_http/p.md"
-    other = worker.process(Task("http://a.test/j"))
+    assert result.page.extra["markdown_file"] == f"127.0.0.1_{rs.port}_http/p.md"
+    other = worker.process(Task(f"{rs.base}/j"))
     assert (other.markdown, other.converted, other.page.extra.get("markdown")) == (None, False, None)
 
 
 def test_an_unchanged_body_is_not_converted_again(setup, tmp_path):
     init, rs = setup
     init(markdown_dir=str(tmp_path), state=str(tmp_path / "s.db"))
-    rs.add(responses.GET, "http://a.test/p", body=ARTICLE_HTML, headers={"Content-Type": "text/html"})
-    first = worker.process(Task("http://a.test/p"))
+    rs.add(f"{rs.base}/p", body=ARTICLE_HTML, headers={"Content-Type": "text/html"})
+    first = worker.process(Task(f"{rs.base}/p"))
     assert first.converted
-    again = Task("http://a.test/p", digest=first.digest)
+    again = Task(f"{rs.base}/p", digest=first.digest)
     assert worker.process(again).converted, "its file is missing: converted again"
-    (tmp_path / "a.test_http").mkdir()
-    (tmp_path / "a.test_http" / "p.md").write_text("kept")
+    (tmp_path / f"127.0.0.1_{rs.port}_http").mkdir()
+    (tmp_path / f"127.0.0.1_{rs.port}_http" / "p.md").write_text("kept")
     kept = worker.process(again)
     assert not kept.converted
-    assert kept.page.extra["markdown_file"] == "a.test_http/p.md"
+    assert kept.page.extra["markdown_file"] == f"127.0.0.1_{rs.port}_http/p.md"
 
 
 def test_no_markdown_step_without_the_options(setup):
@@ -484,16 +498,17 @@ def test_check_hashes_page_text_only_on_hosts_that_hide_their_404s(setup, monkey
     init, rs = setup
     init(check=True, depth=1)
     page = b"<html><title>t</title><body><p>Some words on a page.</p></body></html>"
-    for host in ("honest.test", "hiding.test"):
-        rs.add(responses.GET, f"http://{host}/", body=page, headers={"Content-Type": "text/html"})
-    rs.add(responses.GET, re.compile(r"http://honest\.test/.*-crawler-404-probe"), status=404)
-    rs.add(responses.GET, re.compile(r"http://hiding\.test/.*-crawler-404-probe"), body=page,
+    honest_url, hiding_url = f"{rs.base}/", f"{rs.other}/"  # honest: 404 to its probe; hiding: 200
+    for url in (honest_url, hiding_url):
+        rs.add(url, body=page, headers={"Content-Type": "text/html"})
+    rs.add(re.compile(re.escape(rs.base) + r"/.*-crawler-404-probe"), status=404)
+    rs.add(re.compile(re.escape(rs.other) + r"/.*-crawler-404-probe"), body=page,
            headers={"Content-Type": "text/html"})
-    honest = worker.process(Task("http://honest.test/", depth=0, seed="http://honest.test/"))
+    honest = worker.process(Task(honest_url, depth=0, seed=honest_url))
     assert hashed == []
     assert honest.text_hash is None
     assert honest.page.extra["soft404"] is False
-    hiding = worker.process(Task("http://hiding.test/", depth=0, seed="http://hiding.test/"))
+    hiding = worker.process(Task(hiding_url, depth=0, seed=hiding_url))
     assert hashed == [1]
     assert hiding.text_hash is not None
     assert hiding.page.extra["soft404"] is True  # the same text as the probe's answer

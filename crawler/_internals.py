@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from http.cookiejar import CookieJar
     from multiprocessing.connection import Connection
     from multiprocessing.synchronize import Lock
 
@@ -151,6 +152,10 @@ PRIVATE_ATTRIBUTES: Final[tuple[Reliance, ...]] = (
     Reliance("urllib3.response", "HTTPResponse._fp", on_instance=True),
     Reliance("http.client", "HTTPResponse.fp", on_instance=True),
     Reliance("socket", "SocketIO._sock", on_instance=True),
+    # The lean transport (crawler.worker.transport).
+    Reliance("urllib3.response", "HTTPResponse._original_response", on_instance=True),
+    Reliance("http.client", "HTTPResponse.length", on_instance=True),
+    Reliance("http.client", "HTTPResponse.will_close", on_instance=True),
 )
 
 
@@ -848,6 +853,65 @@ def send_get(session: requests.Session, url: str, timeout: float,
         requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
     return resp
 
+
+
+# -- http.client under urllib3's connections: the lean transport ----------------------
+#
+# Why: crawler.worker.transport makes a crawl's plain GET on the watched urllib3
+# connection classes and reads the response with http.client, without
+# urllib3's pool and response or requests' Session and Response: a whole
+# crawl's CPU ~0.885-0.90 of requests' path (tests/benchmarks/
+# lean_get_payoff.py, LEAN=2). What it needs below the public surface is
+# here. `STOCK`: fetch takes requests' path (transport.pool_for says None).
+
+
+def read_response(conn: HTTPConnection) -> http.client.HTTPResponse:
+    """The response to the request sent on ``conn``, read by http.client's own ``getresponse``.
+
+    urllib3's connection overrides ``getresponse`` to wrap the result in its
+    own response (header checks, its decoders, the pool's bookkeeping);
+    calling http.client's method on the urllib3 connection skips that and
+    keeps the rest (``response_class``: interim responses skipped).
+    """
+    return http.client.HTTPConnection.getresponse(conn)
+
+
+def body_left(response: http.client.HTTPResponse) -> int | None:
+    """Body bytes still to come by Content-Length (None: chunked or read to the close).
+
+    ``HTTPResponse.length``: set by ``begin`` and counted down by every read; undocumented.
+    """
+    length: int | None = response.length
+    return length
+
+
+def closes_after(response: http.client.HTTPResponse) -> bool:
+    """Whether the connection ends with ``response`` (``Connection: close``, HTTP/1.0...).
+
+    ``HTTPResponse.will_close``: set by ``begin``; undocumented.
+    """
+    return bool(response.will_close)
+
+
+class _OriginalResponse:
+    # What requests.cookies.extract_cookies_to_jar reads of urllib3's response:
+    # ``_original_response``, the http.client response whose ``msg`` holds the headers.
+    __slots__ = ("_original_response",)
+
+    def __init__(self, response: http.client.HTTPResponse) -> None:
+        self._original_response = response
+
+
+def extract_cookies(jar: CookieJar, request: requests.PreparedRequest, response: http.client.HTTPResponse) -> None:
+    """Put the cookies ``response`` (http.client's) sets into ``jar``, as requests does for its responses.
+
+    ``requests.cookies.extract_cookies_to_jar`` is public but takes urllib3's
+    response and reads its private ``_original_response``: a stand-in with
+    that one attribute hands it http.client's.
+    """
+    import requests.cookies
+
+    requests.cookies.extract_cookies_to_jar(jar, request, _OriginalResponse(response))
 
 
 # -- urllib3's content decoders, for a body read raw (``--warc``) --------------------------

@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
 
 from .._internals import AdapterFastPaths
+from .transport import LeanPool
 from .watchdog import WatchedAdapter
 
 
@@ -55,7 +56,22 @@ class HostHeaders(HTTPAdapter):
 
 
 class CrawlAdapter(HostHeaders, AdapterFastPaths, WatchedAdapter):
-    """A `WatchedAdapter` that does no proxy or cookie work for requests that need none."""
+    """A `WatchedAdapter` that does no proxy or cookie work for requests that need none.
+
+    It also holds the kept-alive connections of the lean transport
+    (`crawler.worker.transport`), which fetch uses instead of requests for a
+    plain GET: ``lean``, sized as the adapter's own pools, closed with them.
+    """
+
+    def __init__(self, pool_connections: int = 10, pool_maxsize: int = 10, max_retries: int = 0,
+                 pool_block: bool = False) -> None:
+        self.lean = LeanPool(pool_connections, pool_maxsize)
+        super().__init__(pool_connections, pool_maxsize, max_retries, pool_block)
+
+    def close(self) -> None:
+        """Close every connection, the lean transport's too."""
+        self.lean.close()
+        super().close()
 
 
 class StockAdapter(HostHeaders, WatchedAdapter):

@@ -29,7 +29,11 @@ from ..page import Exchange
 from ..warcrecord import archived
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import requests
+
+    from .transport import Response as LeanResponse
 
 _VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
 
@@ -43,13 +47,24 @@ class Capture:
 
     __slots__ = ("url", "date", "request", "head", "ip", "gzip")
 
-    def __init__(self, resp: requests.Response, date: str, gzip: bool | None = None) -> None:
-        self.url = resp.url or ""
+    def __init__(self, url: str, date: str, request: bytes, head: bytes, ip: str | None,
+                 gzip: bool | None = None) -> None:
+        self.url = url
         self.date = date
-        self.request = request_bytes(resp.request)
-        self.head = response_head(resp.raw)
-        self.ip = peer_ip(resp.raw)
+        self.request = request
+        self.head = head
+        self.ip = ip
         self.gzip = gzip
+
+    @classmethod
+    def of(cls, resp: requests.Response | LeanResponse, date: str, gzip: bool | None = None) -> Capture:
+        """The capture of ``resp``, requests' response or the lean transport's, its head just read."""
+        if isinstance(resp.raw, urllib3.BaseHTTPResponse):
+            return cls(resp.url or "", date, request_bytes(resp.request), response_head(resp.raw), peer_ip(resp.raw),
+                       gzip)
+        lean = resp.raw
+        return cls(lean.url, date, request_bytes(lean.request),
+                   head_bytes(lean.version, lean.status_code, lean.reason, lean.fields), lean.ip, gzip)
 
     def done(self, body: bytes, truncated: str | None = None) -> Exchange:
         """The exchange, with the body as received (``truncated`` says why it is not whole)."""
@@ -75,10 +90,15 @@ def request_bytes(request: requests.PreparedRequest) -> bytes:
 
 def response_head(raw: urllib3.BaseHTTPResponse) -> bytes:
     """The status line and header fields of ``raw``, as received (less chunked framing)."""
-    version = _VERSIONS.get(raw.version, "HTTP/1.1")
-    reason = raw.reason if raw.reason is not None else _phrase(raw.status)
-    lines = [f"{version} {raw.status} {reason}".rstrip()]
-    for name, value in raw.headers.iteritems():
+    return head_bytes(raw.version, raw.status, raw.reason, raw.headers.iteritems())
+
+
+def head_bytes(version_number: int, status: int, reason: str | None, fields: Iterable[tuple[str, str]]) -> bytes:
+    """A response's status line and header fields (less chunked framing), from what http.client read."""
+    version = _VERSIONS.get(version_number, "HTTP/1.1")
+    reason = reason if reason is not None else _phrase(status)
+    lines = [f"{version} {status} {reason}".rstrip()]
+    for name, value in fields:
         if name.lower() == "transfer-encoding" and "chunked" in value.lower():
             continue
         lines.append(f"{name}: {value}")

@@ -14,6 +14,11 @@ again could help. Whether to retry is the main process's call.
 ``config.timeout`` bounds a whole fetch, redirects included: each fetch runs
 under a `watchdog.Deadline`, and redirects are followed here (`_get`), not
 by requests.
+
+Each hop is sent by the lean transport (`crawler.worker.transport`: the
+watched connections read with http.client) where requests' path would do
+nothing more for it, and by requests otherwise (a proxy, settings from the
+environment, ``CRAWLER_STOCK=1``): `_send`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 import re
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import Cookie, CookieJar
@@ -41,11 +47,17 @@ from .adapter import CrawlAdapter, StockAdapter
 from .addresses import BlockedAddress
 from .capture import Capture, RawBody
 from .network import configure, proxy_failure
+from .transport import Response as LeanResponse
+from .transport import get as lean_get
+from .transport import pool_for
 from .watchdog import Deadline
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CHUNK = 64 * 1024
 REDIRECT_BODY_MAX = 64 * 1024  # read of a redirect's body, to reuse its connection
+
+#: one hop's response: requests' or the lean transport's (which reads the same way)
+Hop = requests.Response | LeanResponse
 
 _idle_sessions: list[requests.Session] = []  # this process's Sessions no fetch is using
 # A forked worker must not reuse the parent's connections: the sockets would be shared.
@@ -182,7 +194,7 @@ def _fetch(url: str, config: CrawlConfig, session: requests.Session, max_bytes: 
                 # the body is read: closed, it is not reused.
                 doubtful = resp.raw.connection if "Transfer-Encoding" in headers and "Content-Length" in headers \
                     else None
-                if result.capture is not None:
+                if result.capture is not None or isinstance(resp, LeanResponse):
                     _read_raw_body(resp, result, limit, deadline)
                 else:
                     _read_body(resp, result, limit, deadline.at)
@@ -282,7 +294,7 @@ class RedirectError(requests.exceptions.RequestException):
 
 
 def _get(session: requests.Session, url: str, max_redirects: int, deadline: Deadline,
-         result: Fetched, headers: dict[str, str] | None = None) -> requests.Response:
+         result: Fetched, headers: dict[str, str] | None = None) -> Hop:
     # Redirects are followed here rather than by requests, to refuse what it
     # would try (ftp:, file: targets), to catch a loop at its first repeat
     # instead of at the hop limit, to give each hop only the time left, and
@@ -298,7 +310,7 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         # A GET as session.get would send it, without its per-request merging.
         date = utc_now() if result.exchanges is not None else ""
         try:
-            resp = _internals.send_get(session, url, left, sent)
+            resp = _send(session, url, left, sent, result.exchanges is not None)
         except ValueError as exc:
             if isinstance(exc, requests.exceptions.RequestException):  # InvalidURL: the URL requested
                 raise
@@ -312,8 +324,8 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
             # end: what arrived is no response to go by.
             resp.close()
             raise TimeoutError("headers not read within the timeout")
-        capture = Capture(resp, date, result.warc_gzip) if result.exchanges is not None else None
-        target = session.get_redirect_target(resp)
+        capture = Capture.of(resp, date, result.warc_gzip) if result.exchanges is not None else None
+        target = resp.redirect_target() if isinstance(resp, LeanResponse) else session.get_redirect_target(resp)
         if target is None:
             result.capture = capture
             return resp
@@ -348,6 +360,16 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
     raise requests.exceptions.TooManyRedirects(f"more than {max_redirects} redirects")
 
 
+def _send(session: requests.Session, url: str, timeout: float, headers: Mapping[str, str | None] | None,
+          peer: bool) -> Hop:
+    # The lean transport where requests' short path would send it; requests' path
+    # (`_internals.send_get`) for everything else. ``peer``: --warc wants the server's IP.
+    adapter = pool_for(session, url)
+    if adapter is not None:
+        return lean_get(session, adapter, url, timeout, headers, peer)
+    return _internals.send_get(session, url, timeout, headers)
+
+
 def _key(url: str) -> str:
     try:
         return normalize_url(url)
@@ -355,7 +377,7 @@ def _key(url: str) -> str:
         return url
 
 
-def _drain(resp: requests.Response) -> tuple[bytes, str | None]:
+def _drain(resp: Hop) -> tuple[bytes, str | None]:
     # A short redirect body read to its end frees the connection for reuse;
     # a longer one is not worth the wait: close the connection.
     # Returns what was read, as received, and why it is not whole (WARC's words).
@@ -370,7 +392,7 @@ def _drain(resp: requests.Response) -> tuple[bytes, str | None]:
     return body, cut
 
 
-def _content_type(resp: requests.Response, result: Fetched) -> None:
+def _content_type(resp: Hop, result: Fetched) -> None:
     _parse_content_type(resp.headers.get("Content-Type"), result)
 
 
@@ -412,15 +434,15 @@ def _read_body(resp: requests.Response, result: Fetched, limit: int, deadline: f
         result.body = b"".join(chunks)
 
 
-def _read_raw_body(resp: requests.Response, result: Fetched, limit: int, deadline: Deadline) -> None:
-    # _read_body for --warc: the body is read as received (Content-Encoding
-    # intact) for the archive, and decoded here for the parser, ``limit``
-    # counting decoded bytes as there. The exchange is kept however the read
-    # ends: a response that broke off mid-body is still what the server sent.
+def _read_raw_body(resp: Hop, result: Fetched, limit: int, deadline: Deadline) -> None:
+    # _read_body for --warc and for the lean transport: the body is read as
+    # received (Content-Encoding intact) for the archive, and decoded here for
+    # the parser, ``limit`` counting decoded bytes as there (RawBody bounds
+    # each decoder's output: a bomb is cut as urllib3's read cuts it). With
+    # --warc the exchange is kept however the read ends: a response that
+    # broke off mid-body is still what the server sent.
     capture = result.capture
     exchanges = result.exchanges
-    assert capture is not None
-    assert exchanges is not None
     decoder = RawBody(resp.headers.get("Content-Encoding"), limit)
     raw: list[bytes] = []
     chunks: list[bytes] = []
@@ -431,7 +453,8 @@ def _read_raw_body(resp: requests.Response, result: Fetched, limit: int, deadlin
             if not chunk:
                 chunks.append(decoder.finish())
                 break
-            raw.append(chunk)
+            if capture is not None:
+                raw.append(chunk)
             chunks.append(decoder.feed(chunk))
             if time.monotonic() > deadline.at:
                 raise TimeoutError("body not read within the timeout")
@@ -449,9 +472,10 @@ def _read_raw_body(resp: requests.Response, result: Fetched, limit: int, deadlin
     finally:
         result.body = b"".join(chunks)
         result.truncated = decoder.over
-        # Without a coding the archive keeps what the parser got: cut at the same byte.
-        exchanges.append(capture.done(b"".join(raw) if decoder.coded else result.body, cut))
-        result.capture = None
+        if capture is not None and exchanges is not None:
+            # Without a coding the archive keeps what the parser got: cut at the same byte.
+            exchanges.append(capture.done(b"".join(raw) if decoder.coded else result.body, cut))
+            result.capture = None
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -201,12 +201,23 @@ class _WatchedHTTPSConnection(_Checked, HTTPSConnection):
         _use(self.sock)
 
 
+#: the connection classes by scheme, for a transport that keeps its own connections (crawler.worker.transport)
+CONNECTION_CLASSES: dict[str, type[_WatchedHTTPConnection] | type[_WatchedHTTPSConnection]] = {
+    "http": _WatchedHTTPConnection, "https": _WatchedHTTPSConnection}
+
+
+def before_reuse(conn: HTTPConnection) -> None:
+    """Before a kept-alive connection carries another request: the address policy's check
+    again, for this fetch, and its socket to the watchdog for this fetch's deadline."""
+    # A reused keep-alive connection has its socket already; a new one
+    # reports it from connect().
+    addresses.check_reused(conn)
+    _use(conn.sock)
+
+
 class _Watched(_internals.BeforeEachRequest):
     def before_request(self, conn: HTTPConnection) -> None:
-        # A reused keep-alive connection has its socket already; a new one
-        # reports it from connect().
-        addresses.check_reused(conn)  # a kept-alive connection is checked again for this fetch
-        _use(conn.sock)
+        before_reuse(conn)
 
 
 class _WatchedHTTPPool(_Watched, HTTPConnectionPool):

@@ -10,8 +10,12 @@ The server listens on 127.0.0.1 and 127.0.0.2 on the same port, so a test
 has two hosts (``base`` and ``other``) for cross-host redirects. It serves
 from daemon threads; idle kept-alive connections end after `IDLE` seconds.
 
+With ``tls`` (an `ssl.SSLContext` for the server side) it speaks HTTPS.
+
 An answer may instead be an ``action``: ``"reset"`` (the request is read,
-then the connection is reset without a response) or ``"silent"`` (the
+then the connection is reset without a response), ``"close"`` (read, then
+closed without a response), ``"stray"`` (the answer, then 0.1 s later the
+bytes of a response nobody asked for) or ``"silent"`` (the
 request is read and never answered; the connection ends when the client
 hangs up, or after `IDLE` seconds).
 """
@@ -21,7 +25,9 @@ from __future__ import annotations
 import http
 import re
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         owner = self.server.owner
         host = self.headers.get("Host", "")
-        url = f"http://{host}{self.path}"
+        url = f"{owner.scheme}://{host}{self.path}"
         fields = list(self.headers.items())
         owner.calls.append(Call(url, self.command, self.path, CaseInsensitiveDict(fields), fields,
                                 self.client_address[1]))
@@ -75,6 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.action == "reset":
             # RST on close: the client sees a reset, not a clean end.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.close_connection = True
+            return
+        if answer.action == "close":
             self.close_connection = True
             return
         if answer.action == "silent":
@@ -97,6 +106,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         self.wfile.write(answer.body)
+        if answer.action == "stray":
+            # Bytes after the response, once the client has read it: nothing it asked for.
+            self.wfile.flush()
+            time.sleep(0.1)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")
 
 
 class _Server(ThreadingHTTPServer):
@@ -111,15 +125,19 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """``with ScriptedServer() as s: s.add(s.url("/p"), body=b"hi"); fetch(s.url("/p"))``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.calls: list[Call] = []
         self._answers: list[tuple[str | re.Pattern[str], list[Answer]]] = []
         self._lock = threading.Lock()
         self._servers = self._bind()
+        if tls is not None:
+            for server in self._servers:
+                server.socket = tls.wrap_socket(server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port = self._servers[0].server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{self.scheme}://127.0.0.1:{self.port}"
         #: the same server as another host (127.0.0.2)
-        self.other = f"http://127.0.0.2:{self.port}"
+        self.other = f"{self.scheme}://127.0.0.2:{self.port}"
 
     @staticmethod
     def _bind() -> list[_Server]:

@@ -33,7 +33,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -57,6 +57,8 @@ class LeanAdapter(Protocol):
 
     lean: LeanPool
     host_headers: Mapping[str, tuple[tuple[str, str], ...]]
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: tuple[str, str] | str | None) -> None: ...
 
 
 class LeanPool:
@@ -174,7 +176,12 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
             conn.close()
             raise _as_requests_error(exc, conn, prepared) from exc
     else:
-        conn = _connect(key, timeout, prepared)
+        conn = _connect(adapter, key, timeout, prepared)
+    if scheme == "https" and not conn.is_verified:
+        # urllib3's own warning, per request as it gives it (worker processes filter it: crawler.worker.network).
+        warnings.warn(f"Unverified HTTPS request is being made to host '{host}'. Adding certificate verification "
+                      "is strongly advised. See: https://urllib3.readthedocs.io/en/latest/advanced-usage.html"
+                      "#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
     conn.timeout = timeout  # request() applies it to the socket: the time left for this hop
     address = _peer(conn) if peer else None
     try:
@@ -192,22 +199,42 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
     return Response(session, prepared, target, response, conn, pool, key, address)
 
 
-def _connect(key: Key, timeout: float, prepared: requests.PreparedRequest) -> HTTPConnection:
+def _connect(adapter: LeanAdapter, key: Key, timeout: float, prepared: requests.PreparedRequest) -> HTTPConnection:
     scheme, host, port, verify, cert = key
     cls = CONNECTION_CLASSES[scheme]
-    settings = _internals.pool_kwargs(verify, cert) if scheme == "https" else {}
+    settings: dict[str, Any] = {}
+    if scheme == "https":
+        settings = _TLSSettings(verify, cert).settings(adapter, str(prepared.url))
     conn = cls(host, port, timeout=timeout, **settings)
     try:
         conn.connect()  # the address policy picks the address; the socket goes to the watchdog
-    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError, ssl.CertificateError) as exc:
+    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
         conn.close()
         raise _as_requests_error(exc, conn, prepared) from exc
-    if scheme == "https" and not conn.is_verified:
-        # urllib3's own warning, per request as it gives it (worker processes filter it: crawler.worker.network).
-        warnings.warn(f"Unverified HTTPS request is being made to host '{host}'. Adding certificate verification "
-                      "is strongly advised. See: https://urllib3.readthedocs.io/en/latest/advanced-usage.html"
-                      "#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
     return conn
+
+
+class _TLSSettings:
+    """The TLS settings requests' adapter gives a pool for ``verify`` and ``cert``: the pool's
+    own (`crawler._internals.pool_kwargs`), then the adapter's ``cert_verify`` over them
+    (its public hook: the CA bundle it trusts when verify is True, certifi's, and its
+    checks that the files named exist, raising its own OSError when not)."""
+
+    def __init__(self, verify: bool | str, cert: tuple[str, str] | str | None) -> None:
+        self.verify = verify
+        self.cert = cert
+        self.cert_reqs: str | None = None
+        self.ca_certs: str | None = None
+        self.ca_cert_dir: str | None = None
+        self.cert_file: str | None = None
+        self.key_file: str | None = None
+        for name, value in _internals.pool_kwargs(verify, cert).items():
+            setattr(self, name, value)
+
+    def settings(self, adapter: LeanAdapter, url: str) -> dict[str, Any]:
+        adapter.cert_verify(self, url, self.verify, self.cert)
+        return {"cert_reqs": self.cert_reqs, "ca_certs": self.ca_certs, "ca_cert_dir": self.ca_cert_dir,
+                "cert_file": self.cert_file, "key_file": self.key_file}
 
 
 def _peer(conn: HTTPConnection) -> str | None:

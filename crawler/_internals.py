@@ -19,6 +19,9 @@ wherever there is one:
 - http.client parses response headers itself (`install_header_parser` does nothing);
 - sessions mount the watched adapter without `AdapterFastPaths`
   (``crawler.worker.fetch.make_session``), and `send_get` is ``session.get``;
+- fetch sends every hop through requests: no lean transport
+  (``crawler.worker.transport``, which `read_response` and the functions
+  after it serve);
 - the Pool keeps its own ``_get_sentinels`` (its ``_help_stuff_finish`` is
   replaced either way: the stock one can hang, see below);
 - results reach the result pipe only through the sender thread, one

@@ -45,6 +45,8 @@ from urllib3.connection import HTTPConnection
 from .. import _internals
 from .watchdog import CONNECTION_CLASSES, before_reuse
 
+#: what a connection, a request or a response can fail with below requests (mapped to its exceptions)
+_TRANSPORT_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # requests' REDIRECT_STATI: what it would follow
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -193,10 +195,13 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
             if exc.errno not in (errno.EPROTOTYPE, errno.ECONNRESET):
                 raise
         response = _internals.read_response(conn)
-    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        return Response(session, prepared, target, response, conn, pool, key, address)
+    except BaseException as exc:
+        # As urllib3's pool: a connection whose exchange went wrong, whatever the error, is closed.
         conn.close()
-        raise _as_requests_error(exc, conn, prepared) from exc
-    return Response(session, prepared, target, response, conn, pool, key, address)
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            raise _as_requests_error(exc, conn, prepared) from exc
+        raise  # what requests' path lets through too (a header value http.client refuses: ValueError)
 
 
 def _connect(adapter: LeanAdapter, key: Key, timeout: float, prepared: requests.PreparedRequest) -> HTTPConnection:
@@ -208,9 +213,11 @@ def _connect(adapter: LeanAdapter, key: Key, timeout: float, prepared: requests.
     conn = cls(host, port, timeout=timeout, **settings)
     try:
         conn.connect()  # the address policy picks the address; the socket goes to the watchdog
-    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+    except BaseException as exc:
         conn.close()
-        raise _as_requests_error(exc, conn, prepared) from exc
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            raise _as_requests_error(exc, conn, prepared) from exc
+        raise
     return conn
 
 

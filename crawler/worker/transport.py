@@ -271,6 +271,8 @@ def _as_requests_error(exc: BaseException, conn: HTTPConnection,
     requests' exception types and from the chain they carry; the same chain
     here gives the same record for the same failure.
     """
+    if isinstance(exc, urllib3.exceptions.InvalidHeader):
+        return requests.exceptions.InvalidHeader(exc, request=prepared)
     pool = _PoolName(conn)
     path = prepared.path_url
     if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
@@ -317,6 +319,9 @@ class Response:
         self.request = prepared
         self.ip = ip
         self.headers = _joined(response.msg)
+        lengths = self.headers.get("content-length")
+        if lengths is not None and "," in lengths and not _chunked(self.headers):
+            _one_length(lengths)
         self._response = response
         self._conn = conn
         self._pool = pool
@@ -420,6 +425,22 @@ class Response:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def _chunked(headers: CaseInsensitiveDict[str]) -> bool:
+    return "chunked" in (coding.strip() for coding in headers.get("transfer-encoding", "").lower().split(","))
+
+
+def _one_length(lengths: str) -> None:
+    # Content-Length sent more than once, or as a list (RFC 9110 8.6: "42, 42"): the
+    # same length each time is that length; two lengths leave the body's end in
+    # doubt, and urllib3 refuses the response (http.client would go by the first).
+    try:
+        values = {int(value) for value in lengths.split(",")}
+    except ValueError:
+        return  # not a number: http.client and urllib3 both read the body to the close
+    if len(values) > 1:
+        raise urllib3.exceptions.InvalidHeader(f"Content-Length contained multiple unmatching values ({lengths})")
 
 
 def _joined(message: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:

@@ -207,7 +207,8 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, url: str, **options: object) -> 
     return lean, full
 
 
-@pytest.mark.parametrize("case", ["reset", "close", "silent", "short", "badgzip", "bomb", "refused", "dns"])
+@pytest.mark.parametrize("case", ["reset", "close", "silent", "short", "badgzip", "bomb", "refused", "dns",
+                                  "two_lengths", "same_lengths"])
 def test_failures_and_limits_make_the_same_record(monkeypatch: pytest.MonkeyPatch, srv: ScriptedServer,
                                                   case: str) -> None:
     url, options = srv.url("/"), {"timeout": 0.4, "max_bytes": 5000}
@@ -219,6 +220,10 @@ def test_failures_and_limits_make_the_same_record(monkeypatch: pytest.MonkeyPatc
         srv.add(url, body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
     elif case == "bomb":
         srv.add(url, body=gzip.compress(b"a" * 5_000_000), headers={"Content-Encoding": "gzip"})
+    elif case == "two_lengths":
+        srv.add(url, body=b"x" * 5, headers=[("Content-Length", "5"), ("Content-Length", "6")])
+    elif case == "same_lengths":
+        srv.add(url, body=b"x" * 5, headers=[("Content-Length", "5, 5"), ("Connection", "close")])
     elif case == "refused":
         url = refused_url("/")
     else:

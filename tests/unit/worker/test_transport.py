@@ -28,6 +28,8 @@ from tests.scripted import FakeResolver, ScriptedServer, refused_url, shared
 
 HTML = b"<html><head><title>t</title></head><body>hi</body></html>"
 
+pytestmark = pytest.mark.skipif(_internals.STOCK, reason="CRAWLER_STOCK: every hop goes through requests")
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ScriptedServer]:

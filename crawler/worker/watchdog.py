@@ -11,6 +11,8 @@ How it works: a fetch runs inside ``with Deadline(timeout)``. The adapter
 that `WatchedAdapter` builds tells the watchdog, before each request, which
 connection the current thread is about to use (a new one or a reused
 keep-alive one), and a new connection reports its socket once connected.
+The lean transport (crawler.worker.transport) makes its connections from the
+same classes (`CONNECTION_CLASSES`) and calls `before_reuse` itself.
 One daemon thread per process
 sleeps until the earliest deadline and shuts down (``SHUT_RDWR``) the socket
 of every request past its own: the blocked recv() returns at once, urllib3

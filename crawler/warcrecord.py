@@ -33,10 +33,8 @@ A shared leaf: workers and the main process import it; it imports isal and
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import random
-import uuid
 from collections.abc import Sequence
 
 from isal import isal_zlib
@@ -67,10 +65,25 @@ def digest(data: bytes) -> str:
     view = memoryview(data)
     for start in range(0, len(view), _UNLOCKED):
         sha1.update(view[start:start + _UNLOCKED])
-    return "sha1:" + base64.b32encode(sha1.digest()).decode("ascii")
+    return "sha1:" + base32(sha1.digest())
 
 
 _UNLOCKED = 2047  # below hashlib's HASHLIB_GIL_MINSIZE
+
+#: every 10-bit value as its two base32 digits (RFC 4648's alphabet)
+_PAIRS = tuple(a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+_SHIFTS = tuple(range(150, -1, -10))
+
+
+def base32(sha1: bytes) -> str:
+    """A 20-byte SHA-1 in base32 (RFC 4648: 32 digits, no padding), as ``base64.b32encode`` gives it.
+
+    Why not that: Python's own base32 is written in Python, a loop over
+    5-byte groups that took ~8 µs a digest in a crawl, four digests a page;
+    this takes the 160 bits 10 at a time from one integer (~2 µs).
+    """
+    number = int.from_bytes(sha1, "big")
+    return "".join([_PAIRS[(number >> shift) & 1023] for shift in _SHIFTS])
 
 
 def record_id() -> str:
@@ -80,7 +93,15 @@ def record_id() -> str:
     lets go of the GIL, see `digest`); `random` is seeded from the system's
     entropy in every process, forked workers included.
     """
-    return f"<urn:uuid:{uuid.UUID(int=random.getrandbits(128), version=4)}>"
+    # The UUID's version (4) and variant (RFC 9562) bits set in the integer,
+    # formatted by hand: uuid.UUID's checks and properties took ~5 µs an ID,
+    # three IDs a page.
+    text = f"{random.getrandbits(128) & _UUID_CLEAR | _UUID_SET:032x}"
+    return f"<urn:uuid:{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}>"
+
+
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version's 4 bits and the variant's 2
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, variant 10
 
 
 def record(kind: str, uri: str, date: str, block: bytes, content_type: str,

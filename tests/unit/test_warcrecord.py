@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
+import uuid
 from io import BytesIO
 
 import pytest
@@ -11,7 +14,7 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.warcwriter import WARCWriter
 
 from crawler.page import Exchange, Page
-from crawler.warcrecord import archived, digest, gzip_member, page_metadata
+from crawler.warcrecord import archived, base32, digest, gzip_member, page_metadata, record_id
 
 BODY = gzip.compress(b"<html><title>x</title>" + b"<p>words</p>" * 400 + b"</html>", mtime=0)
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
@@ -105,3 +108,20 @@ def test_a_fetch_with_no_final_response_names_its_error_and_where_it_ended() -> 
     assert "redirect: 302 http://127.0.0.1:8000/loop" in lines
     assert "error: redirect: too many redirects" in lines  # folded onto one line
     assert "finalUrl: http://127.0.0.1:8000/loop2" in lines
+
+
+def test_digests_and_record_ids_are_what_the_standard_modules_make() -> None:
+    # base32 and record_id stand in for base64.b32encode and uuid.UUID(version=4), for speed.
+    for size in (0, 1, 19, 20, 2047, 2048, 5000):
+        data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        assert digest(data) == "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+    for sha1 in (bytes(20), b"\xff" * 20, bytes(range(20))):
+        assert base32(sha1) == base64.b32encode(sha1).decode("ascii")
+    ids = {record_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for rid in list(ids)[:200]:
+        assert rid.startswith("<urn:uuid:")
+        assert rid.endswith(">")
+        parsed = uuid.UUID(rid[len("<urn:uuid:"):-1])
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == rid[len("<urn:uuid:"):-1]

@@ -937,6 +937,8 @@ class ContentDecoder(Protocol):
 def body_decoder(content_encoding: str) -> ContentDecoder | None:
     """The decoder urllib3 would use for ``content_encoding`` (lower case), or None when it
     would leave the body as it is (no coding, ``identity``, a coding it does not know)."""
+    if not content_encoding:
+        return None  # most responses: no import statement, no lookups (every fetch asks)
     from urllib3.response import BaseHTTPResponse, _get_decoder
 
     known = BaseHTTPResponse.CONTENT_DECODERS

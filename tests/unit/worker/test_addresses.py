@@ -130,3 +130,31 @@ def test_a_kept_alive_local_connection_is_checked_again(attempts: list[Any]) -> 
     assert error is not None
     assert error.startswith("blocked: 127.0.0.1 is a loopback address")
     assert len(attempts) == 1
+
+
+def test_a_kept_alive_connection_asks_its_peer_once_and_is_judged_for_each_fetch(attempts: list[Any]) -> None:
+    # The peer of a socket never changes: check_reused asks getpeername() once per
+    # socket (it lets go of the GIL), and judges every fetch by its own policy.
+    class Sock:
+        asked = 0
+
+        def getpeername(self) -> tuple[str, int]:
+            Sock.asked += 1
+            return ("127.0.0.1", 80)
+
+    class Conn:
+        proxy = None
+        sock: Any = Sock()
+
+    conn = Conn()
+    with addresses.policy(None, False):  # a seed: a local peer is fine
+        addresses.check_reused(conn)  # type: ignore[arg-type]
+        addresses.check_reused(conn)  # type: ignore[arg-type]
+    with addresses.policy("http://public.test/", False), pytest.raises(addresses.BlockedAddress):
+        addresses.check_reused(conn)  # type: ignore[arg-type]  # linked from a public page
+    assert Sock.asked == 1
+    conn.sock = Sock()  # a new socket (the connection made anew) is asked again
+    with addresses.policy(None, False):
+        addresses.check_reused(conn)  # type: ignore[arg-type]
+    assert Sock.asked == 2
+    assert attempts == []  # nothing connected: the names came from the fake resolver

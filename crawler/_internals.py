@@ -818,6 +818,24 @@ def prepare_get(session: requests.Session, url: str,
     return prepared
 
 
+def with_session_headers(session: requests.Session,
+                         headers: Mapping[str, str | None] | None) -> Mapping[str, str | bytes]:
+    """The session's headers with ``headers`` over them (``None`` drops one), as ``session.get``
+    merges them: the session's own mapping when there is nothing to add (`prepare_get` copies it)."""
+    if not headers:
+        return session.headers
+    import requests
+
+    merged: requests.structures.CaseInsensitiveDict[str | bytes] = requests.structures.CaseInsensitiveDict(
+        session.headers)
+    for name, value in headers.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
 def send_get(session: requests.Session, url: str, timeout: float,
              headers: Mapping[str, str | None] | None) -> requests.Response:
     """One streamed GET of ``url``, not following redirects, as ``session.get`` would send it.
@@ -840,13 +858,7 @@ def send_get(session: requests.Session, url: str, timeout: float,
                            verify=session.verify)
     import requests  # its submodules are loaded with it; one import is the cheapest
 
-    sent = requests.structures.CaseInsensitiveDict(session.headers)
-    for name, value in (headers or {}).items():
-        if value is None:
-            sent.pop(name, None)
-        else:
-            sent[name] = value
-    prepared = prepare_get(session, url, sent)
+    prepared = prepare_get(session, url, with_session_headers(session, headers))
     verify = session.verify
     if session.proxies or session.hooks.get("response") or verify is None:
         return session.send(prepared, stream=True, timeout=timeout, allow_redirects=False)

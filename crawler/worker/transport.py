@@ -39,7 +39,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.cookies import RequestsCookieJar
-from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection
 
 from .. import _internals
@@ -146,16 +145,7 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
     drops a session header; ``peer`` asks for the server's IP address
     (``--warc``). Failures raise what requests would have raised.
     """
-    sent: Mapping[str, str | bytes] = session.headers  # prepare_get copies them: the session's stay as they are
-    if headers:
-        merged = CaseInsensitiveDict(session.headers)
-        for name, value in headers.items():
-            if value is None:
-                merged.pop(name, None)
-            else:
-                merged[name] = value
-        sent = merged
-    prepared = _internals.prepare_get(session, url, sent)
+    prepared = _internals.prepare_get(session, url, _internals.with_session_headers(session, headers))
     target = prepared.url if isinstance(prepared.url, str) else str(prepared.url)
     try:
         parts = urlsplit(target)

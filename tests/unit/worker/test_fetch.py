@@ -7,7 +7,6 @@ import email.utils
 import gzip
 import os
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,21 +15,10 @@ from crawler import _internals
 from crawler.config import CrawlConfig
 from crawler.worker import fetch as fetch_module
 from crawler.worker.fetch import Fetched, borrow_session, fetch, make_session, parse_retry_after, return_session
-from tests.scripted import FakeResolver, ScriptedServer, refused_url, shared
+from tests.scripted import FakeResolver, refused_url
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 HTML = b"<html><head><title>Hi</title></head><body><a href='/a'>a</a></body></html>"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as started:
-        yield started
-
-
-@pytest.fixture
-def srv(server: ScriptedServer) -> Iterator[ScriptedServer]:
-    yield from shared(server)
 
 
 def get(url: str, **options) -> Fetched:

@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,27 +14,15 @@ from crawler.page import RECORD_FIELDS, ROBOTS, Task
 from crawler.select import Selector
 from crawler.worker import fetch as fetch_module
 from crawler.worker import tasks as worker
-from tests.scripted import FakeResolver, ScriptedServer, shared
+from tests.scripted import FakeResolver
 
 HTML = b"""<html><head><title> Home  page </title></head><body>
 <a href="/a">a</a><a href="/b#x">b</a><a href="http://other.test/">o</a><a href="mailto:x@y">m</a>
 </body></html>"""
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as started:
-        yield started
-
-
 @pytest.fixture
-def rs(server: ScriptedServer) -> Iterator[ScriptedServer]:
-    """The scripted server (127.0.0.1, and 127.0.0.2 as another host), nothing scripted yet."""
-    yield from shared(server)
-
-
-@pytest.fixture
-def setup(monkeypatch, rs):
+def setup(monkeypatch, srv):
     """init_worker without touching this process's signal handlers, and a fresh Session per test."""
     monkeypatch.setattr(signal, "signal", lambda *a: None)
     monkeypatch.setattr(fetch_module, "_idle_sessions", [])
@@ -45,7 +32,7 @@ def setup(monkeypatch, rs):
 
     # A name in a test (other.test in HTML's links) never reaches a real resolver.
     FakeResolver().install(monkeypatch)
-    return init, rs
+    return init, srv
 
 
 def test_html_page_record(setup):

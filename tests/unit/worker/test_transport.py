@@ -24,22 +24,11 @@ from crawler.worker import fetch as fetch_module
 from crawler.worker.capture import Capture
 from crawler.worker.fetch import Fetched, fetch, make_session
 from tests.rawserver import RawServer
-from tests.scripted import FakeResolver, ScriptedServer, refused_url, shared
+from tests.scripted import FakeResolver, ScriptedServer, refused_url
 
 HTML = b"<html><head><title>t</title></head><body>hi</body></html>"
 
 pytestmark = pytest.mark.skipif(_internals.STOCK, reason="CRAWLER_STOCK: every hop goes through requests")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as started:
-        yield started
-
-
-@pytest.fixture
-def srv(server: ScriptedServer) -> Iterator[ScriptedServer]:
-    yield from shared(server)
 
 
 def lean_count(session: requests.Session) -> int:

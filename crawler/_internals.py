@@ -969,24 +969,39 @@ def peer_address(raw: object) -> str | None:
     still reads from the socket, and only that path reaches it.
     """
     connection = getattr(raw, "connection", None)
+    if getattr(connection, "sock", None) is not None:
+        return connection_peer(connection)
+    reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+    return _ip_of(getattr(reader, "_sock", None))
+
+
+def connection_peer(connection: object) -> str | None:
+    """The IP address ``connection``'s socket is connected to, or None (not connected).
+
+    Why here: a kept-alive connection answers many requests from one peer, so
+    it is asked once per socket (getpeername lets go of the GIL, a hand-over
+    in a busy worker), and the answer is kept on the connection, an attribute
+    of the crawler's own beside urllib3's. The address policy
+    (`crawler.worker.addresses.check_reused`) and the archive's
+    ``WARC-IP-Address`` both ask.
+    """
     sock = getattr(connection, "sock", None)
-    # A kept-alive connection answers many requests from one peer: asked once
-    # per socket (getpeername lets go of the GIL, a hand-over in a busy worker).
     known = getattr(connection, "_crawler_peer", None)
     if known is not None and known[0] is sock:
         return str(known[1]) if known[1] is not None else None
-    if sock is None:
-        reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
-        sock = getattr(reader, "_sock", None)
+    ip = _ip_of(sock)
+    if sock is not None and ip is not None:
+        with contextlib.suppress(AttributeError):  # a connection class with __slots__
+            connection._crawler_peer = (sock, ip)  # type: ignore[attr-defined]
+    return ip
+
+
+def _ip_of(sock: Any) -> str | None:
     try:
         address = sock.getpeername() if sock is not None else None
     except OSError:
         return None
-    ip = str(address[0]) if isinstance(address, tuple) and address else None
-    if connection is not None and sock is not None and sock is getattr(connection, "sock", None):
-        with contextlib.suppress(AttributeError):  # a connection class with __slots__
-            connection._crawler_peer = (sock, ip)
-    return ip
+    return str(address[0]) if isinstance(address, tuple) and address else None
 
 
 def decoder_errors() -> tuple[type[BaseException], ...]:

@@ -178,7 +178,7 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
                       "is strongly advised. See: https://urllib3.readthedocs.io/en/latest/advanced-usage.html"
                       "#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
     conn.timeout = timeout  # request() applies it to the socket: the time left for this hop
-    address = _peer(conn) if peer else None
+    address = _internals.connection_peer(conn) if peer else None
     try:
         try:
             conn.request("GET", prepared.path_url, headers=prepared.headers)
@@ -235,14 +235,6 @@ class _TLSSettings:
         adapter.cert_verify(self, url, self.verify, self.cert)
         return {"cert_reqs": self.cert_reqs, "ca_certs": self.ca_certs, "ca_cert_dir": self.ca_cert_dir,
                 "cert_file": self.cert_file, "key_file": self.key_file}
-
-
-def _peer(conn: HTTPConnection) -> str | None:
-    try:
-        address = conn.sock.getpeername() if conn.sock is not None else None
-    except OSError:
-        return None
-    return str(address[0]) if isinstance(address, tuple) and address else None
 
 
 class _PoolName:

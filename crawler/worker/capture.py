@@ -26,10 +26,10 @@ import urllib3
 
 from .. import _internals
 from ..page import Exchange
-from ..warcrecord import archived
+from ..warcrecord import Records
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     import requests
 
@@ -39,13 +39,16 @@ _VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
 
 
 class Capture:
-    """One exchange being captured: its request and head taken when the response arrives.
+    """One exchange being captured: its request and head taken when the response arrives, its body
+    fed as it is read (`feed`), the exchange handed over at the end (`done`).
 
-    ``gzip`` (True or False: the archive's kind) has `done` encode the
-    exchange's WARC records here, in the worker (`crawler.warcrecord.archived`).
+    ``gzip`` (True or False: the archive's kind) has the exchange's WARC
+    records built here, in the worker, as the body arrives
+    (`crawler.warcrecord.Records`); None keeps the body whole, for the main
+    process to encode.
     """
 
-    __slots__ = ("url", "date", "request", "head", "ip", "gzip")
+    __slots__ = ("url", "date", "request", "head", "ip", "records", "body")
 
     def __init__(self, url: str, date: str, request: bytes, head: bytes, ip: str | None,
                  gzip: bool | None = None) -> None:
@@ -54,7 +57,8 @@ class Capture:
         self.request = request
         self.head = head
         self.ip = ip
-        self.gzip = gzip
+        self.records = Records(head, gzip) if gzip is not None else None
+        self.body: list[bytes] = []
 
     @classmethod
     def of(cls, resp: requests.Response | LeanResponse, date: str, gzip: bool | None = None) -> Capture:
@@ -63,28 +67,42 @@ class Capture:
             return cls(resp.url or "", date, request_bytes(resp.request), response_head(resp.raw), peer_ip(resp.raw),
                        gzip)
         lean = resp.raw
-        return cls(lean.url, date, request_bytes(lean.request),
+        return cls(lean.url, date, lean.sent or request_bytes(lean.request),
                    head_bytes(lean.version, lean.status_code, lean.reason, lean.fields), lean.ip, gzip)
 
-    def done(self, body: bytes, truncated: str | None = None) -> Exchange:
-        """The exchange, with the body as received (``truncated`` says why it is not whole)."""
-        exchange = Exchange(self.url, self.date, self.request, self.head, body, self.ip, truncated)
-        return exchange if self.gzip is None else archived(exchange, self.gzip)
+    def feed(self, data: bytes) -> None:
+        """The next piece of the body, as received."""
+        if self.records is not None:
+            self.records.feed(data)
+        elif data:
+            self.body.append(data)
+
+    def done(self, truncated: str | None = None) -> Exchange:
+        """The exchange, with the body fed so far (``truncated`` says why it is not whole)."""
+        if self.records is not None:
+            return self.records.done(self.url, self.date, self.request, self.ip, truncated)
+        return Exchange(self.url, self.date, self.request, self.head, b"".join(self.body), self.ip, truncated)
 
 
 def request_bytes(request: requests.PreparedRequest) -> bytes:
     """The request line and headers of ``request`` as they went on the wire (no body: a GET)."""
     parts = urlsplit(request.url or "")
-    host = parts.hostname or ""
+    return request_head(request.method or "GET", request.path_url, parts.hostname or "", parts.port,
+                        parts.scheme == "https", request.headers)
+
+
+def request_head(method: str, path: str, host: str, port: int | None, https: bool,
+                 headers: Mapping[str, str]) -> bytes:
+    """A request's line and headers as http.client sends them: the ``Host`` header it adds first
+    (unless ``headers`` has one), then ``headers`` in order."""
     if ":" in host:
         host = f"[{host}]"
-    default = 443 if parts.scheme == "https" else 80
-    if parts.port is not None and parts.port != default:
-        host = f"{host}:{parts.port}"
-    lines = [f"{request.method or 'GET'} {request.path_url} HTTP/1.1"]
-    if "Host" not in request.headers:
+    if port is not None and port != (443 if https else 80):
+        host = f"{host}:{port}"
+    lines = [f"{method} {path} HTTP/1.1"]
+    if "Host" not in headers:
         lines.append(f"Host: {host}")
-    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 

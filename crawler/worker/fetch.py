@@ -332,7 +332,9 @@ def _get(session: requests.Session, url: str, max_redirects: int, deadline: Dead
         drained = _drain(resp)
         result.redirects.append(f"{resp.status_code} {url}")
         if capture is not None and result.exchanges is not None:
-            result.exchanges.append(capture.done(*drained))
+            body, cut = drained
+            capture.feed(body)
+            result.exchanges.append(capture.done(cut))
         visited[_key(url)] = hop
         if "Set-Cookie" in resp.headers:
             cookie_hop = hop
@@ -444,7 +446,11 @@ def _read_raw_body(resp: Hop, result: Fetched, limit: int, deadline: Deadline) -
     capture = result.capture
     exchanges = result.exchanges
     decoder = RawBody(resp.headers.get("Content-Encoding"), limit)
-    raw: list[bytes] = []
+    # With a coding the archive keeps each chunk as read (fed before it is
+    # decoded: one that fails to decode was still received); without one it
+    # keeps what the parser got, cut at the same byte.
+    coded = capture if decoder.coded else None
+    plain = None if decoder.coded else capture
     chunks: list[bytes] = []
     cut: str | None = "unspecified"  # WARC-Truncated, if the read does not end well
     try:
@@ -453,9 +459,12 @@ def _read_raw_body(resp: Hop, result: Fetched, limit: int, deadline: Deadline) -
             if not chunk:
                 chunks.append(decoder.finish())
                 break
-            if capture is not None:
-                raw.append(chunk)
-            chunks.append(decoder.feed(chunk))
+            if coded is not None:
+                coded.feed(chunk)
+            piece = decoder.feed(chunk)
+            if plain is not None:
+                plain.feed(piece)
+            chunks.append(piece)
             if time.monotonic() > deadline.at:
                 raise TimeoutError("body not read within the timeout")
         # Over the limit: what was read is all the archive has, unless the
@@ -473,8 +482,7 @@ def _read_raw_body(resp: Hop, result: Fetched, limit: int, deadline: Deadline) -
         result.body = b"".join(chunks)
         result.truncated = decoder.over
         if capture is not None and exchanges is not None:
-            # Without a coding the archive keeps what the parser got: cut at the same byte.
-            exchanges.append(capture.done(b"".join(raw) if decoder.coded else result.body, cut))
+            exchanges.append(capture.done(cut))
             result.capture = None
 
 

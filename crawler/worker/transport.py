@@ -42,6 +42,7 @@ from requests.cookies import RequestsCookieJar
 from urllib3.connection import HTTPConnection
 
 from .. import _internals
+from .capture import request_head
 from .watchdog import CONNECTION_CLASSES, before_reuse
 
 #: what a connection, a request or a response can fail with below requests (mapped to its exceptions)
@@ -188,7 +189,10 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
             if exc.errno not in (errno.EPROTOTYPE, errno.ECONNRESET):
                 raise
         response = _internals.read_response(conn)
-        return Response(session, prepared, target, response, conn, pool, key, address)
+        resp = Response(session, prepared, target, response, conn, pool, key, address)
+        if peer:  # --warc: the request as sent, from the parts known here (request_bytes parses the URL again)
+            resp.sent = request_head("GET", prepared.path_url, host, port, scheme == "https", prepared.headers)
+        return resp
     except BaseException as exc:
         # As urllib3's pool: a connection whose exchange went wrong, whatever the error, is closed.
         conn.close()
@@ -291,7 +295,7 @@ class Response:
     allows it, and closes it otherwise.
     """
 
-    __slots__ = ("status_code", "reason", "headers", "cookies", "url", "request", "ip", "version", "_response",
+    __slots__ = ("status_code", "reason", "headers", "cookies", "url", "request", "sent", "ip", "version", "_response",
                  "_conn", "_pool", "_key", "_reusable", "_ended", "_closed", "_read")
 
     def __init__(self, session: requests.Session, prepared: requests.PreparedRequest, url: str,
@@ -302,6 +306,8 @@ class Response:
         self.version = response.version
         self.url = url
         self.request = prepared
+        #: with ``peer`` (``--warc``): the request line and headers as sent
+        self.sent: bytes | None = None
         self.ip = ip
         self.headers = Headers(response.msg)
         lengths = self.headers.get("content-length")
@@ -335,7 +341,9 @@ class Response:
     @property
     def fields(self) -> list[tuple[str, str]]:
         """The header fields as received, in order."""
-        return list(self._response.msg.items())
+        # raw_items: items() runs each value through the email policy, which
+        # changes only text with surrogates, and http.client decodes a head as latin-1.
+        return list(self._response.msg.raw_items())
 
     @property
     def length_remaining(self) -> int | None:

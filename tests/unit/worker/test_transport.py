@@ -295,9 +295,13 @@ def test_the_capture_is_what_requests_path_captures(srv: ScriptedServer) -> None
     adapter = transport.pool_for(session, srv.url("/w"))
     assert adapter is not None
     with transport.get(session, adapter, srv.url("/w"), 5, None, peer=True) as lean:
-        lean_exchange = Capture.of(lean, "d").done(lean.raw.read(1 << 20))
+        lean_capture = Capture.of(lean, "d")
+        lean_capture.feed(lean.raw.read(1 << 20))
+        lean_exchange = lean_capture.done()
     with _internals.send_get(session, srv.url("/w"), 5, None) as full:
-        full_exchange = Capture.of(full, "d").done(full.raw.read(1 << 20, decode_content=False))
+        full_capture = Capture.of(full, "d")
+        full_capture.feed(full.raw.read(1 << 20, decode_content=False))
+        full_exchange = full_capture.done()
     assert lean_exchange == full_exchange
     assert lean_exchange.ip == "127.0.0.1"
     assert lean_exchange.body == gzip.compress(HTML)

@@ -73,6 +73,24 @@ def test_an_exchange_reads_back_field_for_field_as_warcios_own_records(zipped: b
         assert ours.encoded.startswith(first[:10])
 
 
+@pytest.mark.parametrize(("coding", "stored"), [("gzip", True), ("br", True), (" Identity ", False), ("", False)])
+def test_a_body_compressed_already_is_stored_in_its_member_not_deflated_again(coding: str, stored: bool) -> None:
+    # Over 64 KiB, to take more than one stored block; bytes that deflate well, to tell stored from deflated.
+    body = bytes(range(256)) * 300
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+    head += (b"content-encoding: %s\r\n" % coding.encode() if coding else b"") + b"\r\n"
+    exchange = Exchange(URL, DATE, REQUEST, head, body, ip="127.0.0.1")
+    ours = archived(exchange, True)
+    whole = archived(exchange, False).encoded
+    data = gzip.decompress(ours.encoded)
+    assert [(t, comparable(f), b) for t, f, b in records(data)] == \
+           [(t, comparable(f), b) for t, f, b in records(whole)]
+    assert (len(ours.encoded) > len(body)) is stored  # stored as it came, or deflated to a fraction
+    response_member = ours.encoded[ours.encoded.index(b"\x1f\x8b", 10):]
+    assert gzip.decompress(response_member).startswith(b"WARC/1.1")  # one member per record, each readable alone
+    assert b"Content-Type: text/html" not in ours.encoded  # the heads are deflated either way
+
+
 def test_a_cut_body_says_so_and_keeps_its_own_digest() -> None:
     exchange = Exchange(URL, DATE, REQUEST, RESPONSE, BODY[:100], ip=None, truncated="length")
     (_, request, _), (_, response, block) = records(archived(exchange, False).encoded)

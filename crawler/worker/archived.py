@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import ChunkedDataReader
-
 from ..page import Archived, ArchiveRef
 from ..warcrecord import IDENTICAL, NOT_MODIFIED
 
@@ -44,6 +41,10 @@ def read(ref: ArchiveRef) -> Archived:
 
 
 def _read(path: str, offset: int) -> tuple[Any, bytes]:
+    # warcio imported here, by the extract's workers only: a crawl's workers never read an archive (~5 ms a start).
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.bufferedreaders import ChunkedDataReader
+
     f = _files.get(path)
     if f is None:
         f = _files[path] = open(path, "rb")  # noqa: SIM115 - kept open for the worker's life

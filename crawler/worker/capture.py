@@ -27,9 +27,10 @@ import urllib3
 from .. import _internals
 from ..page import Exchange
 from ..warcrecord import Records
+from .transport import request_head
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     import requests
 
@@ -89,21 +90,6 @@ def request_bytes(request: requests.PreparedRequest) -> bytes:
     parts = urlsplit(request.url or "")
     return request_head(request.method or "GET", request.path_url, parts.hostname or "", parts.port,
                         parts.scheme == "https", request.headers)
-
-
-def request_head(method: str, path: str, host: str, port: int | None, https: bool,
-                 headers: Mapping[str, str]) -> bytes:
-    """A request's line and headers as http.client sends them: the ``Host`` header it adds first
-    (unless ``headers`` has one), then ``headers`` in order."""
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != (443 if https else 80):
-        host = f"{host}:{port}"
-    lines = [f"{method} {path} HTTP/1.1"]
-    if "Host" not in headers:
-        lines.append(f"Host: {host}")
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 
 def response_head(raw: urllib3.BaseHTTPResponse) -> bytes:

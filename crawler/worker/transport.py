@@ -42,7 +42,6 @@ from requests.cookies import RequestsCookieJar
 from urllib3.connection import HTTPConnection
 
 from .. import _internals
-from .capture import request_head
 from .watchdog import CONNECTION_CLASSES, before_reuse
 
 #: what a connection, a request or a response can fail with below requests (mapped to its exceptions)
@@ -199,6 +198,21 @@ def get(session: requests.Session, adapter: LeanAdapter, url: str, timeout: floa
         if isinstance(exc, _TRANSPORT_ERRORS):
             raise _as_requests_error(exc, conn, prepared) from exc
         raise  # what requests' path lets through too (a header value http.client refuses: ValueError)
+
+
+def request_head(method: str, path: str, host: str, port: int | None, https: bool,
+                 headers: Mapping[str, str]) -> bytes:
+    """A request's line and headers as http.client sends them: the ``Host`` header it adds first
+    (unless ``headers`` has one), then ``headers`` in order."""
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != (443 if https else 80):
+        host = f"{host}:{port}"
+    lines = [f"{method} {path} HTTP/1.1"]
+    if "Host" not in headers:
+        lines.append(f"Host: {host}")
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 
 def _connect(adapter: LeanAdapter, key: Key, timeout: float, prepared: requests.PreparedRequest) -> HTTPConnection:

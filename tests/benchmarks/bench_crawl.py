@@ -587,9 +587,11 @@ class Servers:
     """The site's HTTP servers: nginx (preferred) or one Python server per host."""
 
     def __init__(self, site_root: Path, work: Path, addrs: list[str], port: int, kind: str,
-                 latency_ms: float, nginx_workers: int) -> None:
+                 latency_ms: float, nginx_workers: int, gzip_static: bool = False) -> None:
         self.site_root, self.work, self.addrs, self.port = site_root, work, addrs, port
         self.latency_ms, self.nginx_workers = latency_ms, nginx_workers
+        #: nginx serves FILE.gz (written beside FILE) to a client that accepts gzip
+        self.gzip_static = gzip_static
         self.procs: list[subprocess.Popen] = []
         self.kind = kind
         self._log: IO[bytes] | None = None
@@ -662,6 +664,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
+    gzip_static {"on" if self.gzip_static else "off"};
     keepalive_timeout 65;
     keepalive_requests 100000;
     # Cached descriptors stay open: the cache must stay under the worker's

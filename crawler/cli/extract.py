@@ -15,14 +15,14 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..config import CONTENT_MODES, DEFAULT_CHUNK_WORDS, DEFAULT_CONTENT, CrawlConfig
 from ..engine.sink import Sink
 from ..errors import CrawlerError
-from ..page import MARKDOWN_FIELDS, SEO_FIELDS, Done, Page
+from ..page import MARKDOWN_FIELDS, SEO_FIELDS, ArchiveRef, Done, Page, Task
 from ..store.output import FORMATS, format_for, open_writer
-from ..store.warcread import read_archives
+from ..store.warcread import ArchiveDamaged, read_archives
 from ..worker import entry
 from .usage import EXIT_NOTHING, EXIT_OK, fail_usage, usage_parser
 
@@ -93,12 +93,13 @@ def _extract(args: argparse.Namespace) -> int:
                                              strict=True) if on)
     start = time.monotonic()
     pages = errors = 0
+    pages_in = _UpToDamage(read_archives(args.archives))
     sinks = _text_sinks(config)
     writer = open_writer(args.output, args.format, last_fields=selected)
     try:
         ctx = multiprocessing.get_context(config.start_method)
         with ctx.Pool(config.workers, initializer=entry.init_worker, initargs=(config,)) as pool:
-            for result in pool.imap(entry.process_archived, read_archives(args.archives), chunksize=CHUNK):
+            for result in pool.imap(entry.process_archived, pages_in, chunksize=CHUNK):
                 page = result.page
                 _complete(page, leading, selected)
                 writer.write(page)
@@ -110,11 +111,34 @@ def _extract(args: argparse.Namespace) -> int:
         writer.close()
         for sink in sinks:
             sink.close(True)
+    damaged = pages_in.damaged
+    if damaged is not None:
+        print(f"crawler: extract: {damaged} (the {pages} records before it were written)", file=sys.stderr)
     if not args.quiet:
         elapsed = time.monotonic() - start
         print(f"crawler: extract: {pages} records from {len(args.archives)} archive(s), {errors} errors, "
               f"{elapsed:.1f} s, {pages / elapsed if elapsed else 0:.1f} records/s", file=sys.stderr)
-    return EXIT_OK if pages else EXIT_NOTHING
+    return EXIT_OK if pages and damaged is None else EXIT_NOTHING
+
+
+class _UpToDamage:
+    """The index's pages up to an archive's damage, which it keeps (`damaged`) instead of raising.
+
+    Why: the pool reads the pages in a thread of its own, in chunks, and an
+    exception there loses the chunk it was filling, then leaves ``imap``
+    waiting forever (CPython 3.11): the pages end here, and `_extract` reports
+    the damage after writing every record before it.
+    """
+
+    def __init__(self, pages: Iterator[tuple[Task, ArchiveRef]]) -> None:
+        self.pages = pages
+        self.damaged: ArchiveDamaged | None = None
+
+    def __iter__(self) -> Iterator[tuple[Task, ArchiveRef]]:
+        try:
+            yield from self.pages
+        except ArchiveDamaged as exc:
+            self.damaged = exc
 
 
 def _text_sinks(config: CrawlConfig) -> list[Sink]:

@@ -20,15 +20,16 @@ the work, runs on the pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urljoin
 
-from warcio.archiveiterator import ArchiveIterator
-
 from ..errors import UsageError
 from ..page import ArchiveRef, Task
+from .warcscan import ArchiveDamaged, Record, scan
+
+__all__ = ["MAX_REDIRECTS", "ArchiveDamaged", "read_archives"]
 
 #: Redirects followed between the responses of a foreign archive at most.
 MAX_REDIRECTS = 10
@@ -57,12 +58,17 @@ class _Index:
 
 
 def read_archives(paths: Sequence[str]) -> Iterator[tuple[Task, ArchiveRef]]:
-    """Every page of the WARC files at ``paths``, in order (raises `UsageError` for a file
-    that cannot be read or is not a WARC)."""
+    """Every page of the WARC files at ``paths``, in order.
+
+    Raises `UsageError` for a file that cannot be read or is not a WARC (its
+    first record cannot be read), and `ArchiveDamaged` where a later record
+    cannot be read whole, after the pages before it (a foreign archive is
+    indexed whole first: its damage comes before any of its pages).
+    """
     index = _Index()
     ours = [_is_ours(path) for path in paths]
     foreign = [path for path, mine in zip(paths, ours, strict=True) if not mine]
-    pages: dict[str, list[Any]] = {path: _index_foreign(path, index) for path in foreign}
+    pages = {path: _index_foreign(path, index) for path in foreign}
     for path, mine in zip(paths, ours, strict=True):
         if mine:
             yield from _ours(path, index)
@@ -78,45 +84,42 @@ def _open(path: str) -> IO[bytes]:
         raise UsageError(f"cannot read archive {path!r}: {exc.strerror or exc}") from None
 
 
-def _records(path: str, parse: bool) -> Iterator[tuple[Any, Callable[[], int]]]:
-    """The records of ``path``, each with a function that gives its offset (HTTP headers
-    parsed only if ``parse``). Asked for its offset, warcio reads the record to its end:
-    read what is wanted of it first."""
+def _records(path: str) -> Iterator[Record]:
+    """The records of ``path`` (`crawler.store.warcscan`): damage in its first record is no WARC."""
     with _open(path) as f:
-        records = ArchiveIterator(f, no_record_parse=not parse, check_digests=False)
         try:
-            for record in records:
-                yield record, records.get_record_offset
-        except Exception as exc:  # noqa: BLE001 - warcio reports a bad file in many ways
-            raise UsageError(f"{path}: not a readable WARC file ({type(exc).__name__}: {exc})") from None
+            yield from scan(path, f)
+        except ArchiveDamaged as exc:
+            if exc.offset == 0:
+                raise UsageError(f"{path}: not a readable WARC file ({exc.why})") from None
+            raise
 
 
 def _is_ours(path: str) -> bool:
-    for record, _ in _records(path, parse=False):
-        return record.rec_type == "warcinfo" and b"software: crawler/" in record.raw_stream.read(4096)
+    for record in _records(path):
+        return record.kind == "warcinfo" and b"software: crawler/" in record.block[:4096]
     return False
 
 
 def _ours(path: str, index: _Index) -> Iterator[tuple[Task, ArchiveRef]]:
     # A page's responses come before its metadata record, and a revisit's
     # stored copy before the revisit: one pass indexes what the pages need.
-    for record, offset_of in _records(path, parse=False):
-        kind = record.rec_type
+    for record in _records(path):
+        kind = record.kind
         if kind in ("response", "revisit"):
-            record_id = _header(record, "WARC-Record-ID")
-            offset = offset_of()
-            index.by_id[record_id] = (path, offset)
+            record_id = record.get("WARC-Record-ID")
+            index.by_id[record_id] = (path, record.offset)
             if kind == "response":
-                index.copies[(_target(record), _header(record, "WARC-Date"))] = (path, offset)
+                index.copies[(_target(record), record.get("WARC-Date"))] = (path, record.offset)
             else:
-                index.refers[record_id] = (_header(record, "WARC-Refers-To-Target-URI"),
-                                           _header(record, "WARC-Refers-To-Date"))
-        elif kind == "metadata" and _header(record, "Content-Type").startswith("application/warc-fields"):
+                index.refers[record_id] = (record.get("WARC-Refers-To-Target-URI"),
+                                           record.get("WARC-Refers-To-Date"))
+        elif kind == "metadata" and record.get("Content-Type").startswith("application/warc-fields"):
             yield _page(record, index)
 
 
-def _page(metadata: Any, index: _Index) -> tuple[Task, ArchiveRef]:
-    body = metadata.raw_stream.read().decode("utf-8", "replace")
+def _page(metadata: Record, index: _Index) -> tuple[Task, ArchiveRef]:
+    body = metadata.block.decode("utf-8", "replace")
     fields: dict[str, str] = {}
     redirects = []
     for line in body.splitlines():
@@ -129,9 +132,9 @@ def _page(metadata: Any, index: _Index) -> tuple[Task, ArchiveRef]:
             fields.setdefault(name.strip(), value.strip())
     url = _target(metadata)
     task = Task(url, fields.get("hopsFromSeed", "").count("L"), fields.get("via"), url)
-    common: dict[str, Any] = {"date": _header(metadata, "WARC-Date"), "error": fields.get("error"),
+    common: dict[str, Any] = {"date": metadata.get("WARC-Date"), "error": fields.get("error"),
                               "elapsed_ms": float(fields.get("fetchTimeMs") or 0), "redirects": tuple(redirects)}
-    concurrent = _header(metadata, "WARC-Concurrent-To")
+    concurrent = metadata.get("WARC-Concurrent-To")
     where = index.by_id.get(concurrent) if concurrent else None
     if where is None:
         return task, ArchiveRef(url, final_url=fields.get("finalUrl", url), **common)
@@ -141,18 +144,31 @@ def _page(metadata: Any, index: _Index) -> tuple[Task, ArchiveRef]:
 
 def _index_foreign(path: str, index: _Index) -> list[tuple[str, _Response]]:
     pages = []
-    for record, offset_of in _records(path, parse=True):
-        if record.rec_type != "response":
+    for record in _records(path):
+        if record.kind != "response":
             continue
         uri = _target(record)
-        head = record.http_headers
-        code = head.get_statuscode() if head is not None else None
-        status = int(code) if code and code.isdigit() else None
-        response = _Response(path, offset_of(), status, head.get_header("Location") if head is not None else None)
+        status, location = _status_and_location(record.block)
+        response = _Response(path, record.offset, status, location)
         index.latest[uri] = response
         if uri.startswith(("http://", "https://")):
             pages.append((uri, response))
     return pages
+
+
+def _status_and_location(block: bytes) -> tuple[int | None, str | None]:
+    """The status code and ``Location`` of the HTTP response at the start of ``block``."""
+    end = block.find(b"\r\n\r\n")
+    lines = block[: end if end >= 0 else len(block)].decode("latin-1").splitlines()
+    if not lines or not lines[0].startswith("HTTP/"):
+        return None, None
+    parts = lines[0].split(None, 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "location":
+            return status, value.strip()
+    return status, None
 
 
 def _foreign(uri: str, response: _Response, index: _Index) -> tuple[Task, ArchiveRef]:
@@ -170,9 +186,5 @@ def _foreign(uri: str, response: _Response, index: _Index) -> tuple[Task, Archiv
     return Task(uri, 0, None, uri), ArchiveRef(uri, at.path, at.offset, redirects=tuple(hops))
 
 
-def _target(record: Any) -> str:
-    return _header(record, "WARC-Target-URI").strip("<>")
-
-
-def _header(record: Any, name: str) -> str:
-    return str(record.rec_headers.get_header(name) or "")
+def _target(record: Record) -> str:
+    return record.get("WARC-Target-URI").strip("<>")

@@ -357,6 +357,35 @@ def test_extract_writes_what_the_live_crawl_wrote(base: str, tmp_path: Path) -> 
     assert extracted[f"{base}/gz"]["word_count"] > 0
 
 
+def test_extract_of_a_damaged_archive_writes_the_records_before_the_damage_and_names_it(
+        base: str, tmp_path: Path) -> None:
+    from crawler.store.warcscan import scan
+
+    warc = tmp_path / "crawl.warc.gz"
+    crawl(base, tmp_path, "--warc", warc)
+    with open(warc, "rb") as f:
+        records = list(scan(str(warc), f))
+    metadata = [r for r in records if r.kind == "metadata"]
+    cut = metadata[len(metadata) // 2]  # the damage: this record's member cut in two
+    before = {r.get("WARC-Target-URI") for r in metadata if r.offset < cut.offset}
+    data = warc.read_bytes()
+    warc.write_bytes(data[: cut.offset + 20])
+    out = tmp_path / "extracted.jsonl"
+    result = run_cli("extract", warc, "-o", out, "-w", 2, timeout=60)
+    assert result.returncode == 1
+    assert f"crawler: extract: {warc}: damaged at offset {cut.offset}: " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {r["url"] for r in read_output(out)} == before
+    # Bytes flipped in a member: the same, where its check fails.
+    flipped = bytearray(data)
+    flipped[cut.offset + 30] ^= 0xFF
+    warc.write_bytes(bytes(flipped))
+    result = run_cli("extract", warc, "-o", out, "-w", 2, timeout=60)
+    assert result.returncode == 1
+    assert f"{warc}: damaged at offset {cut.offset}: gzip: " in result.stderr
+    assert {r["url"] for r in read_output(out)} == before
+
+
 def test_extract_reads_an_archive_wget_wrote(base: str, tmp_path: Path) -> None:
     wget = shutil.which("wget")
     if wget is None:

@@ -89,6 +89,8 @@ def _members(path: str, f: IO[bytes]) -> Iterator[tuple[int, bytes, int]]:
             if not pending:
                 return
         start = at
+        if not pending.startswith(_GZIP_MAGIC[: len(pending)]) and _blank_to_end(pending, f):
+            return  # padding after the last member (NULs or line ends): nothing more to read
         inflate = isal_zlib.decompressobj(16 + 15)
         kept: list[bytes] = []
         kept_size = size = fed = 0
@@ -111,6 +113,16 @@ def _members(path: str, f: IO[bytes]) -> Iterator[tuple[int, bytes, int]]:
             data = f.read(_CHUNK)
             if not data:
                 raise ArchiveDamaged(path, start, "the file ends inside this gzip member")
+
+
+def _blank_to_end(pending: bytes, f: IO[bytes]) -> bool:
+    """Whether ``pending`` and the rest of ``f`` hold only NULs and line ends (reads it all)."""
+    data = pending
+    while data:
+        if data.strip(b"\0\r\n"):
+            return False
+        data = f.read(_CHUNK)
+    return True
 
 
 def _one_record(path: str, offset: int, data: bytes, size: int) -> Record:

@@ -106,3 +106,16 @@ def test_what_is_no_warc_is_damaged_at_its_start(tmp_path: Path) -> None:
     with pytest.raises(ArchiveDamaged, match="no WARC record here") as damage:
         scanned(junk)
     assert damage.value.offset == 0
+
+
+def test_padding_after_the_last_member_is_no_damage_but_other_bytes_are(tmp_path: Path) -> None:
+    path = tmp_path / "a.warc.gz"
+    archive(path, pages=2)
+    records = scanned(path)
+    data = path.read_bytes()
+    path.write_bytes(data + b"\0" * 512 + b"\r\n")
+    assert [r.offset for r in scanned(path)] == [r.offset for r in records]
+    path.write_bytes(data + b"\0\0junk")
+    with pytest.raises(ArchiveDamaged, match="gzip") as damage:
+        scanned(path)
+    assert damage.value.offset == len(data)

@@ -62,8 +62,9 @@ def read_archives(paths: Sequence[str]) -> Iterator[tuple[Task, ArchiveRef]]:
 
     Raises `UsageError` for a file that cannot be read or is not a WARC (its
     first record cannot be read), and `ArchiveDamaged` where a later record
-    cannot be read whole, after the pages before it (a foreign archive is
-    indexed whole first: its damage comes before any of its pages).
+    cannot be read whole, after the pages before it. (A foreign archive is
+    indexed whole before any page, for the redirects: its damage is kept
+    until its pages before the damage are out.)
     """
     index = _Index()
     ours = [_is_ours(path) for path in paths]
@@ -73,8 +74,11 @@ def read_archives(paths: Sequence[str]) -> Iterator[tuple[Task, ArchiveRef]]:
         if mine:
             yield from _ours(path, index)
         else:
-            for uri, response in pages[path]:
+            found, damage = pages[path]
+            for uri, response in found:
                 yield _foreign(uri, response, index)
+            if damage is not None:
+                raise damage
 
 
 def _open(path: str) -> IO[bytes]:
@@ -142,18 +146,22 @@ def _page(metadata: Record, index: _Index) -> tuple[Task, ArchiveRef]:
     return task, ArchiveRef(url, where[0], where[1], copy[0] if copy else None, copy[1] if copy else 0, **common)
 
 
-def _index_foreign(path: str, index: _Index) -> list[tuple[str, _Response]]:
+def _index_foreign(path: str, index: _Index) -> tuple[list[tuple[str, _Response]], ArchiveDamaged | None]:
+    """The pages of a foreign archive (its http(s) responses), and its damage if it has one."""
     pages = []
-    for record in _records(path):
-        if record.kind != "response":
-            continue
-        uri = _target(record)
-        status, location = _status_and_location(record.block)
-        response = _Response(path, record.offset, status, location)
-        index.latest[uri] = response
-        if uri.startswith(("http://", "https://")):
-            pages.append((uri, response))
-    return pages
+    try:
+        for record in _records(path):
+            if record.kind != "response":
+                continue
+            uri = _target(record)
+            status, location = _status_and_location(record.block)
+            response = _Response(path, record.offset, status, location)
+            index.latest[uri] = response
+            if uri.startswith(("http://", "https://")):
+                pages.append((uri, response))
+    except ArchiveDamaged as exc:
+        return pages, exc
+    return pages, None
 
 
 def _status_and_location(block: bytes) -> tuple[int | None, str | None]:

@@ -10,15 +10,16 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.page import Exchange, Page
 from crawler.store.warc import WarcFiles
+from crawler.store.warcread import read_archives
 from crawler.store.warcscan import ArchiveDamaged, Record, scan
 from crawler.warcrecord import archived, page_metadata
 
 REQUEST = b"GET /p HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 
 
-def archive(path: Path, pages: int = 6) -> None:
+def archive(path: Path, pages: int = 6, software: str = "crawler/test") -> None:
     """An archive as a crawl writes it: per page a request, a response and a metadata record."""
-    files = WarcFiles(str(path), 10**9, {"software": "crawler/test"})
+    files = WarcFiles(str(path), 10**9, {"software": software})
     for n in range(pages):
         url = f"http://127.0.0.1:8000/p{n}"
         body = b"<html><title>%d</title>" % n + b"<p>words and more words</p>" * (40 * n + 1) + b"</html>"
@@ -119,3 +120,19 @@ def test_padding_after_the_last_member_is_no_damage_but_other_bytes_are(tmp_path
     with pytest.raises(ArchiveDamaged, match="gzip") as damage:
         scanned(path)
     assert damage.value.offset == len(data)
+
+
+@pytest.mark.parametrize("software", ["crawler/test", "other-archiver/1.0"])
+def test_the_pages_before_the_damage_come_out_then_the_damage(tmp_path: Path, software: str) -> None:
+    # Ours: a page per metadata record. Anyone else's ("other-archiver"): a page per
+    # response, indexed whole before its first page (for redirects), the damage kept till after them.
+    path = tmp_path / "a.warc.gz"
+    archive(path, software=software)
+    records = scanned(path)
+    cut = records[-5]  # the fifth page's response: pages 0 to 3 are whole before it
+    path.write_bytes(path.read_bytes()[: cut.offset + 10])
+    pages = []
+    with pytest.raises(ArchiveDamaged) as damage:
+        pages.extend(task.url for task, _ in read_archives([str(path)]))
+    assert damage.value.offset == cut.offset
+    assert pages == [f"http://127.0.0.1:8000/p{n}" for n in range(4)]

@@ -282,6 +282,31 @@ def _member_storing_body(parts: list[bytes]) -> bytes:
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
+def revisit(exchange: Exchange, profile: str, refers_to_uri: str | None, refers_to_date: str | None,
+            payload_digest: str | None, gzip: bool) -> bytes:
+    """A ``revisit`` record for ``exchange``, encoded: its status line and headers only, pointing at
+    the stored copy (``refers_to_uri`` and ``refers_to_date``).
+
+    Without a stored copy (a 304 to a request whose earlier answer was never
+    archived) the pointers are left out, as WARC 1.1 allows. It takes the
+    record ID the worker gave the response it stands for
+    (``exchange.record_id``), so a ``metadata`` record naming that response
+    names the revisit. Built here, not by warcio's record builder: an
+    incremental re-crawl writes one for every unchanged page, in the main
+    process, and warcio took ~45 µs each (this ~10).
+    """
+    fields = [("WARC-Profile", profile)]
+    if refers_to_uri and refers_to_date:
+        fields += [("WARC-Refers-To-Target-URI", refers_to_uri), ("WARC-Refers-To-Date", refers_to_date)]
+    if payload_digest:
+        fields.append(("WARC-Payload-Digest", payload_digest))
+    if exchange.ip:
+        fields.append(("WARC-IP-Address", exchange.ip))
+    data = record("revisit", exchange.url, exchange.date, exchange.response, RESPONSE_TYPE, fields,
+                  exchange.record_id)
+    return gzip_member(data) if gzip else data
+
+
 def page_metadata(page: Page, depth: int, exchanges: Sequence[Exchange], outlinks: Sequence[str],
                   gzip: bool) -> bytes:
     """The page's ``metadata`` record, as Heritrix writes it, encoded.

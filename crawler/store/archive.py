@@ -30,11 +30,9 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from warcio.recordloader import ArcWarcRecord
-
 from ..page import PAGE, Done, Exchange, Result
-from ..warcrecord import archived, page_metadata
-from .warc import IDENTICAL, NOT_MODIFIED, WarcFiles, digest, encode, revisit_record
+from ..warcrecord import archived, page_metadata, revisit
+from .warc import IDENTICAL, NOT_MODIFIED, WarcFiles, digest
 
 
 class ArchiveMemory(Protocol):
@@ -131,15 +129,12 @@ class ArchiveSink:
 
     def _bytes(self, exchange: Exchange) -> bytes:
         """The encoded records of ``exchange``: its request and response, or a revisit."""
-        assert self.files is not None
         revisit = self._revisit(exchange)
-        if revisit is not None:
-            return encode([revisit], self.files.gzip)
-        return exchange.encoded
+        return revisit if revisit is not None else exchange.encoded
 
-    def _revisit(self, exchange: Exchange) -> ArcWarcRecord | None:
-        """A ``revisit`` record for ``exchange`` when the archive has its payload already, else
-        None (and then, with a memory, the exchange becomes its URL's stored copy)."""
+    def _revisit(self, exchange: Exchange) -> bytes | None:
+        """A ``revisit`` record (encoded) for ``exchange`` when the archive has its payload already,
+        else None (and then, with a memory, the exchange becomes its URL's stored copy)."""
         memory = self.memory
         if memory is None:
             return None
@@ -148,13 +143,15 @@ class ArchiveSink:
         if status == 304:
             # Never archived before (the state is older than --warc): a revisit that names no copy.
             stored = memory.stored_copy(exchange.url)
-            return revisit_record(self.files.writer, exchange, NOT_MODIFIED, *(stored or (None, None, None)))
+            if stored is None:
+                return revisit(exchange, NOT_MODIFIED, None, None, None, self.files.gzip)
+            return revisit(exchange, NOT_MODIFIED, *stored, gzip=self.files.gzip)
         if status is None or not 200 <= status < 300 or exchange.truncated:
             return None
         payload = exchange.payload_digest or digest(exchange.body)
         stored = memory.stored_copy(exchange.url)
         if stored is not None and stored[2] == payload:
-            return revisit_record(self.files.writer, exchange, IDENTICAL, *stored)
+            return revisit(exchange, IDENTICAL, *stored, gzip=self.files.gzip)
         memory.keep_copy(exchange.url, exchange.date, payload)
         return None
 

@@ -7,10 +7,10 @@ or ``NAME.warc`` (plain), flushed per record; once a file passes
 mid-write leaves a torn last record: reopened with ``resume``, the last file
 is cut back to its last whole record (`repair`) and appended to.
 
-The ``request``, ``response`` and ``metadata`` records come encoded
-(`crawler.warcrecord`, mostly from the workers); the ``warcinfo`` opening
-each file and the ``revisit`` records (`revisit_record`) are built here with
-warcio.
+The ``request``, ``response``, ``metadata`` and ``revisit`` records come
+encoded (`crawler.warcrecord`: the first three mostly from the workers, the
+revisits from `crawler.store.archive`); the ``warcinfo`` opening each file is
+built here with warcio.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
 from ..errors import UsageError
-from ..page import Exchange
 from ..warcrecord import IDENTICAL, NOT_MODIFIED, WARC_VERSION, digest, gzip_member
 
-__all__ = ["IDENTICAL", "NOT_MODIFIED", "WarcFiles", "digest", "encode", "repair", "revisit_record"]
+__all__ = ["IDENTICAL", "NOT_MODIFIED", "WarcFiles", "digest", "encode", "repair"]
 
 
 class WarcFiles:
@@ -164,28 +163,3 @@ def encode(records: Iterable[ArcWarcRecord], gzip: bool) -> bytes:
         WARCWriter(buffer, gzip=False, warc_version=WARC_VERSION).write_record(record)
         parts.append(gzip_member(buffer.getvalue()) if gzip else buffer.getvalue())
     return b"".join(parts)
-
-
-def revisit_record(writer: WARCWriter, exchange: Exchange, profile: str, refers_to_uri: str | None,
-                   refers_to_date: str | None, payload_digest: str | None) -> ArcWarcRecord:
-    """A ``revisit`` record: the response's status line and headers only, pointing at the stored copy.
-
-    Without a stored copy (a 304 to a request whose earlier answer was never
-    archived) the pointers are left out, as WARC 1.1 allows. It takes the
-    record ID the worker gave the response it stands for
-    (``exchange.record_id``), so a ``metadata`` record naming that response
-    names the revisit.
-    """
-    headers = {"WARC-Date": exchange.date, "WARC-Profile": profile}
-    if exchange.record_id:
-        headers["WARC-Record-ID"] = exchange.record_id
-    if refers_to_uri and refers_to_date:
-        headers["WARC-Refers-To-Target-URI"] = refers_to_uri
-        headers["WARC-Refers-To-Date"] = refers_to_date
-    if payload_digest:
-        headers["WARC-Payload-Digest"] = payload_digest
-    if exchange.ip:
-        headers["WARC-IP-Address"] = exchange.ip
-    return writer.create_warc_record(exchange.url, "revisit", payload=BytesIO(exchange.response),
-                                     length=len(exchange.response), warc_headers_dict=headers)
-

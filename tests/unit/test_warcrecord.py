@@ -14,7 +14,7 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.warcwriter import WARCWriter
 
 from crawler.page import Exchange, Page
-from crawler.warcrecord import archived, base32, digest, gzip_member, page_metadata, record_id
+from crawler.warcrecord import NOT_MODIFIED, archived, base32, digest, gzip_member, page_metadata, record_id, revisit
 
 BODY = gzip.compress(b"<html><title>x</title>" + b"<p>words</p>" * 400 + b"</html>", mtime=0)
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
@@ -143,3 +143,25 @@ def test_digests_and_record_ids_are_what_the_standard_modules_make() -> None:
         parsed = uuid.UUID(rid[len("<urn:uuid:"):-1])
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         assert str(parsed) == rid[len("<urn:uuid:"):-1]
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_revisit_reads_back_field_for_field_as_warcios_own(stored: bool) -> None:
+    head = b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nServer: t\r\n\r\n"
+    exchange = archived(Exchange(URL, DATE, REQUEST, head, b"", ip="127.0.0.1"), False)
+    copy = ("http://127.0.0.1:8000/a?q=1", "2026-12-01T00:00:00Z", digest(BODY)) if stored else (None, None, None)
+    ours = revisit(exchange, NOT_MODIFIED, *copy, gzip=True)
+    headers = {"WARC-Date": DATE, "WARC-Profile": NOT_MODIFIED, "WARC-Record-ID": exchange.record_id,
+               "WARC-IP-Address": "127.0.0.1"}
+    if stored:
+        headers.update({"WARC-Refers-To-Target-URI": copy[0], "WARC-Refers-To-Date": copy[1],
+                        "WARC-Payload-Digest": copy[2]})
+    theirs = RecordBuilder(warc_version="1.1").create_warc_record(URL, "revisit", payload=BytesIO(head),
+                                                                  length=len(head), warc_headers_dict=headers)
+    out = BytesIO()
+    WARCWriter(out, gzip=False, warc_version="1.1").write_record(theirs)
+    (kind, fields, payload), = records(gzip.decompress(ours))
+    (their_kind, their_fields, their_payload), = records(out.getvalue())
+    assert (kind, fields, payload) == (their_kind, their_fields, their_payload)
+    assert fields["WARC-Record-ID"] == exchange.record_id  # the metadata record names the response it stands for
+    assert head in gzip.decompress(ours)

@@ -14,8 +14,8 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.config import parse_size
 from crawler.errors import UsageError
 from crawler.page import Exchange, Page
-from crawler.store.warc import IDENTICAL, WarcFiles, digest, encode, repair, revisit_record
-from crawler.warcrecord import archived, page_metadata
+from crawler.store.warc import IDENTICAL, WarcFiles, digest, repair
+from crawler.warcrecord import archived, page_metadata, revisit
 
 BODY = gzip.compress(b"<html><title>x</title><a href='/b'>b</a></html>", mtime=0)
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
@@ -75,9 +75,8 @@ def test_a_truncated_body_is_flagged_and_a_revisit_points_at_the_stored_copy(tmp
     files = WarcFiles(str(tmp_path / "c.warc.gz"), 10**9, {})
     cut = archived(exchange(body=BODY[:10], truncated="length"), files.gzip)
     same = archived(exchange(), files.gzip)
-    again = revisit_record(files.writer, same, IDENTICAL, "http://127.0.0.1:8000/a", "2026-12-01T00:00:00Z",
-                           digest(BODY))
-    files.write_encoded(cut.encoded + encode([again], files.gzip))
+    again = revisit(same, IDENTICAL, "http://127.0.0.1:8000/a", "2026-12-01T00:00:00Z", digest(BODY), files.gzip)
+    files.write_encoded(cut.encoded + again)
     files.close()
     records = read(tmp_path / "c.warc.gz")
     assert [r[0] for r in records] == ["warcinfo", "request", "response", "revisit"]

@@ -296,7 +296,9 @@ class Archived(_Plain):
 
     ``body`` is the payload as archived (``Content-Encoding`` intact);
     ``not_modified`` marks a 304 whose ``body`` is the stored copy's (parsed
-    for title and links, counted as 0 bytes, as the live run did); ``error``
+    for title and links, counted as 0 bytes, as the live run did), and then
+    ``copy_headers`` are the copy's header fields, which say how to read
+    that body (its type and coding: a 304 has neither); ``error``
     is the crawl's own word on the fetch (the archive's ``metadata``), None
     when the responses are all there is to go by.
     """
@@ -315,6 +317,8 @@ class Archived(_Plain):
     error: str | None = None
     #: the redirects followed to the response, ``"STATUS URL"`` each (``--seo``'s ``redirects``)
     redirects: tuple[str, ...] = ()
+    #: with ``not_modified``: the stored copy's header fields (empty when the copy is not at hand)
+    copy_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

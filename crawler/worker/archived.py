@@ -25,19 +25,22 @@ def read(ref: ArchiveRef) -> Archived:
     status, reason, headers = _http(record)
     truncated = bool(record.rec_headers.get_header("WARC-Truncated"))
     not_modified = False
+    copy_headers: tuple[tuple[str, str], ...] = ()
     if record.rec_type == "revisit":
         profile = str(record.rec_headers.get_header("WARC-Profile") or "")
+        not_modified = profile == NOT_MODIFIED
         body = b""
         if ref.copy_path is not None:
             copy, body = _read(ref.copy_path, ref.copy_offset)
             truncated = bool(copy.rec_headers.get_header("WARC-Truncated"))
             if profile == IDENTICAL:  # the stored copy's head; the revisit keeps only its own date
                 _, _, headers = _http(copy)
-        not_modified = profile == NOT_MODIFIED
+            elif not_modified:  # the 304's own head, and the copy's to read the copy's body by
+                _, _, copy_headers = _http(copy)
     final = str(record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>")
     date = ref.date or str(record.rec_headers.get_header("WARC-Date") or "")
     return Archived(ref.url, final, date, status, reason, headers, body, truncated, not_modified, ref.elapsed_ms,
-                    ref.error, ref.redirects)
+                    ref.error, ref.redirects, copy_headers)
 
 
 def _read(path: str, offset: int) -> tuple[Any, bytes]:

@@ -29,7 +29,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import Cookie, CookieJar
@@ -237,13 +237,16 @@ def from_archive(archived: Archived, limit: int) -> Fetched:
     result = Fetched(url=archived.url, final_url=archived.final_url, status=archived.status,
                      fetched_at=archived.date, elapsed_ms=archived.elapsed_ms, redirects=list(archived.redirects))
     headers = requests.structures.CaseInsensitiveDict(archived.headers)
-    _parse_content_type(headers.get("Content-Type"), result)
+    # A 304's body is its stored copy's: read by the copy's type and coding.
+    body_headers = requests.structures.CaseInsensitiveDict(archived.copy_headers) if archived.copy_headers \
+        else headers
+    _parse_content_type(body_headers.get("Content-Type"), result)
     result.robots_tag = headers.get("X-Robots-Tag")
     if archived.status is None:
         result.error = archived.error
         return result
     try:
-        decoder = RawBody(headers.get("Content-Encoding"), limit)
+        decoder = RawBody(body_headers.get("Content-Encoding"), limit)
         result.body = decoder.feed(archived.body) + decoder.finish()
         result.truncated = archived.truncated or decoder.over
     except urllib3.exceptions.DecodeError as exc:
@@ -396,6 +399,14 @@ def _drain(resp: Hop) -> tuple[bytes, str | None]:
 
 def _content_type(resp: Hop, result: Fetched) -> None:
     _parse_content_type(resp.headers.get("Content-Type"), result)
+
+
+def media_type(fields: Iterable[tuple[str, str]]) -> str | None:
+    """The media type the first ``Content-Type`` of ``fields`` names, lower-cased (None without one)."""
+    result = Fetched(url="", final_url="")
+    header = next((value for name, value in fields if name.lower() == "content-type"), None)
+    _parse_content_type(header, result)
+    return result.content_type
 
 
 def _parse_content_type(header: str | None, result: Fetched) -> None:

@@ -47,7 +47,7 @@ from . import addresses, headers, network
 from .archived import read as read_archive
 from .cookies import from_jar, to_jar
 from .edges import page_edges
-from .fetch import Fetched, fetch, from_archive
+from .fetch import Fetched, fetch, from_archive, media_type
 from .parse import Parsed, is_html, parse_html
 from .probe import check_target, hides_404s, is_soft404, text_hash
 from .seo import empty_fields, seo_fields
@@ -257,9 +257,11 @@ def process_archived(task: Task, ref: ArchiveRef) -> PageResult:
     if fetched.body and is_html(fetched.content_type):
         _, _, text = _parse_into(page, task, fetched, config, _Graph(), None)
     if archived.not_modified:
-        # As the live run recorded the 304: the stored copy's title and links, no bytes.
+        # As the live run recorded the 304: the stored copy's title and links, no bytes,
+        # the 304's own content type (the copy's read its body).
         page.bytes = 0
         page.ok = page.error is None
+        page.content_type = media_type(archived.headers)
     return PageResult(task=task, page=page, markdown=text.markdown if text else None,
                       lang=text.lang if text else None, converted=text is not None)
 

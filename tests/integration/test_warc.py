@@ -256,6 +256,18 @@ def test_a_re_crawl_with_state_archives_only_what_changed(base: str, tmp_path: P
     warcio_check(first, second)
     # The archive costs the bytes of what changed.
     assert os.path.getsize(second) < os.path.getsize(first)
+    # Extracted with the first run's file, the second run's records are the live ones: a 304's
+    # title and links are its stored copy's, read by the copy's type and coding (a 304 has neither).
+    extracted = tmp_path / "extracted.jsonl"
+    result = run_cli("extract", first, second, "-o", extracted, timeout=60)
+    assert result.returncode == 0, result.stderr
+    last = {r["url"]: r for r in read_output(extracted)}
+    for record in out:
+        again = last[record["url"]]
+        assert {k: v for k, v in again.items() if k not in LIVE_ONLY} == \
+            {k: v for k, v in record.items() if k not in (*LIVE_ONLY, "change")}  # change: the state's word
+    assert last[f"{base}/etag"]["status"] == 304
+    assert last[f"{base}/etag"]["title"]
 
 
 @pytest.mark.parametrize(("kills", "max_size"), [((60,), None), ((25, 140), "40K")], ids=["once", "twice-rotating"])

@@ -33,8 +33,9 @@ CHUNK = 16
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``crawler extract``."""
     p = usage_parser("crawler extract", "Write the records a crawl would have written, from WARC files "
-                     "(no network access). Exit status: 0 records written, 1 the archives hold no page, "
-                     "2 bad usage.")
+                     "(no network access). Exit status: 0 records written, 1 the archives hold no page or one "
+                     "is damaged (the records before the damage are written, and a line names the file and "
+                     "offset), 2 bad usage.")
     p.add_argument("archives", nargs="+", metavar="ARCHIVE", help="WARC file (.warc or .warc.gz)")
     p.add_argument("-o", "--output", default="-", metavar="PATH",
                    help="output file; format from .csv/.json/.jsonl; - = stdout as JSONL (default)")

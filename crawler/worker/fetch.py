@@ -403,18 +403,18 @@ def _content_type(resp: Hop, result: Fetched) -> None:
 
 def media_type(fields: Iterable[tuple[str, str]]) -> str | None:
     """The media type the first ``Content-Type`` of ``fields`` names, lower-cased (None without one)."""
-    result = Fetched(url="", final_url="")
-    header = next((value for name, value in fields if name.lower() == "content-type"), None)
-    _parse_content_type(header, result)
-    return result.content_type
+    return _media(next((value for name, value in fields if name.lower() == "content-type"), None))
+
+
+def _media(header: str | None) -> str | None:
+    return (header.partition(";")[0].strip().lower() or None) if header else None
 
 
 def _parse_content_type(header: str | None, result: Fetched) -> None:
     if not header:
         return
-    media, _, params = header.partition(";")
-    result.content_type = media.strip().lower() or None
-    for param in params.split(";"):
+    result.content_type = _media(header)
+    for param in header.partition(";")[2].split(";"):
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset" and value.strip():
             result.charset = value.strip().strip("\"'")

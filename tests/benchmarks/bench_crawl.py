@@ -977,17 +977,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def project_python() -> str:
+    """The project's venv python, else this one."""
+    venv = PROJECT / ".venv/bin/python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def work_dir(prefix: str) -> Path:
+    """A new temp dir for a run, readable by nginx's workers (user nobody when run as root)."""
+    os.umask(0o022)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    work.chmod(0o755)
+    return work
+
+
+def finish(servers: Servers | None, work: Path, keep: bool) -> None:
+    """Stop the servers and any crawl process left over; remove ``work`` unless ``keep``."""
+    if servers is not None:
+        servers.stop()
+    reap_orphans(set())
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--_serve"]:
         return serve(argv[1], argv[2], int(argv[3]), float(argv[4]))
     args = parse_args(argv)
-    python = args.python or (str(PROJECT / ".venv/bin/python") if (PROJECT / ".venv/bin/python").exists()
-                             else sys.executable)
+    python = args.python or project_python()
     subreaper = become_subreaper()
-    os.umask(0o022)  # nginx workers (user nobody when run as root) must read the site
-    work = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
-    work.chmod(0o755)
+    work = work_dir("crawler-bench-")
     servers: Servers | None = None
     rows: list[Row] = []
     try:
@@ -1069,13 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
             }, indent=2))
         return 0 if all(r.rc == 0 for r in rows) else 1
     finally:
-        if servers is not None:
-            servers.stop()
-        reap_orphans(set())
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(servers, work, args.keep)
 
 
 if __name__ == "__main__":

@@ -35,12 +35,9 @@ from __future__ import annotations
 import argparse
 import collections
 import gzip
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -105,12 +102,9 @@ def main() -> int:
     if not bench.find_nginx():
         print("nginx not found (Debian: apt-get install nginx)", file=sys.stderr)
         return 2
-    python = str(bench.PROJECT / ".venv/bin/python") if (bench.PROJECT / ".venv/bin/python").exists() \
-        else sys.executable
+    python = bench.project_python()
     bench.become_subreaper()
-    os.umask(0o022)  # nginx workers (user nobody when run as root) must read the site
-    work = Path(tempfile.mkdtemp(prefix="crawler-bench-warc-"))
-    work.chmod(0o755)
+    work = bench.work_dir("crawler-bench-warc-")
     servers: bench.Servers | None = None
     try:
         addrs = [f"127.0.0.{2 + i}" for i in range(args.hosts)]
@@ -198,13 +192,7 @@ def main() -> int:
               + ("" if done.returncode == 0 else f" (exit {done.returncode}: {done.stderr.strip()[-300:]})"))
         return 0 if done.returncode == 0 else 1
     finally:
-        if servers is not None:
-            servers.stop()
-        bench.reap_orphans(set())
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        bench.finish(servers, work, args.keep)
 
 
 if __name__ == "__main__":

@@ -332,6 +332,10 @@ class ArchiveRef(_Plain):
     ``elapsed_ms``, ``error`` and ``redirects`` are what the archive's
     ``metadata`` says (None and empty for a foreign archive: then the
     response's date, and the redirect chain followed inside the archive).
+    ``span``: for a ``.warc.gz`` of this crawler's, the bytes of ``path``
+    from the page's first record to its ``metadata`` record, whose gzip
+    members the index skipped and the worker checks as it reads them
+    (`crawler.warcmember.check_members`); None: read by warcio.
     """
 
     url: str
@@ -344,6 +348,7 @@ class ArchiveRef(_Plain):
     elapsed_ms: float = 0.0
     error: str | None = None
     redirects: tuple[str, ...] = ()
+    span: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)

@@ -27,8 +27,8 @@ archive than zlib's level 1 (40.1 % of the records' size against 40.6 %;
 level 6: 37.8 %). Recompressing an archive later is cheap; a slower crawl
 is not.
 
-A shared leaf: workers and the main process import it; it imports isal and
-`crawler.page` only.
+A shared leaf: workers and the main process import it; it imports isal,
+`crawler.page` and `crawler.warcmember` only.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from typing import Any
 from isal import isal_zlib
 
 from .page import Exchange, Page, utc_now
+from .warcmember import SL_HEADER_SIZE, sl_header, with_skip_length
 
 #: Revisit profiles (WARC 1.1): the server said 304, or the body hashes as the stored copy's.
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -151,8 +152,9 @@ _END = b"\r\n\r\n"  # what ends a record, after its block
 
 
 def gzip_member(data: bytes) -> bytes:
-    """``data`` as one gzip member (a ``.warc.gz`` holds one per record)."""
-    return isal_zlib.compress(data, GZIP_LEVEL, _GZIP_WBITS)
+    """``data`` as one gzip member (a ``.warc.gz`` holds one per record), with its ``sl`` field
+    (`crawler.warcmember`)."""
+    return with_skip_length(isal_zlib.compress(data, GZIP_LEVEL, _GZIP_WBITS), len(data))
 
 
 def archived(exchange: Exchange, gzip: bool) -> Exchange:
@@ -252,7 +254,7 @@ def _member_storing_body(parts: list[bytes]) -> bytes:
     the heads deflated, the rest in stored blocks."""
     heads = parts[0] + parts[1]
     deflate = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -15)
-    out = [_GZIP_HEADER, deflate.compress(heads), deflate.flush(isal_zlib.Z_SYNC_FLUSH)]
+    out = [b"", deflate.compress(heads), deflate.flush(isal_zlib.Z_SYNC_FLUSH)]
     crc = isal_zlib.crc32(heads)
     size = len(heads)
     last = len(parts) - 1
@@ -266,6 +268,8 @@ def _member_storing_body(parts: list[bytes]) -> bytes:
             out.append(struct.pack("<BHH", final, len(block), len(block) ^ 0xFFFF))
             out.append(block)
     out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    total = SL_HEADER_SIZE + sum(map(len, out))
+    out[0] = sl_header(total, size) if total <= 0xFFFFFFFF and size <= 0xFFFFFFFF else _GZIP_HEADER
     return b"".join(out)
 
 

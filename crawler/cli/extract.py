@@ -100,7 +100,15 @@ def _extract(args: argparse.Namespace) -> int:
     try:
         ctx = multiprocessing.get_context(config.start_method)
         with ctx.Pool(config.workers, initializer=entry.init_worker, initargs=(config,)) as pool:
-            for result in pool.imap(entry.process_archived, pages_in, chunksize=CHUNK):
+            results = pool.imap(entry.process_archived, pages_in, chunksize=CHUNK)
+            while True:
+                try:
+                    result = next(results)
+                except StopIteration:
+                    break
+                except ArchiveDamaged as exc:  # found by the worker checking the page's span: the first damage
+                    pages_in.damaged = exc
+                    break
                 page = result.page
                 _complete(page, leading, selected)
                 writer.write(page)

@@ -4,7 +4,11 @@
 a record is due for: where its response lies. The workers read and parse it
 (`crawler.worker.archived`, `crawler.worker.tasks.process_archived`); the main
 process only indexes, so reading and decompressing the payloads, the bulk of
-the work, runs on the pool.
+the work, runs on the pool. In a ``.warc.gz`` of ours it reads only the heads
+of the request, response and revisit records (`crawler.store.warcscan`'s
+skim, by each member's ``sl`` field); each page hands its worker the span of
+members it skipped since the page before, to check as it reads
+(`ArchiveRef.span`), so damage there is found and located all the same.
 
 - An archive this crawler wrote (its ``warcinfo`` names ``crawler/``): one page
   per ``metadata`` record, which is one per record of the live run. The
@@ -20,13 +24,15 @@ the work, runs on the pool.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 from urllib.parse import urljoin
 
 from ..errors import UsageError
 from ..page import ArchiveRef, Task
+from ..warcmember import GZIP_MAGIC, check_members
 from .warcscan import ArchiveDamaged, Record, scan
 
 __all__ = ["MAX_REDIRECTS", "ArchiveDamaged", "read_archives"]
@@ -88,11 +94,11 @@ def _open(path: str) -> IO[bytes]:
         raise UsageError(f"cannot read archive {path!r}: {exc.strerror or exc}") from None
 
 
-def _records(path: str) -> Iterator[Record]:
+def _records(path: str, skim: frozenset[str] = frozenset()) -> Iterator[Record]:
     """The records of ``path`` (`crawler.store.warcscan`): damage in its first record is no WARC."""
     with _open(path) as f:
         try:
-            yield from scan(path, f)
+            yield from scan(path, f, skim)
         except ArchiveDamaged as exc:
             if exc.offset == 0:
                 raise UsageError(f"{path}: not a readable WARC file ({exc.why})") from None
@@ -105,11 +111,19 @@ def _is_ours(path: str) -> bool:
     return False
 
 
+#: our records whose blocks the index does not read: the workers check them as they read (see ArchiveRef.span)
+_SKIM = frozenset({"request", "response", "revisit"})
+
+
 def _ours(path: str, index: _Index) -> Iterator[tuple[Task, ArchiveRef]]:
     # A page's responses come before its metadata record, and a revisit's
     # stored copy before the revisit: one pass indexes what the pages need.
-    for record in _records(path):
+    gzipped = _gzipped(path)
+    unchecked = -1  # the first record since the last page that the index skimmed
+    for record in _records(path, _SKIM if gzipped else frozenset()):
         kind = record.kind
+        if not record.checked and unchecked < 0:
+            unchecked = record.offset
         if kind in ("response", "revisit"):
             record_id = record.get("WARC-Record-ID")
             index.by_id[record_id] = (path, record.offset)
@@ -119,10 +133,29 @@ def _ours(path: str, index: _Index) -> Iterator[tuple[Task, ArchiveRef]]:
                 index.refers[record_id] = (record.get("WARC-Refers-To-Target-URI"),
                                            record.get("WARC-Refers-To-Date"))
         elif kind == "metadata" and record.get("Content-Type").startswith("application/warc-fields"):
-            yield _page(record, index)
+            span = (record.offset if unchecked < 0 else unchecked, record.offset) if gzipped else None
+            unchecked = -1
+            task, ref = _page(record, index, span)
+            if span is not None and ref.path != path:  # no response of this file to read: checked here
+                _check(path, span[0], span[1])
+                ref = replace(ref, span=None)
+            yield task, ref
+    if unchecked >= 0:  # records after the last page (a run cut short): no worker reads them
+        _check(path, unchecked, None)
 
 
-def _page(metadata: Record, index: _Index) -> tuple[Task, ArchiveRef]:
+def _check(path: str, start: int, end: int | None) -> None:
+    """Check the gzip members of ``path`` from ``start`` to ``end`` (None: the end of the file)."""
+    with _open(path) as f:
+        check_members(path, f, start, os.fstat(f.fileno()).st_size if end is None else end, -1)
+
+
+def _gzipped(path: str) -> bool:
+    with _open(path) as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _page(metadata: Record, index: _Index, span: tuple[int, int] | None) -> tuple[Task, ArchiveRef]:
     body = metadata.block.decode("utf-8", "replace")
     fields: dict[str, str] = {}
     redirects = []
@@ -137,7 +170,8 @@ def _page(metadata: Record, index: _Index) -> tuple[Task, ArchiveRef]:
     url = _target(metadata)
     task = Task(url, fields.get("hopsFromSeed", "").count("L"), fields.get("via"), url)
     common: dict[str, Any] = {"date": metadata.get("WARC-Date"), "error": fields.get("error"),
-                              "elapsed_ms": float(fields.get("fetchTimeMs") or 0), "redirects": tuple(redirects)}
+                              "elapsed_ms": float(fields.get("fetchTimeMs") or 0), "redirects": tuple(redirects),
+                              "span": span}
     concurrent = metadata.get("WARC-Concurrent-To")
     where = index.by_id.get(concurrent) if concurrent else None
     if where is None:

@@ -13,6 +13,13 @@ record it cannot read whole and raises `ArchiveDamaged` with its offset.
   first `KEPT` bytes of a record are kept, enough for its head and a
   metadata record's fields. A member holding more than one record is an
   archive gzipped whole: no record in it can be read by its offset.
+- With ``skim`` (kinds of record whose block the caller does not need), a
+  member with an ``sl`` field (`crawler.warcmember`: this crawler's, wget's)
+  of such a kind is inflated only as far as its head, and skipped by the
+  field: its `Record` is not ``checked``, and whoever reads it must check it
+  (`crawler.warcmember.check_members`). The field is trusted only when the
+  record's head agrees with it (head, block and end add up to the inflated
+  size it gives); any other member is inflated whole.
 - ``.warc``: each record's head line by line, its block skipped by its
   ``Content-Length``, the two CRLFs after it checked.
 
@@ -30,33 +37,30 @@ from typing import IO, cast
 
 from isal import isal_zlib
 
-from ..errors import CrawlerError
+from ..warcmember import GZIP_MAGIC, ArchiveDamaged, block_length, head, skip_length
+
+__all__ = ["KEPT", "ArchiveDamaged", "Record", "scan"]
 
 #: bytes of a record kept (head and the start of its block); the rest is only counted
 KEPT = 1 << 20
 _CHUNK = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
+#: bytes of a member fed at a time: each member ends inside a piece, and what follows is copied
+_PIECE = 1 << 16
+#: bytes inflated to find a skimmed record's head
+_PEEK = 2048
 _INFLATE_ERROR = cast("type[Exception]", isal_zlib.IsalError)  # a class; isal's stubs call it an instance
-
-
-class ArchiveDamaged(CrawlerError):
-    """A record of ``path`` at ``offset`` cannot be read whole; the records before it could."""
-
-    def __init__(self, path: str, offset: int, why: str) -> None:
-        super().__init__(f"{path}: damaged at offset {offset}: {why}")
-        self.path = path
-        self.offset = offset
-        self.why = why
 
 
 @dataclass(slots=True)
 class Record:
     """One record: its ``offset`` in the file, its WARC fields (names lower-cased, the first of
-    each), and the start of its block (at most `KEPT` bytes with the head)."""
+    each), and the start of its block (at most `KEPT` bytes with the head; empty when skimmed).
+    ``checked``: the record was read whole (False for a skimmed one)."""
 
     offset: int
     fields: dict[str, str]
     block: bytes
+    checked: bool = True
 
     @property
     def kind(self) -> str:
@@ -68,66 +72,110 @@ class Record:
         return self.fields.get(name.lower(), "")
 
 
-def scan(path: str, f: IO[bytes]) -> Iterator[Record]:
-    """The records of the open file ``f`` (named ``path`` in errors), in order."""
+def scan(path: str, f: IO[bytes], skim: frozenset[str] = frozenset()) -> Iterator[Record]:
+    """The records of the open file ``f`` (named ``path`` in errors), in order; of the kinds in
+    ``skim``, the heads only where a member's ``sl`` field allows."""
     start = f.read(2)
     f.seek(0)
-    if start == _GZIP_MAGIC:
-        for offset, data, size in _members(path, f):
-            yield _one_record(path, offset, data, size)
+    if start == GZIP_MAGIC:
+        yield from _members(path, f, skim)
     else:
         yield from _plain(path, f)
 
 
-def _members(path: str, f: IO[bytes]) -> Iterator[tuple[int, bytes, int]]:
-    """(offset, first `KEPT` inflated bytes, inflated size) of each gzip member of ``f``."""
-    pending = b""  # read, not yet inflated
-    at = 0  # the file offset of pending's first byte
-    while True:
-        if not pending:
-            pending = f.read(_CHUNK)
-            if not pending:
-                return
-        start = at
-        if not pending.startswith(_GZIP_MAGIC[: len(pending)]) and _blank_to_end(pending, f):
+class _Window:
+    """Forward reads of a file, a megabyte at a time: the bytes at an offset, without a read per record."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+        self.data = b""
+        self.at = 0  # the file offset of data's first byte
+
+    def get(self, offset: int, size: int) -> memoryview:
+        """Up to ``size`` bytes at ``offset`` (fewer at the end of the file)."""
+        rel = offset - self.at
+        if rel < 0 or rel + size > len(self.data):
+            keep = self.data[rel:] if 0 <= rel < len(self.data) else b""
+            self.f.seek(offset + len(keep))
+            self.data = keep + self.f.read(max(size, _CHUNK) - len(keep))
+            self.at, rel = offset, 0
+        return memoryview(self.data)[rel:rel + size]
+
+
+def _members(path: str, f: IO[bytes], skim: frozenset[str]) -> Iterator[Record]:
+    """The record of each gzip member of ``f``."""
+    window = _Window(f)
+    total = os.fstat(f.fileno()).st_size
+    offset = 0
+    while offset < total:
+        start = window.get(offset, 64)
+        if not start.tobytes().startswith(GZIP_MAGIC[: len(start)]) and _blank_to_end(window, offset, total):
             return  # padding after the last member (NULs or line ends): nothing more to read
-        inflate = isal_zlib.decompressobj(16 + 15)
-        kept: list[bytes] = []
-        kept_size = size = fed = 0
-        data = pending
-        while True:
-            try:
-                out = inflate.decompress(data)
-            except _INFLATE_ERROR as exc:
-                raise ArchiveDamaged(path, start, f"gzip: {exc}") from None
-            fed += len(data)
-            size += len(out)
-            if kept_size < KEPT:
-                kept.append(out[: KEPT - kept_size])
-                kept_size += len(kept[-1])
-            if inflate.eof:
-                pending = inflate.unused_data
-                at = start + fed - len(pending)
-                yield start, b"".join(kept), size
-                break
-            data = f.read(_CHUNK)
-            if not data:
-                raise ArchiveDamaged(path, start, "the file ends inside this gzip member")
+        sl = skip_length(start) if skim else None
+        if sl is not None:
+            if offset + sl[0] > total:
+                raise ArchiveDamaged(path, offset, "the file ends inside this gzip member")
+            record = _skimmed(path, offset, window.get(offset, min(sl[0], _PEEK)), sl[1], skim)
+            if record is not None:
+                yield record
+                offset += sl[0]
+                continue
+        data, size, used = _inflated(path, offset, window)
+        yield _one_record(path, offset, data, size)
+        offset += used
 
 
-def _blank_to_end(pending: bytes, f: IO[bytes]) -> bool:
-    """Whether ``pending`` and the rest of ``f`` hold only NULs and line ends (reads it all)."""
-    data = pending
-    while data:
-        if data.strip(b"\0\r\n"):
+def _skimmed(path: str, offset: int, start: memoryview, size: int, skim: frozenset[str]) -> Record | None:
+    """The record of a member whose ``sl`` field says it inflates to ``size`` bytes, from its head
+    alone, if it is of a kind in ``skim`` and its head agrees with the field (else None: inflate it whole)."""
+    try:
+        data = isal_zlib.decompressobj(16 + 15).decompress(start, _PEEK)
+    except _INFLATE_ERROR as exc:
+        raise ArchiveDamaged(path, offset, f"gzip: {exc}") from None
+    if b"\r\n\r\n" not in data:
+        return None
+    fields, head_size = head(path, offset, data)
+    if fields.get("warc-type") not in skim or head_size + block_length(path, offset, fields) + 4 != size:
+        return None
+    return Record(offset, fields, b"", checked=False)
+
+
+def _inflated(path: str, offset: int, window: _Window) -> tuple[bytes, int, int]:
+    """(the first `KEPT` inflated bytes, the inflated size, the member's size) of the member at ``offset``."""
+    inflate = isal_zlib.decompressobj(16 + 15)
+    kept: list[bytes] = []
+    kept_size = size = 0
+    at = offset
+    while True:
+        piece = window.get(at, _PIECE)
+        if not piece:
+            raise ArchiveDamaged(path, offset, "the file ends inside this gzip member")
+        try:
+            out = inflate.decompress(piece)
+        except _INFLATE_ERROR as exc:
+            raise ArchiveDamaged(path, offset, f"gzip: {exc}") from None
+        size += len(out)
+        if kept_size < KEPT:
+            kept.append(out[: KEPT - kept_size])
+            kept_size += len(kept[-1])
+        if inflate.eof:
+            return b"".join(kept), size, at + len(piece) - len(inflate.unused_data) - offset
+        at += len(piece)
+
+
+def _blank_to_end(window: _Window, offset: int, total: int) -> bool:
+    """Whether the file from ``offset`` to its end holds only NULs and line ends (reads it all)."""
+    while offset < total:
+        data = window.get(offset, _CHUNK)
+        if data.tobytes().strip(b"\0\r\n"):
             return False
-        data = f.read(_CHUNK)
+        offset += len(data)
     return True
 
 
 def _one_record(path: str, offset: int, data: bytes, size: int) -> Record:
-    fields, head_size = _head(path, offset, data)
-    length = _length(path, offset, fields)
+    fields, head_size = head(path, offset, data)
+    length = block_length(path, offset, fields)
     end = head_size + length
     if size < end:
         raise ArchiveDamaged(path, offset, f"the record's block is cut short ({size - head_size} of {length} bytes)")
@@ -135,33 +183,6 @@ def _one_record(path: str, offset: int, data: bytes, size: int) -> Record:
         raise ArchiveDamaged(path, offset, "more than one record in a gzip member (an archive gzipped whole: "
                                            "its records cannot be read one by one)")
     return Record(offset, fields, data[head_size:end])
-
-
-def _head(path: str, offset: int, data: bytes) -> tuple[dict[str, str], int]:
-    """The WARC fields at the start of ``data``, and the head's size (to the empty line's end)."""
-    end = data.find(b"\r\n\r\n")
-    if not data.startswith(b"WARC/") or end < 0:
-        raise ArchiveDamaged(path, offset, "no WARC record here")
-    fields: dict[str, str] = {}
-    name = ""
-    for line in data[:end].decode("utf-8", "replace").split("\r\n")[1:]:
-        if line[:1] in (" ", "\t") and name:  # a folded line goes on with the field before it
-            if fields.get(name) is not None:
-                fields[name] += " " + line.strip()
-            continue
-        key, sep, value = line.partition(":")
-        if not sep:
-            raise ArchiveDamaged(path, offset, f"a WARC field without a colon: {line[:80]!r}")
-        name = key.strip().lower()
-        fields.setdefault(name, value.strip())
-    return fields, end + 4
-
-
-def _length(path: str, offset: int, fields: dict[str, str]) -> int:
-    value = fields.get("content-length", "")
-    if not value.isdigit():
-        raise ArchiveDamaged(path, offset, f"no valid Content-Length ({value[:40]!r})")
-    return int(value)
 
 
 def _plain(path: str, f: IO[bytes]) -> Iterator[Record]:
@@ -183,8 +204,8 @@ def _plain(path: str, f: IO[bytes]) -> Iterator[Record]:
         if not line:
             raise ArchiveDamaged(path, offset, "the file ends inside a record's head")
         head_size = sum(map(len, lines))
-        fields, _ = _head(path, offset, b"".join(part.rstrip(b"\r\n") + b"\r\n" for part in lines))
-        length = _length(path, offset, fields)
+        fields, _ = head(path, offset, b"".join(part.rstrip(b"\r\n") + b"\r\n" for part in lines))
+        length = block_length(path, offset, fields)
         if offset + head_size + length > total:
             raise ArchiveDamaged(path, offset, f"the file ends inside this record's block ({length} bytes)")
         yield Record(offset, fields, f.read(min(length, KEPT)))

@@ -396,6 +396,29 @@ def test_extract_of_a_damaged_archive_writes_the_records_before_the_damage_and_n
     assert result.returncode == 1
     assert f"{warc}: damaged at offset {cut.offset}: gzip: " in result.stderr
     assert {r["url"] for r in read_output(out)} == before
+    # A byte flipped in a response's body: the index reads only its head (by the member's sl
+    # field); the worker reading the page checks the member, and the damage comes through it.
+    response = max((r for r in records if r.kind == "response" and metadata[2].offset < r.offset < metadata[-2].offset),
+                   key=lambda r: len(r.block))
+    flipped = bytearray(data)
+    flipped[response.offset + 200] ^= 0xFF
+    warc.write_bytes(bytes(flipped))
+    result = run_cli("extract", warc, "-o", out, "-w", 2, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"{warc}: damaged at offset {response.offset}: " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {r["url"] for r in read_output(out)} == {r.get("WARC-Target-URI") for r in metadata
+                                                     if r.offset < response.offset}
+    # After the last page (a run cut short): records no worker reads, checked by the index.
+    last = metadata[-1]
+    tail = max(r.offset for r in records if r.kind == "response" and metadata[-2].offset < r.offset < last.offset)
+    flipped = bytearray(data[: last.offset])
+    flipped[tail + 40] ^= 0xFF
+    warc.write_bytes(bytes(flipped))
+    result = run_cli("extract", warc, "-o", out, "-w", 2, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"{warc}: damaged at offset {tail}: " in result.stderr
+    assert {r["url"] for r in read_output(out)} == {r.get("WARC-Target-URI") for r in metadata[:-1]}
 
 
 def test_extract_reads_an_archive_wget_wrote(base: str, tmp_path: Path) -> None:

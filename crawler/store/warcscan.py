@@ -46,8 +46,8 @@ KEPT = 1 << 20
 _CHUNK = 1 << 20
 #: bytes of a member fed at a time: each member ends inside a piece, and what follows is copied
 _PIECE = 1 << 16
-#: bytes inflated to find a skimmed record's head
-_PEEK = 2048
+#: bytes inflated to find a skimmed record's head (ours are ~500 bytes; a longer one is read whole)
+_PEEK = 1024
 _INFLATE_ERROR = cast("type[Exception]", isal_zlib.IsalError)  # a class; isal's stubs call it an instance
 
 
@@ -132,7 +132,10 @@ def _skimmed(path: str, offset: int, start: memoryview, size: int, skim: frozens
         data = isal_zlib.decompressobj(16 + 15).decompress(start, _PEEK)
     except _INFLATE_ERROR as exc:
         raise ArchiveDamaged(path, offset, f"gzip: {exc}") from None
-    if b"\r\n\r\n" not in data:
+    end = data.find(b"\r\n\r\n")
+    # The kind before the whole head: a record of another kind is read whole, its head parsed then.
+    at = data.find(b"\r\nWARC-Type: ", 0, end)
+    if end < 0 or (at >= 0 and data[at + 13:data.find(b"\r\n", at + 13)].decode("latin-1") not in skim):
         return None
     fields, head_size = head(path, offset, data)
     if fields.get("warc-type") not in skim or head_size + block_length(path, offset, fields) + 4 != size:

@@ -132,6 +132,7 @@ def _state(config: CrawlConfig, seeds: Sequence[str], selected: tuple[str, ...])
 
 def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], bool],
            selected: tuple[str, ...]) -> Backend:
+    from ..cluster.frontier import IDLE_POLL
     from ..cluster.node import RedisNode  # only distributed runs need the redis package
 
     node = RedisNode(config, seeds, last_fields=selected)  # Redis unreachable: UsageError before anything starts
@@ -140,7 +141,7 @@ def _redis(config: CrawlConfig, seeds: Sequence[str], stopping: Callable[[], boo
     # The crawl's caps are counted in Redis, across nodes; the loop also
     # renews this node's leases, so it wakes often enough for that.
     backend = Backend(frontier, [], frontier.want, host_gate=node.gate, tick=min(0.5, config.lease_timeout / 6),
-                      local_caps=False, describe=node.describe, write_many=node.write_many)
+                      idle_poll=IDLE_POLL, local_caps=False, describe=node.describe, write_many=node.write_many)
     with _closed_on_error(node.close):  # the node's close hands back what it took and closes the link
         node.open()
         backend.sinks.append(node)

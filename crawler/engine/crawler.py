@@ -238,7 +238,12 @@ class Crawler:
                 if finished:
                     break
                 timeout = sched.next_wakeup()
-                self._wake.wait(backend.tick if timeout is None else min(timeout, backend.tick))
+                wait = backend.tick if timeout is None else min(timeout, backend.tick)
+                if backend.idle_poll is not None and sched.inflight == 0:
+                    # Nothing of ours in flight, so no result of ours will wake the loop:
+                    # what the other nodes queue or finish is only seen by asking.
+                    wait = min(wait, backend.idle_poll)
+                self._wake.wait(wait)
         except BaseException as exc:
             # A consumer leaving iter_pages() early is no failure: what has come in is still recorded.
             failed = not isinstance(exc, GeneratorExit)

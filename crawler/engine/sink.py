@@ -55,7 +55,9 @@ class Backend:
 
     ``want(concurrency, buffered)`` says how many tasks to take from the
     frontier now; ``tick`` is how often (seconds) the loop must turn even
-    when nothing happens (the Redis leases need renewing); ``closers`` run
+    when nothing happens (the Redis leases need renewing), ``idle_poll`` how
+    often when no request of this run is in flight but the frontier is not
+    empty (other nodes hold its tasks: ``--redis``); ``closers`` run
     last, after the sinks and the frontier (a Manager process to stop).
     ``history`` and ``local_caps`` configure the gate: the state's memory of
     past fetches, and whether the caps are counted here (not in Redis).
@@ -66,6 +68,7 @@ class Backend:
     want: Callable[[int, int], int]
     host_gate: HostGate | None = None
     tick: float = 0.5
+    idle_poll: float | None = None
     local_caps: bool = True
     history: Callable[[str], float | None] | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)

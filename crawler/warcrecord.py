@@ -162,7 +162,8 @@ def archived(exchange: Exchange, gzip: bool) -> Exchange:
     (`Records`, fed the whole body at once)."""
     records = Records(exchange.response, gzip)
     records.feed(exchange.body)
-    return records.done(exchange.url, exchange.date, exchange.request, exchange.ip, exchange.truncated)
+    return records.done(exchange.url, exchange.date, exchange.request, exchange.ip, exchange.truncated,
+                        exchange.record_id, whole=True)
 
 
 class Records:
@@ -213,11 +214,24 @@ class Records:
         self._size += len(data)
         self._parts.append(data)
 
-    def done(self, url: str, date: str, request: bytes, ip: str | None, truncated: str | None) -> Exchange:
-        """The exchange (``request`` as sent, the head given first) with its records encoded."""
+    def done(self, url: str, date: str, request: bytes, ip: str | None, truncated: str | None,
+             response_id: str | None = None, whole: bool = False) -> Exchange:
+        """The exchange (``request`` as sent, the head given first) with its records encoded
+        (the response's record ID ``response_id``, or a new one).
+
+        A 304 to a conditional request is not encoded (unless ``whole``): it
+        comes from an incremental run (``--state``), whose archive writes a
+        ``revisit`` for it instead (`crawler.store.archive`), so records built
+        here would be thrown away (~0.1 ms of a worker's CPU a page on a
+        re-crawl of the bench's site). It keeps its record ID, which the
+        page's ``metadata`` record names.
+        """
+        if response_id is None:
+            response_id = record_id()
+        if not whole and self._head[9:12] == b"304" and self._head[12:13] in (b" ", b"\r") and _conditional(request):
+            return Exchange(url, date, request, self._head, b"", ip, truncated, record_id=response_id)
         common = [("WARC-IP-Address", ip)] if ip else []
         payload = _label(self._payload)
-        response_id = record_id()
         fields = [*common, ("WARC-Payload-Digest", payload)]
         if truncated:
             fields.append(("WARC-Truncated", truncated))
@@ -237,6 +251,12 @@ class Records:
 
 
 _EMPTY = digest(b"")  # a GET request's payload (warcio digests it too)
+
+
+def _conditional(request: bytes) -> bool:
+    """Whether ``request`` (its line and headers) asks ``If-None-Match`` or ``If-Modified-Since``."""
+    lower = request.lower()
+    return b"\nif-none-match:" in lower or b"\nif-modified-since:" in lower
 
 
 def _content_coded(head: bytes) -> bool:

@@ -101,13 +101,13 @@ class ArchiveSink:
         """Archive a reported page: its exchanges, then its ``metadata`` record, in one write."""
         assert self.files is not None
         result = done.result
-        exchanges = self._encoded(result.exchanges) if result is not None else []
+        exchanges = result.exchanges if result is not None else []
         parts = [self._bytes(exchange) for exchange in exchanges]
         if done.task.kind == PAGE or result is None:
             if result is not None and result.metadata:  # the worker built it
                 parts.append(result.metadata)
             else:  # a record made here (a page robots.txt refused), or an exchange captured here
-                parts.append(page_metadata(done.page, done.task.depth, exchanges,
+                parts.append(page_metadata(done.page, done.task.depth, self._encoded(exchanges),
                                            [link.url for link in done.links], self.files.gzip))
         if parts:
             self.files.write_encoded(b"".join(parts))
@@ -118,19 +118,22 @@ class ArchiveSink:
         """Archive the exchanges of a fetch that made no record (a retried try, robots.txt, a sitemap)."""
         if result.exchanges:
             assert self.files is not None
-            self.files.write_encoded(b"".join(map(self._bytes, self._encoded(result.exchanges))))
+            self.files.write_encoded(b"".join(map(self._bytes, result.exchanges)))
             self._note()
 
     def _encoded(self, exchanges: Iterable[Exchange]) -> list[Exchange]:
-        # Workers encode what they capture; an exchange that comes whole is encoded here.
+        # Workers encode what they capture; an exchange that comes whole (or a 304 the worker
+        # left for a revisit) is encoded here, keeping the record ID a metadata record names.
         assert self.files is not None
         gzip = self.files.gzip
         return [exchange if exchange.encoded else archived(exchange, gzip) for exchange in exchanges]
 
     def _bytes(self, exchange: Exchange) -> bytes:
-        """The encoded records of ``exchange``: its request and response, or a revisit."""
+        """The encoded records of ``exchange``: a revisit, or its request and response."""
         revisit = self._revisit(exchange)
-        return revisit if revisit is not None else exchange.encoded
+        if revisit is not None:
+            return revisit
+        return (exchange if exchange.encoded else self._encoded([exchange])[0]).encoded
 
     def _revisit(self, exchange: Exchange) -> bytes | None:
         """A ``revisit`` record (encoded) for ``exchange`` when the archive has its payload already,

@@ -7,14 +7,26 @@ import gzip
 import hashlib
 import uuid
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordbuilder import RecordBuilder
 from warcio.warcwriter import WARCWriter
 
-from crawler.page import Exchange, Page
-from crawler.warcrecord import NOT_MODIFIED, archived, base32, digest, gzip_member, page_metadata, record_id, revisit
+from crawler.page import Done, Exchange, Page, PageResult, Task
+from crawler.store.archive import ArchiveSink
+from crawler.warcrecord import (
+    NOT_MODIFIED,
+    Records,
+    archived,
+    base32,
+    digest,
+    gzip_member,
+    page_metadata,
+    record_id,
+    revisit,
+)
 
 BODY = gzip.compress(b"<html><title>x</title>" + b"<p>words</p>" * 400 + b"</html>", mtime=0)
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
@@ -165,3 +177,27 @@ def test_a_revisit_reads_back_field_for_field_as_warcios_own(stored: bool) -> No
     assert (kind, fields, payload) == (their_kind, their_fields, their_payload)
     assert fields["WARC-Record-ID"] == exchange.record_id  # the metadata record names the response it stands for
     assert head in gzip.decompress(ours)
+
+
+def test_a_304_to_a_conditional_request_is_left_for_the_revisit_that_replaces_it(tmp_path: Path) -> None:
+    head = b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n"
+    conditional = REQUEST.replace(b"\r\n\r\n", b"\r\nIf-None-Match: \"v1\"\r\n\r\n")
+    records_ = Records(head, True)
+    left = records_.done(URL, DATE, conditional, "127.0.0.1", None)
+    assert (left.encoded, left.response, left.status) == (b"", head, 304)
+    assert left.record_id is not None
+    assert left.record_id.startswith("<urn:uuid:")
+    # Not conditional (a server's 304 out of the blue), or a 200: encoded as ever.
+    assert Records(head, True).done(URL, DATE, REQUEST, None, None).encoded
+    assert Records(RESPONSE, True).done(URL, DATE, conditional, None, None).encoded
+    # Without a memory of copies (no --state: an If-None-Match the user added), the archive
+    # encodes it itself, under the record ID the page's metadata record names.
+    sink = ArchiveSink(str(tmp_path / "a.warc.gz"), 10**9, {"software": "crawler/test"})
+    sink.open()
+    page = Page(url=URL, final_url=URL, status=304, fetched_at=DATE)
+    sink.write(Done(page, Task(URL), PageResult(task=Task(URL), page=page, exchanges=[left])))
+    sink.close(True)
+    found = records((tmp_path / "a.warc.gz").read_bytes())
+    kinds = [(kind, fields.get("WARC-Record-ID"), fields.get("WARC-Concurrent-To")) for kind, fields, _ in found]
+    assert [kind for kind, _, _ in kinds] == ["warcinfo", "request", "response", "metadata"]
+    assert kinds[2][1] == kinds[3][2] == kinds[1][2] == left.record_id

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..config import CrawlConfig
     from ..page import ArchiveRef, PageResult, Result, Task
+    from ..warcmember import ArchiveDamaged
 
 
 def init_worker(config: CrawlConfig, extract: Any = None) -> None:
@@ -50,8 +51,15 @@ def process(task: Task) -> Result:
     return run(task)
 
 
-def process_archived(item: tuple[Task, ArchiveRef]) -> PageResult:
-    """Parse one archived page in a pool process (see `crawler.worker.tasks.process_archived`)."""
+def process_archived(item: tuple[Task, ArchiveRef]) -> PageResult | ArchiveDamaged:
+    """Parse one archived page in a pool process (see `crawler.worker.tasks.process_archived`);
+    the damage, if the page's records are damaged."""
+    from ..warcmember import ArchiveDamaged
     from .tasks import process_archived as run
 
-    return run(*item)
+    try:
+        return run(*item)
+    except ArchiveDamaged as exc:
+        # Returned, not raised: the pool hands a chunk's exception over in place of the
+        # whole chunk's results, and the pages before the damage in it would be lost.
+        return exc

@@ -10,10 +10,12 @@ requests or WARC capture. ``LEAN=2`` is the middle way: the same GET on the
 crawler's own watched urllib3 connections (address policy, watchdog and
 interim responses kept), read through http.client, without urllib3's pool
 and response or requests. Use either only on a plain-HTTP loopback site
-(the bench's ``fast`` site), and time the runs against each other::
+(the bench's ``fast`` site), and time the runs against each other, alternated::
 
-    farm-bench -n 10 --vs ".venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o stock.jsonl" \\
-        -- env LEAN=1 .venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o lean.jsonl
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        /usr/bin/time -f "stock %e s %U+%S" .venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o stock.jsonl
+        /usr/bin/time -f "lean %e s %U+%S" env LEAN=1 .venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o lean.jsonl
+    done
 
 where ``S`` is the site's seeds and ``-d 3 -c 16 --no-progress -q``. Both
 runs must record the same pages (compare url, status, title and links).

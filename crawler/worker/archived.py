@@ -7,13 +7,14 @@ Each worker keeps its archive files open for the whole extract.
 
 A page of a ``.warc.gz`` this crawler wrote comes with the span of gzip
 members the index skipped (`ArchiveRef.span`): they are inflated and checked
-here (`crawler.warcmember.check_members`), the response kept from them, and
-its record read directly (WARC head, then the HTTP head when it is the plain
-kind: CRLF lines, no folding, UTF-8). Damage raises `ArchiveDamaged`, which
-the pool hands to the main process in the page's place. Anything else
-(foreign archives, ``.warc``, an unusual HTTP head) is read by warcio, which
-knows heads of many shapes; warcio took a fifth of an extract's worker CPU on
-the bench's fast site (it reads a record line by line through Python).
+here (`crawler.warcmember.check_members`) and the response kept from them.
+A record in a gzip member (ours, wget's, anyone's) is read directly: its
+WARC head, then its HTTP head when that is of the plain kind (CRLF lines, no
+folding, UTF-8). Damage raises `ArchiveDamaged` (`crawler.worker.entry`
+hands it to the main process in the page's place). A ``.warc`` or an HTTP
+head of another kind is read by warcio, which knows heads of many shapes;
+warcio took a fifth of an extract's worker CPU on the bench's fast site (it
+reads a record line by line through Python).
 """
 
 from __future__ import annotations

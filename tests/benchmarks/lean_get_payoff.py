@@ -12,9 +12,10 @@ interim responses kept), read through http.client, without urllib3's pool
 and response or requests. Use either only on a plain-HTTP loopback site
 (the bench's ``fast`` site), and time the runs against each other, alternated::
 
+    P=".venv/bin/python tests/benchmarks/lean_get_payoff.py"
     for i in 1 2 3 4 5 6 7 8 9 10; do
-        /usr/bin/time -f "stock %e s %U+%S" .venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o stock.jsonl
-        /usr/bin/time -f "lean %e s %U+%S" env LEAN=1 .venv/bin/python tests/benchmarks/lean_get_payoff.py $S -o lean.jsonl
+        /usr/bin/time -f "stock %e s %U+%S" $P $S -o stock.jsonl
+        /usr/bin/time -f "lean %e s %U+%S" env LEAN=1 $P $S -o lean.jsonl
     done
 
 where ``S`` is the site's seeds and ``-d 3 -c 16 --no-progress -q``. Both

@@ -107,10 +107,15 @@ def _members(path: str, f: IO[bytes], skim: frozenset[str]) -> Iterator[Record]:
     window = _Window(f)
     total = os.fstat(f.fileno()).st_size
     offset = 0
+    skimmed = -1  # the member just stepped over by its sl field
     while offset < total:
         start = window.get(offset, 64)
-        if not start.tobytes().startswith(GZIP_MAGIC[: len(start)]) and _blank_to_end(window, offset, total):
-            return  # padding after the last member (NULs or line ends): nothing more to read
+        if not start.tobytes().startswith(GZIP_MAGIC[: len(start)]):
+            if _blank_to_end(window, offset, total):
+                return  # padding after the last member (NULs or line ends): nothing more to read
+            if skimmed >= 0:  # no member where the one before said it ended: its field, or it, is damaged
+                raise ArchiveDamaged(path, skimmed, "the gzip member does not end where its sl field says")
+        skimmed = -1
         sl = skip_length(start) if skim else None
         if sl is not None:
             if offset + sl[0] > total:
@@ -118,6 +123,7 @@ def _members(path: str, f: IO[bytes], skim: frozenset[str]) -> Iterator[Record]:
             record = _skimmed(path, offset, window.get(offset, min(sl[0], _PEEK)), sl[1], skim)
             if record is not None:
                 yield record
+                skimmed = offset
                 offset += sl[0]
                 continue
         data, size, used = _inflated(path, offset, window)

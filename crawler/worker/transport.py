@@ -464,7 +464,9 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, message: http.client.HTTPMessage) -> None:
         fields: dict[str, tuple[str, str]] = {}  # lower-case name -> (name as first sent, value)
-        for name, value in message.items():
+        # raw_items, as `LeanResponse.fields`: the same values here (a latin-1 head), without
+        # three calls into the email policy per field (2.6 -> 1.2 µs for a bench response).
+        for name, value in message.raw_items():
             folded = name.lower()
             known = fields.get(folded)
             fields[folded] = (known[0], f"{known[1]}, {value}") if known is not None else (name, value)

@@ -400,3 +400,41 @@ def test_fetches_that_make_no_record_reach_the_sinks_after_the_record_sink():
     crawl(run, f"{A}/")
     assert unrecorded == [(f"{A}/robots.txt", 404), (f"{A}/", 503)]  # robots.txt, and the try retried
     assert [(p.status, p.attempts) for p in run.sink.records] == [(200, 2)]
+
+
+class HeldElsewhere(RecordingFrontier):
+    """A shared frontier whose seed another node holds for ``held`` seconds: pending, but not to be had."""
+
+    def __init__(self, held: float) -> None:
+        super().__init__()
+        self.until = time.monotonic() + held
+
+    def pending(self) -> int:
+        return max(1, super().pending()) if time.monotonic() < self.until else super().pending()
+
+    def get(self, limit: int, max_depth: int | None = None) -> list[Task]:
+        return super().get(limit, max_depth) if time.monotonic() >= self.until else []
+
+
+@pytest.mark.parametrize(("idle_poll", "slowest"), [(0.02, 0.35), (None, 0.5)])
+def test_a_node_with_nothing_in_flight_asks_again_at_its_idle_poll(idle_poll: float | None, slowest: float) -> None:
+    # A Redis node whose work another node holds: no result of its own wakes its loop.
+    # It used to wait the whole lease tick (0.5 s) each time, at every crawl's start and end.
+    frontier = HeldElsewhere(0.1)
+    sink = RecordingSink(frontier)
+
+    def backend(config: CrawlConfig, seeds: list[str], ctx: Any, stopping: Callable[[], bool],
+                selected: tuple[str, ...]) -> Backend:
+        frontier.put([Task(url, 0, None, url) for url in seeds])
+        return Backend(frontier, [sink], local_want, tick=0.5, idle_poll=idle_poll)
+
+    crawler = Crawler(CrawlConfig(workers=1, depth=0), backend=backend,
+                      pool=lambda config, extract, ctx: FakePool({f"{A}/": Route()}, config))
+    started = time.monotonic()
+    crawler.run([f"{A}/"])
+    took = time.monotonic() - started
+    assert [page.url for page in sink.records] == [f"{A}/"]
+    if idle_poll is not None:
+        assert took < slowest
+    else:  # the lease tick alone: the case the idle poll is for
+        assert took >= slowest

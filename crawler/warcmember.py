@@ -122,10 +122,15 @@ def read_member(path: str, f: IO[bytes], offset: int) -> bytes:
     head = f.read(64)
     sl = skip_length(head)
     if sl is not None:
-        out, used = _inflate(path, offset, memoryview(head + f.read(sl[0] - len(head))))
-        if used is None:
-            raise ArchiveDamaged(path, offset, "the gzip member is shorter than its sl field says, or cut short")
-        return out
+        data = head[: sl[0]] if sl[0] <= len(head) else head + f.read(sl[0] - len(head))
+        out, used = _inflate(path, offset, memoryview(data))
+        if used == sl[0]:
+            return out
+        # Not this member's size: damage, or another archiver's idea of the field. The member
+        # is read to its end instead, its CRC-32 checked as ever (a foreign archive's index
+        # inflated it whole, without the field, and found it sound).
+        f.seek(offset)
+        head = f.read(64)
     inflate = isal_zlib.decompressobj(16 + 15)
     parts = [_decompress(path, offset, inflate, head)]
     while not inflate.eof:

@@ -112,3 +112,15 @@ def test_the_damage_crosses_a_pipe_whole() -> None:
     damage = pickle.loads(pickle.dumps(ArchiveDamaged("a.warc.gz", 1234, "gzip: bad")))
     assert (damage.path, damage.offset, damage.why) == ("a.warc.gz", 1234, "gzip: bad")
     assert str(damage) == "a.warc.gz: damaged at offset 1234: gzip: bad"
+
+
+def test_a_member_whose_sl_field_is_wrong_is_still_read_whole_by_itself(tmp_path: Path) -> None:
+    # Another archiver's idea of the field, or damage there: read_member (foreign archives, revisit
+    # copies) reads the member to its end; only a span check (our own archives) holds the field to it.
+    member = bytearray(gzip_member(RECORD * 20))
+    following = gzip_member(RECORD)
+    for wrong in (len(member) - 9, len(member) + 5, 30):
+        member[16:20] = wrong.to_bytes(4, "little")
+        with write(tmp_path / f"w{wrong}.warc.gz", bytes(member) + following) as f:
+            assert read_member("w", f, 0) == RECORD * 20
+            assert read_member("w", f, len(member)) == RECORD

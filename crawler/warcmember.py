@@ -49,7 +49,7 @@ class ArchiveDamaged(CrawlerError):
         self.why = why
 
     def __reduce__(self) -> tuple[type[ArchiveDamaged], tuple[str, int, str]]:
-        # Raised in an extract's worker, it crosses the pool's pipe (the default rebuilds from the message).
+        # An extract worker returns it through the pool's pipe (the default would rebuild it from the message).
         return type(self), (self.path, self.offset, self.why)
 
 

@@ -104,7 +104,7 @@ def check_members(path: str, f: IO[bytes], start: int, end: int, keep: int) -> b
         # Fed its own bytes only, when the field says how many: what is left over is copied.
         out, used = _inflate(path, start + at, data[at:at + sl[0]] if sl is not None else data[at:])
         if used is None:
-            why = ("the file ends inside this gzip member" if start + len(data) >= _file_size(f)
+            why = ("the file ends inside this gzip member" if start + len(data) >= file_size(f)
                    else "the gzip member runs past where the index found its end")
             raise ArchiveDamaged(path, start + at, why)
         if sl is not None and (sl[0] != used or sl[1] != len(out)):
@@ -132,32 +132,35 @@ def read_member(path: str, f: IO[bytes], offset: int) -> bytes:
         f.seek(offset)
         head = f.read(64)
     inflate = isal_zlib.decompressobj(16 + 15)
-    parts = [_decompress(path, offset, inflate, head)]
+    parts = [decompress(path, offset, inflate, head)]
     while not inflate.eof:
         chunk = f.read(_PIECE)
         if not chunk:
             raise ArchiveDamaged(path, offset, "the file ends inside this gzip member")
-        parts.append(_decompress(path, offset, inflate, chunk))
+        parts.append(decompress(path, offset, inflate, chunk))
     return b"".join(parts)
 
 
 def _inflate(path: str, offset: int, data: memoryview) -> tuple[bytes, int | None]:
     """The record of the member at the start of ``data``, and the member's size (None: it runs past ``data``)."""
     inflate = isal_zlib.decompressobj(16 + 15)
-    out = _decompress(path, offset, inflate, data)
+    out = decompress(path, offset, inflate, data)
     if not inflate.eof:
         return out, None
     return out, len(data) - len(inflate.unused_data)
 
 
-def _decompress(path: str, offset: int, inflate: Any, data: bytes | memoryview) -> bytes:
+def decompress(path: str, offset: int, inflate: Any, data: bytes | memoryview, max_length: int = 0) -> bytes:
+    """What ``inflate`` (an ISA-L decompress object) makes of ``data`` (at most ``max_length``
+    bytes; 0: all); an inflate error is damage to the member at ``offset`` of ``path``."""
     try:
-        return cast(bytes, inflate.decompress(data))
+        return cast(bytes, inflate.decompress(data, max_length))
     except _INFLATE_ERROR as exc:
         raise ArchiveDamaged(path, offset, f"gzip: {exc}") from None
 
 
-def _file_size(f: IO[bytes]) -> int:
+def file_size(f: IO[bytes]) -> int:
+    """The size of the open file ``f``."""
     return os.fstat(f.fileno()).st_size
 
 

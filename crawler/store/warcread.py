@@ -24,7 +24,6 @@ members it skipped since the page before, to check as it reads
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
@@ -32,7 +31,7 @@ from urllib.parse import urljoin
 
 from ..errors import UsageError
 from ..page import ArchiveRef, Task
-from ..warcmember import GZIP_MAGIC, check_members
+from ..warcmember import GZIP_MAGIC, check_members, file_size
 from .warcscan import ArchiveDamaged, Record, scan
 
 __all__ = ["MAX_REDIRECTS", "ArchiveDamaged", "read_archives"]
@@ -147,7 +146,7 @@ def _ours(path: str, index: _Index) -> Iterator[tuple[Task, ArchiveRef]]:
 def _check(path: str, start: int, end: int | None) -> None:
     """Check the gzip members of ``path`` from ``start`` to ``end`` (None: the end of the file)."""
     with _open(path) as f:
-        check_members(path, f, start, os.fstat(f.fileno()).st_size if end is None else end, -1)
+        check_members(path, f, start, file_size(f) if end is None else end, -1)
 
 
 def _gzipped(path: str) -> bool:

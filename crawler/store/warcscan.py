@@ -30,14 +30,13 @@ workers parse (bench fast site: ~1 s of 2.4).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, cast
+from typing import IO
 
 from isal import isal_zlib
 
-from ..warcmember import GZIP_MAGIC, ArchiveDamaged, block_length, head, skip_length
+from ..warcmember import GZIP_MAGIC, ArchiveDamaged, block_length, decompress, file_size, head, skip_length
 
 __all__ = ["KEPT", "ArchiveDamaged", "Record", "scan"]
 
@@ -48,7 +47,6 @@ _CHUNK = 1 << 20
 _PIECE = 1 << 16
 #: bytes inflated to find a skimmed record's head (ours are ~500 bytes; a longer one is read whole)
 _PEEK = 1024
-_INFLATE_ERROR = cast("type[Exception]", isal_zlib.IsalError)  # a class; isal's stubs call it an instance
 
 
 @dataclass(slots=True)
@@ -105,7 +103,7 @@ class _Window:
 def _members(path: str, f: IO[bytes], skim: frozenset[str]) -> Iterator[Record]:
     """The record of each gzip member of ``f``."""
     window = _Window(f)
-    total = os.fstat(f.fileno()).st_size
+    total = file_size(f)
     offset = 0
     skimmed = -1  # the member just stepped over by its sl field
     while offset < total:
@@ -134,10 +132,7 @@ def _members(path: str, f: IO[bytes], skim: frozenset[str]) -> Iterator[Record]:
 def _skimmed(path: str, offset: int, start: memoryview, size: int, skim: frozenset[str]) -> Record | None:
     """The record of a member whose ``sl`` field says it inflates to ``size`` bytes, from its head
     alone, if it is of a kind in ``skim`` and its head agrees with the field (else None: inflate it whole)."""
-    try:
-        data = isal_zlib.decompressobj(16 + 15).decompress(start, _PEEK)
-    except _INFLATE_ERROR as exc:
-        raise ArchiveDamaged(path, offset, f"gzip: {exc}") from None
+    data = decompress(path, offset, isal_zlib.decompressobj(16 + 15), start, _PEEK)
     end = data.find(b"\r\n\r\n")
     # The kind before the whole head: a record of another kind is read whole, its head parsed then.
     at = data.find(b"\r\nWARC-Type: ", 0, end)
@@ -159,10 +154,7 @@ def _inflated(path: str, offset: int, window: _Window) -> tuple[bytes, int, int]
         piece = window.get(at, _PIECE)
         if not piece:
             raise ArchiveDamaged(path, offset, "the file ends inside this gzip member")
-        try:
-            out = inflate.decompress(piece)
-        except _INFLATE_ERROR as exc:
-            raise ArchiveDamaged(path, offset, f"gzip: {exc}") from None
+        out = decompress(path, offset, inflate, piece)
         size += len(out)
         if kept_size < KEPT:
             kept.append(out[: KEPT - kept_size])
@@ -196,7 +188,7 @@ def _one_record(path: str, offset: int, data: bytes, size: int) -> Record:
 
 def _plain(path: str, f: IO[bytes]) -> Iterator[Record]:
     """The records of an uncompressed WARC."""
-    total = os.fstat(f.fileno()).st_size
+    total = file_size(f)
     offset = 0
     while True:
         f.seek(offset)

@@ -333,9 +333,9 @@ class ArchiveRef(_Plain):
     ``metadata`` says (None and empty for a foreign archive: then the
     response's date, and the redirect chain followed inside the archive).
     ``span``: for a ``.warc.gz`` of this crawler's, the bytes of ``path``
-    from the page's first record to its ``metadata`` record, whose gzip
-    members the index skipped and the worker checks as it reads them
-    (`crawler.warcmember.check_members`); None: read by warcio.
+    from the first gzip member the index skipped since the page before to
+    the page's ``metadata`` record, which the worker checks as it reads them
+    (`crawler.warcmember.check_members`); None when it skipped none.
     """
 
     url: str

@@ -31,7 +31,7 @@ from urllib.parse import urljoin
 
 from ..errors import UsageError
 from ..page import ArchiveRef, Task
-from ..warcmember import GZIP_MAGIC, check_members, file_size
+from ..warcmember import check_members, file_size
 from .warcscan import ArchiveDamaged, Record, scan
 
 __all__ = ["MAX_REDIRECTS", "ArchiveDamaged", "read_archives"]
@@ -117,9 +117,8 @@ _SKIM = frozenset({"request", "response", "revisit"})
 def _ours(path: str, index: _Index) -> Iterator[tuple[Task, ArchiveRef]]:
     # A page's responses come before its metadata record, and a revisit's
     # stored copy before the revisit: one pass indexes what the pages need.
-    gzipped = _gzipped(path)
     unchecked = -1  # the first record since the last page that the index skimmed
-    for record in _records(path, _SKIM if gzipped else frozenset()):
+    for record in _records(path, _SKIM):  # (a .warc has nothing to skim)
         kind = record.kind
         if not record.checked and unchecked < 0:
             unchecked = record.offset
@@ -132,7 +131,7 @@ def _ours(path: str, index: _Index) -> Iterator[tuple[Task, ArchiveRef]]:
                 index.refers[record_id] = (record.get("WARC-Refers-To-Target-URI"),
                                            record.get("WARC-Refers-To-Date"))
         elif kind == "metadata" and record.get("Content-Type").startswith("application/warc-fields"):
-            span = (record.offset if unchecked < 0 else unchecked, record.offset) if gzipped else None
+            span = (unchecked, record.offset) if unchecked >= 0 else None
             unchecked = -1
             task, ref = _page(record, index, span)
             if span is not None and ref.path != path:  # no response of this file to read: checked here
@@ -147,11 +146,6 @@ def _check(path: str, start: int, end: int | None) -> None:
     """Check the gzip members of ``path`` from ``start`` to ``end`` (None: the end of the file)."""
     with _open(path) as f:
         check_members(path, f, start, file_size(f) if end is None else end, -1)
-
-
-def _gzipped(path: str) -> bool:
-    with _open(path) as f:
-        return f.read(2) == GZIP_MAGIC
 
 
 def _page(metadata: Record, index: _Index, span: tuple[int, int] | None) -> tuple[Task, ArchiveRef]:

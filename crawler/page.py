@@ -286,8 +286,17 @@ class Exchange(_Plain):
     @property
     def status(self) -> int | None:
         """The response's status code (None if the status line is not HTTP)."""
-        parts = self.response.split(b" ", 2)
-        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        return status_of(self.response)
+
+
+def status_of(head: bytes) -> int | None:
+    r"""The status code of the HTTP response ``head`` (status line and headers), None if it has none.
+
+    >>> status_of(b"HTTP/1.1 304\r\nETag: x\r\n\r\n")  # no reason phrase
+    304
+    """
+    parts = head.split(b"\n", 1)[0].rstrip(b"\r").split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from typing import Any
 
 from isal import isal_zlib
 
-from .page import Exchange, Page, utc_now
+from .page import Exchange, Page, status_of, utc_now
 from .warcmember import SL_HEADER_SIZE, sl_header, with_skip_length
 
 #: Revisit profiles (WARC 1.1): the server said 304, or the body hashes as the stored copy's.
@@ -228,7 +228,7 @@ class Records:
         """
         if response_id is None:
             response_id = record_id()
-        if not whole and self._head[9:12] == b"304" and self._head[12:13] in (b" ", b"\r") and _conditional(request):
+        if not whole and status_of(self._head) == 304 and _conditional(request):
             return Exchange(url, date, request, self._head, b"", ip, truncated, record_id=response_id)
         common = [("WARC-IP-Address", ip)] if ip else []
         payload = _label(self._payload)

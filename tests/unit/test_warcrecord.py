@@ -187,6 +187,9 @@ def test_a_304_to_a_conditional_request_is_left_for_the_revisit_that_replaces_it
     assert (left.encoded, left.response, left.status) == (b"", head, 304)
     assert left.record_id is not None
     assert left.record_id.startswith("<urn:uuid:")
+    bare = b"HTTP/1.1 304\r\nETag: \"v1\"\r\n\r\n"  # no reason phrase: a 304 all the same
+    assert Records(bare, True).done(URL, DATE, conditional, None, None).encoded == b""
+    assert Exchange(URL, DATE, conditional, bare).status == 304
     # Not conditional (a server's 304 out of the blue), or a 200: encoded as ever.
     assert Records(head, True).done(URL, DATE, REQUEST, None, None).encoded
     assert Records(RESPONSE, True).done(URL, DATE, conditional, None, None).encoded

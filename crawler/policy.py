@@ -12,7 +12,6 @@ reasons below: stable strings, counted in the run summary and printed by
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from .config import CrawlConfig
 from .urls import host_of, registered_domain
@@ -86,36 +85,6 @@ class LinkFilter:
         if any(p.search(link) for p in self.deny):
             return DENY
         return None
-
-    def refusals(self, links: Sequence[str], seed: str) -> tuple[list[str], list[tuple[str, str]]]:
-        """`reason` for each of ``links``: (the links followed, (link, reason) for each other), in order.
-
-        One loop for a page's links, with the rules looked up once: calling
-        `reason` per link was ~7 % of a worker's CPU on the bench's fast site
-        (~45 links a page).
-        """
-        keep: list[str] = []
-        refused: list[tuple[str, str]] = []
-        longest, allow, deny = self.max_length, self.allow, self.deny
-        scoped = self.scope != "any"
-        seed_key = self._seed_key(seed) if scoped else ""
-        keys = self._keys
-        for link in links:
-            if longest is not None and len(link) > longest:
-                refused.append((link, LENGTH))
-                continue
-            if scoped:
-                key = keys.get(link[:_authority_end(link)])
-                if (key if key is not None else self._key(link)) != seed_key:
-                    refused.append((link, SCOPE))
-                    continue
-            if allow and not any(p.search(link) for p in allow):
-                refused.append((link, ALLOW))
-            elif deny and any(p.search(link) for p in deny):
-                refused.append((link, DENY))
-            else:
-                keep.append(link)
-        return keep, refused
 
     def in_scope(self, url: str, seed: str) -> bool:
         """True when ``url`` is within ``--scope`` of ``seed`` (``allow``/``deny`` aside)."""

@@ -467,11 +467,16 @@ def _follow(page: Page, task: Task, parsed: Parsed, fetched: Fetched, config: Cr
             if why is not None:
                 kept = set(follow)
                 why.add_all([link for link in parsed.links if link not in kept], NOFOLLOW)
-    keep, others = _state.links.refusals(follow, seed)
-    for link, reason in others:
-        refused[reason] = refused.get(reason, 0) + 1
-        if why is not None:
-            why.add(link, reason)
+    keep = []
+    reason_of = _state.links.reason
+    for link in follow:
+        reason = reason_of(link, seed)
+        if reason is None:
+            keep.append(link)
+        else:
+            refused[reason] = refused.get(reason, 0) + 1
+            if why is not None:
+                why.add(link, reason)
     return tuple(keep), refused or None
 
 

@@ -129,17 +129,3 @@ def test_the_scope_key_kept_per_authority_is_the_urls_own(scope: str) -> None:
     for url in urls * 2:  # the second time from what is kept
         host = host_of(url)
         assert rules.scope_key(url) == (host if scope == "host" else registered_domain(host)), url
-
-
-@pytest.mark.parametrize("scope", ["host", "domain", "any"])
-def test_refusals_of_a_page_are_reason_for_each_link(scope: str) -> None:
-    links = ["http://www.example.com/a", "http://blog.example.com/b", "http://other.org/c", "http://www.example.com/"
-             + "x" * 60, "http://www.example.com/private/d", "http://www.example.com/e?x=1", "http://www.example.com?q",
-             "http://www.example.com#f", "http://user:pw@www.example.com/g", "http://WWW.EXAMPLE.COM:80/h",
-             "http://www.example.com/keep/i", "http://other.org/keep/j"]
-    for allow in ((), ("keep", "/a$", "example")):
-        rules = LinkFilter(scope, allow=allow, deny=("private",), max_length=60)
-        keep, refused = rules.refusals(links, SEED)
-        assert keep == [link for link in links if rules.reason(link, SEED) is None]
-        assert refused == [(link, rules.reason(link, SEED)) for link in links if rules.reason(link, SEED) is not None]
-        assert {reason for _, reason in refused} >= ({"length", "deny"} | ({"scope"} if scope != "any" else set()))

@@ -133,7 +133,7 @@ class ArchiveSink:
         revisit = self._revisit(exchange)
         if revisit is not None:
             return revisit
-        return (exchange if exchange.encoded else self._encoded([exchange])[0]).encoded
+        return exchange.encoded or self._encoded([exchange])[0].encoded
 
     def _revisit(self, exchange: Exchange) -> bytes | None:
         """A ``revisit`` record (encoded) for ``exchange`` when the archive has its payload already,

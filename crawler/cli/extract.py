@@ -100,6 +100,7 @@ def _extract(args: argparse.Namespace) -> int:
     writer = open_writer(args.output, args.format, last_fields=selected)
     try:
         ctx = multiprocessing.get_context(config.start_method)
+        entry.preload(ctx)
         with ctx.Pool(config.workers, initializer=entry.init_worker, initargs=(config,)) as pool:
             for result in pool.imap(entry.process_archived, pages_in, chunksize=CHUNK):
                 if isinstance(result, ArchiveDamaged):  # found by the worker checking the page's span: the first

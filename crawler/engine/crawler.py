@@ -225,6 +225,7 @@ class Crawler:
                 self._sitemaps = SitemapDiscovery(seeds)
                 for task in self._sitemaps.initial():
                     sched.add(task)
+            entry.preload(ctx)
             pool = self._make_pool(config, self.extract, ctx)
             while True:
                 # Cleared before the step, so a result landing during it

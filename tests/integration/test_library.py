@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -152,3 +154,17 @@ def test_only_a_crawl_that_can_find_links_starts_the_manager(site: Site, depth: 
         [site.url("/"), site.url("/a")])
     assert children, "pages came"
     assert all(sum("SyncManager" in name for name in names) == managers for names in children), children
+
+
+@pytest.mark.parametrize(("start_method", "loaded"), [("fork", True), ("spawn", False)])
+def test_the_main_process_loads_the_worker_code_only_for_workers_to_inherit(site: Site, start_method: str,
+                                                                           loaded: bool) -> None:
+    # A fresh interpreter: this one has loaded the worker's modules already.
+    code = ("import sys; from crawler import crawl; "
+            "assert 'crawler.worker.tasks' not in sys.modules; "
+            f"pages = list(crawl([{site.url('/')!r}], workers=1, start_method={start_method!r})); "
+            "print(pages[0].status, 'crawler.worker.tasks' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["200", str(loaded)]

@@ -4,6 +4,7 @@ through it, and never fail any other way (the CLI turns ArchiveDamaged and Usage
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from crawler.page import PageResult
 from crawler.store.warcread import read_archives
 from crawler.warcmember import ArchiveDamaged
 from crawler.worker import archived as reader
-from crawler.worker import entry
+from crawler.worker import entry, tasks
 
 from .test_warcscan import archive
 
@@ -23,8 +24,10 @@ FLIPS = 40  # positions tried, seeded: the same ones every run
 
 
 @pytest.fixture(autouse=True)
-def _worker() -> Iterator[None]:
-    entry.init_worker(CrawlConfig())
+def _worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The worker's own set-up, without the pool process's (signals, the collector).
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    tasks.init_worker(CrawlConfig())
     yield
     for f in reader._files.values():
         f.close()

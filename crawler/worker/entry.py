@@ -28,8 +28,14 @@ def preload(ctx: Any) -> None:
     does not); the crawl's processes together, on the bench's fast site,
     went from 132 to 136 MB. A spawned or forkserver worker imports as before.
     """
-    if ctx.get_start_method() == "fork":
+    if ctx.get_start_method() != "fork":
+        return
+    try:
         from . import tasks  # noqa: F401  # loaded for the workers to inherit
+    except ImportError:
+        # A broken install: each worker fails the same way, which the pool
+        # reports in one line (engine.pool.WorkerStartError), not a traceback here.
+        pass
 
 
 def init_worker(config: CrawlConfig, extract: Any = None) -> None:

@@ -168,3 +168,17 @@ def test_the_main_process_loads_the_worker_code_only_for_workers_to_inherit(site
                          cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["200", str(loaded)]
+
+
+def test_worker_code_that_cannot_load_is_a_worker_start_error_not_a_traceback(site: Site) -> None:
+    # lxml unimportable (a broken install): the main process's preload must leave it to the workers to say so.
+    code = ("import sys; sys.modules['lxml'] = None; from crawler import crawl, CrawlerError\n"
+            "try:\n"
+            f"    list(crawl([{site.url('/')!r}], workers=1, start_method='fork'))\n"
+            "except CrawlerError as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    expected = "WorkerStartError a worker process could not start: ModuleNotFoundError: import of lxml"
+    assert out.stdout.startswith(expected), out.stdout

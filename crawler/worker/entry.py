@@ -4,8 +4,8 @@ The main process only needs to *name* the worker functions (the pool pickles
 them by reference); importing `crawler.worker.tasks` with the CLI would load
 requests, lxml and BeautifulSoup into the main process and, through fork, into
 the Manager process too for nothing. These shims import the worker on first
-use, inside the pool processes, unless the main process loaded
-it (`preload`) just before it forked them.
+use, inside the pool processes, unless the main process loaded it (`preload`)
+just before it forked them.
 """
 
 from __future__ import annotations

@@ -333,7 +333,8 @@ def page_metadata(page: Page, depth: int, exchanges: Sequence[Exchange], outlink
     timeout's limit, a loop), and where a fetch that got no final response
     ended (``finalUrl``). It is tied (``WARC-Concurrent-To``) to the last
     response when the record's status is that response's; ``exchanges``
-    must be encoded (`archived`).
+    must carry their responses' record IDs (`archived` keeps them, and a
+    capture has one from the start).
     """
     redirects = max(0, len(exchanges) - 1)
     lines = [f"via: {page.referrer}"] if page.referrer else []

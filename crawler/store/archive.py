@@ -27,7 +27,7 @@ the file name (``NAME-NODE.warc.gz``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 from ..page import PAGE, Done, Exchange, Result
@@ -107,7 +107,7 @@ class ArchiveSink:
             if result is not None and result.metadata:  # the worker built it
                 parts.append(result.metadata)
             else:  # a record made here (a page robots.txt refused), or an exchange captured here
-                parts.append(page_metadata(done.page, done.task.depth, self._encoded(exchanges),
+                parts.append(page_metadata(done.page, done.task.depth, exchanges,
                                            [link.url for link in done.links], self.files.gzip))
         if parts:
             self.files.write_encoded(b"".join(parts))
@@ -121,19 +121,15 @@ class ArchiveSink:
             self.files.write_encoded(b"".join(map(self._bytes, result.exchanges)))
             self._note()
 
-    def _encoded(self, exchanges: Iterable[Exchange]) -> list[Exchange]:
-        # Workers encode what they capture; an exchange that comes whole (or a 304 the worker
-        # left for a revisit) is encoded here, keeping the record ID a metadata record names.
-        assert self.files is not None
-        gzip = self.files.gzip
-        return [exchange if exchange.encoded else archived(exchange, gzip) for exchange in exchanges]
-
     def _bytes(self, exchange: Exchange) -> bytes:
         """The encoded records of ``exchange``: a revisit, or its request and response."""
         revisit = self._revisit(exchange)
         if revisit is not None:
             return revisit
-        return exchange.encoded or self._encoded([exchange])[0].encoded
+        # Workers encode what they capture; an exchange that comes whole (or a 304 the worker
+        # left for a revisit) is encoded here, keeping the record ID a metadata record names.
+        assert self.files is not None
+        return exchange.encoded or archived(exchange, self.files.gzip).encoded
 
     def _revisit(self, exchange: Exchange) -> bytes | None:
         """A ``revisit`` record (encoded) for ``exchange`` when the archive has its payload already,
@@ -145,10 +141,8 @@ class ArchiveSink:
         status = exchange.status
         if status == 304:
             # Never archived before (the state is older than --warc): a revisit that names no copy.
-            stored = memory.stored_copy(exchange.url)
-            if stored is None:
-                return revisit(exchange, NOT_MODIFIED, None, None, None, self.files.gzip)
-            return revisit(exchange, NOT_MODIFIED, *stored, gzip=self.files.gzip)
+            uri, date, payload = memory.stored_copy(exchange.url) or (None, None, None)
+            return revisit(exchange, NOT_MODIFIED, uri, date, payload, self.files.gzip)
         if status is None or not 200 <= status < 300 or exchange.truncated:
             return None
         payload = exchange.payload_digest or digest(exchange.body)

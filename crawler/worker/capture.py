@@ -26,7 +26,7 @@ import urllib3
 
 from .. import _internals
 from ..page import Exchange
-from ..warcrecord import Records
+from ..warcrecord import Records, record_id
 from .transport import request_head
 
 if TYPE_CHECKING:
@@ -82,7 +82,10 @@ class Capture:
         """The exchange, with the body fed so far (``truncated`` says why it is not whole)."""
         if self.records is not None:
             return self.records.done(self.url, self.date, self.request, self.ip, truncated)
-        return Exchange(self.url, self.date, self.request, self.head, b"".join(self.body), self.ip, truncated)
+        # Its response's record ID from the start: the main process encodes it, and a
+        # metadata record built apart from that names the same ID.
+        return Exchange(self.url, self.date, self.request, self.head, b"".join(self.body), self.ip, truncated,
+                        record_id=record_id())
 
 
 def request_bytes(request: requests.PreparedRequest) -> bytes:

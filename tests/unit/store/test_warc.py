@@ -135,3 +135,26 @@ def test_sizes_and_names_are_checked() -> None:
         parse_size("lots")
     with pytest.raises(UsageError, match="must end in"):
         WarcFiles("/tmp/x.txt", 1, {})
+
+
+@pytest.mark.parametrize("name", ["crawl.warc.gz", "crawl.warc"])
+def test_a_whole_capture_and_the_metadata_made_beside_it_name_one_record_id(tmp_path: Path, name: str) -> None:
+    # A capture kept whole (no records built in the worker, no metadata record from it): the archive
+    # encodes it and makes the page's metadata record, which must name the response it wrote.
+    from crawler.page import Done, PageResult, Task
+    from crawler.store.archive import ArchiveSink
+    from crawler.worker.capture import Capture
+
+    url = "http://127.0.0.1:8000/a"
+    capture = Capture(url, "2026-12-03T10:00:00Z", REQUEST, RESPONSE, "127.0.0.1")
+    capture.feed(BODY)
+    page = Page(url=url, final_url=url, status=200, fetched_at="2026-12-03T10:00:00Z")
+    task = Task(url)
+    sink = ArchiveSink(str(tmp_path / name), 10**9, {"software": "crawler/test"})
+    sink.open()
+    sink.write(Done(page, task, PageResult(task=task, page=page, exchanges=(capture.done(),))))
+    sink.close(True)
+    records = read(tmp_path / name)
+    assert [r[0] for r in records] == ["warcinfo", "request", "response", "metadata"]
+    assert records[3][1].get_header("WARC-Concurrent-To") == records[2][1].get_header("WARC-Record-ID")
+    assert records[2][2] == gzip.decompress(BODY)  # warcio undoes the Content-Encoding kept in the record

@@ -30,7 +30,9 @@ from .errors import CrawlerError
 GZIP_MAGIC = b"\x1f\x8b"
 #: a member's header: deflate, FLG.FEXTRA, no time, no extra flags, OS unknown; XLEN 12; subfield "sl", 8 bytes
 _SL_HEADER = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x0c\x00sl\x08\x00"
-_PLAIN_HEADER_SIZE = 10  # ISA-L's: no flags
+#: a member's header as ISA-L writes it (deflate, no flags, no time, OS unknown)
+_PLAIN_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+_PLAIN_HEADER_SIZE = len(_PLAIN_HEADER)
 _SL_EXTRA = len(_SL_HEADER) + 8 - _PLAIN_HEADER_SIZE
 _LIMIT = 0xFFFFFFFF
 _FEXTRA = 4
@@ -62,7 +64,10 @@ def with_skip_length(member: bytes, size: int) -> bytes:
 
 
 def sl_header(total: int, size: int) -> bytes:
-    """The header of a member of ``total`` bytes holding ``size`` (for members built piece by piece)."""
+    """The header of a member of ``total`` bytes holding ``size`` (for members built piece by piece;
+    ``total`` counts `SL_HEADER_SIZE` for it): a plain one, without the field, when either does not fit."""
+    if total > _LIMIT or size > _LIMIT:
+        return _PLAIN_HEADER
     return _SL_HEADER + struct.pack("<II", total, size)
 
 

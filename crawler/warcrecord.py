@@ -288,13 +288,8 @@ def _member_storing_body(parts: list[bytes]) -> bytes:
             out.append(struct.pack("<BHH", final, len(block), len(block) ^ 0xFFFF))
             out.append(block)
     out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
-    total = SL_HEADER_SIZE + sum(map(len, out))
-    out[0] = sl_header(total, size) if total <= 0xFFFFFFFF and size <= 0xFFFFFFFF else _GZIP_HEADER
+    out[0] = sl_header(SL_HEADER_SIZE + sum(map(len, out)), size)
     return b"".join(out)
-
-
-#: a gzip member's header as ISA-L writes it (deflate, no flags, no time, OS unknown)
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
 def revisit(exchange: Exchange, profile: str, refers_to_uri: str | None, refers_to_date: str | None,
